@@ -1,0 +1,3 @@
+from codeuf.cli import main
+
+main()

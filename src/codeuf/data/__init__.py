@@ -1,0 +1,1 @@
+"""Record files and datasets: reading, validating and writing them safely."""

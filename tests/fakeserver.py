@@ -1,0 +1,195 @@
+"""A small OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1, for fault injection.
+
+It speaks real HTTP/1.1 (keep-alive, Content-Length) over asyncio streams in a background
+thread. A request asks for faults through its last user message, for example
+`fault=429x2` (two 429s with Retry-After, then an answer), `fault=500x1`, `fault=hangx1`,
+`fault=badjsonx1`, `fault=emptyx1`, `fault=400` (always). The answer echoes the message,
+so tests can check that every result belongs to its request.
+
+`completed` counts, per request text, the answers delivered to a client that was still
+connected: an answer to a client that had gone away (killed mid-request) is not completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+_FAULT = re.compile(r"fault=(\w+?)(?:x(\d+))?\b")
+
+
+def _fake_json(schema: dict[str, Any]) -> Any:
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: _fake_json(v) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_fake_json(schema.get("items", {}))]
+    return {"integer": 3, "number": 0.5, "boolean": True}.get(kind, "ok")
+
+
+class FakeServer:
+    def __init__(self, latency: float = 0.0, hang_seconds: float = 30.0) -> None:
+        self.latency, self.hang_seconds = latency, hang_seconds
+        self.attempts: Counter[str] = Counter()
+        self.completed: Counter[str] = Counter()
+        self.abandoned: Counter[str] = Counter()
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> FakeServer:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                status, extra, payload = await self._dispatch(method, path, body)
+                if reader.at_eof() or writer.is_closing():
+                    self._count(self.abandoned, body)
+                    return
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                head_out = [f"HTTP/1.1 {status} X", "Content-Type: application/json", f"Content-Length: {len(data)}"]
+                head_out += [f"{k}: {v}" for k, v in extra.items()]
+                writer.write(("\r\n".join(head_out) + "\r\n\r\n").encode() + data)
+                await writer.drain()
+                if status == 200:
+                    self._count(self.completed, body)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    def _count(self, counter: Counter[str], body: bytes) -> None:
+        with self._lock:
+            counter[self._text(json.loads(body or b"{}"))] += 1
+
+    @staticmethod
+    def _text(req: dict[str, Any]) -> str:
+        if "prompt" in req:
+            return str(req["prompt"])
+        messages = req.get("messages") or [{}]
+        content = messages[-1].get("content", "")
+        return content if isinstance(content, str) else json.dumps(content)
+
+    async def _dispatch(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and path.endswith("/models"):
+            return 200, {}, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+        req = json.loads(body or b"{}")
+        text = self._text(req)
+        with self._lock:
+            self.attempts[text] += 1
+            attempt = self.attempts[text]
+            self.bodies.append(req)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        match = _FAULT.search(text)
+        if match:
+            fault, times = match.group(1), int(match.group(2) or 10**9)
+            if attempt <= times:
+                if fault == "429":
+                    return 429, {"Retry-After": "0.2"}, {"error": {"message": "slow down", "type": "rate_limit"}}
+                if fault == "500":
+                    return 500, {}, {"error": {"message": "boom", "type": "server_error"}}
+                if fault == "400":
+                    return 400, {}, {"error": {"message": "bad request", "type": "invalid_request_error"}}
+                if fault == "hang":
+                    await asyncio.sleep(self.hang_seconds)
+                if fault == "badjson":
+                    return 200, {}, b'{"id": "x", "choices": [ this is not json'
+                if fault == "empty":
+                    return 200, {}, self._answer(path, req, "")
+        return 200, {}, self._answer(path, req, None)
+
+    def _answer(self, path: str, req: dict[str, Any], forced: str | None) -> dict[str, Any]:
+        text = self._text(req)
+        fmt = req.get("response_format") or {}
+        schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+        content = forced if forced is not None else (json.dumps(_fake_json(schema)) if schema else f"echo: {text}")
+        usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(content.split())}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        now = int(time.time())
+        if path.endswith("/messages"):
+            tools = req.get("tools")
+            block: dict[str, Any] = {"type": "text", "text": content}
+            if tools:
+                block = {
+                    "type": "tool_use",
+                    "id": "tu_1",
+                    "name": tools[0]["name"],
+                    "input": _fake_json(tools[0]["input_schema"]),
+                }
+            return {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": req.get("model", "fake"),
+                "content": [block],
+                "stop_reason": "tool_use" if tools else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+            }
+        if path.endswith("/completions") and "prompt" in req:
+            return {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "created": now,
+                "model": req.get("model", "fake"),
+                "choices": [{"index": 0, "text": content, "finish_reason": "stop", "logprobs": None}],
+                "usage": usage,
+            }
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": now,
+            "model": req.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage,
+        }
