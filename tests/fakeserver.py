@@ -41,6 +41,9 @@ class FakeServer:
         self.completed: Counter[str] = Counter()
         self.abandoned: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
+        self.auth_headers: list[str] = []
+        self.holding = False
+        """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.port = 0
@@ -73,10 +76,17 @@ class FakeServer:
         server = await asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
+        self._handlers: set[asyncio.Task[None]] = set()
         async with server:
             await self._stop.wait()
+            for task in self._handlers:
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -84,7 +94,8 @@ class FakeServer:
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                status, extra, payload = await self._dispatch(method, path, body)
+                self.auth_headers.append(headers.get("authorization", headers.get("x-api-key", "")))
+                status, extra, payload = await self._dispatch(method, path, body, headers)
                 if reader.at_eof() or writer.is_closing():
                     self._count(self.abandoned, body)
                     return
@@ -98,6 +109,7 @@ class FakeServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._handlers.discard(task)
             writer.close()
 
     def _count(self, counter: Counter[str], body: bytes) -> None:
@@ -112,7 +124,9 @@ class FakeServer:
         content = messages[-1].get("content", "")
         return content if isinstance(content, str) else json.dumps(content)
 
-    async def _dispatch(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
+    async def _dispatch(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
         req = json.loads(body or b"{}")
@@ -123,6 +137,8 @@ class FakeServer:
             self.bodies.append(req)
         if self.latency:
             await asyncio.sleep(self.latency)
+        while self.holding:
+            await asyncio.sleep(0.01)
         match = _FAULT.search(text)
         if match:
             fault, times = match.group(1), int(match.group(2) or 10**9)
@@ -131,6 +147,9 @@ class FakeServer:
                     return 429, {"Retry-After": "0.2"}, {"error": {"message": "slow down", "type": "rate_limit"}}
                 if fault == "500":
                     return 500, {}, {"error": {"message": "boom", "type": "server_error"}}
+                if fault == "authecho":  # a careless server that echoes the credentials it got
+                    message = f"invalid key: {headers.get('authorization', '')}"
+                    return 401, {}, {"error": {"message": message, "type": "auth"}}
                 if fault == "400":
                     return 400, {}, {"error": {"message": "bad request", "type": "invalid_request_error"}}
                 if fault == "hang":

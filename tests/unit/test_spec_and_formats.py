@@ -23,7 +23,9 @@ def test_parse_spec(text: str, expected: ModelSpec) -> None:
     assert parse_spec(str(expected)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "gpt-4", "foo:bar", "openai:", "openai:m@", "openai:m@ftp://x", "openai:@http://a"])
+@pytest.mark.parametrize(
+    "text", ["", "gpt-4", "foo:bar", "openai:", "openai:m@", "openai:m@ftp://x", "openai:@http://a"]
+)
 def test_bad_spec_is_one_line_input_error(text: str) -> None:
     with pytest.raises(InputError) as info:
         parse_spec(text)
@@ -40,7 +42,9 @@ def test_system_prompt_is_folded_for_formats_without_a_system_turn() -> None:
     assert chatml.endswith("<|im_start|>assistant\n")
     llama2 = get_format("llama2").render(messages)
     assert llama2 == "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nSort a list. [/INST]"
-    assert get_format("alpaca").render(messages).endswith("### Instruction:\nBe brief.\n\nSort a list.\n\n### Response:\n")
+    assert (
+        get_format("alpaca").render(messages).endswith("### Instruction:\nBe brief.\n\nSort a list.\n\n### Response:\n")
+    )
 
 
 def test_every_format_renders_a_conversation() -> None:

@@ -68,11 +68,11 @@ class AnthropicBackend(Backend):
         args: dict[str, Any] = {
             "model": self.spec.model,
             "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
             "messages": [m.model_dump() for m in messages if m.role != "system"],
+            # The HTTP API takes these; recent SDK releases dropped them from the signature.
+            "extra_body": {"temperature": request.temperature}
+            | ({"top_p": request.top_p} if request.top_p < 1.0 else {}),
         }
-        if request.top_p < 1.0:
-            args["top_p"] = request.top_p
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         if system:
             args["system"] = system

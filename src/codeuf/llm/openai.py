@@ -148,10 +148,11 @@ class OpenAIBackend(Backend):
                 response = await client.chat.completions.create(**args)
                 break
             except _openai.APIStatusError as exc:
+                # llama-cpp-python's server reports this refusal as a 500, others as 400 or 422.
                 refused = (
-                    exc.status_code in (400, 422)
+                    exc.status_code in (400, 422, 500)
                     and "response_format" in args
-                    and re.search(r"response_format|json_schema|schema|json", str(exc.body or exc.message), re.I)
+                    and re.search(r"response_format|json_schema", str(exc.body or exc.message), re.I)
                 )
                 if not (refused and len(self._schema_modes) > 1):
                     raise
