@@ -106,7 +106,7 @@ class FakeServer:
                 await writer.drain()
                 if status == 200:
                     self._count(self.completed, body)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             self._handlers.discard(task)

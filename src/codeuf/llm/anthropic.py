@@ -12,8 +12,7 @@ import os
 from typing import Any
 
 from codeuf.errors import CodeufError, MissingDependencyError
-from codeuf.llm.base import Backend, BackendError
-from codeuf.llm.openai import retry_after_seconds
+from codeuf.llm.base import Backend, BackendError, retry_after_seconds
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, Usage
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import importlib
+import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -11,6 +13,25 @@ from codeuf.llm.spec import ModelSpec, parse_spec
 from codeuf.llm.types import ErrorKind, LLMRequest, LLMResult
 
 RETRYABLE: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 class BackendError(Exception):

@@ -211,13 +211,12 @@ def partial_path(out: Path) -> Path:
 
 
 async def run_batch(
-    in_path: str | Path,
+    items: list[tuple[str, str, LLMRequest]],
     out_path: str | Path,
     backend: Any,
     runner: Any,
 ) -> dict[str, Any]:
-    """Answer every line of a batch file; returns counts for the manifest."""
-    items = read_batch(in_path)
+    """Answer every validated line (see `read_batch`); returns counts for the manifest."""
     out = Path(out_path)
     keys = [request_key(backend.identity, request) for _, _, request in items]
     model = str(backend.spec)
@@ -240,7 +239,9 @@ async def run_batch(
             lines[index] = line
             partial.append(line)
 
+        started = time.perf_counter()
         results = await runner.arun([(backend, items[i][2]) for i in todo], on_result)
+        request_phase = time.perf_counter() - started
     write_jsonl_atomic(out, (lines[i] for i in range(len(items))))
     partial_path(out).unlink(missing_ok=True)
     return {
@@ -248,4 +249,5 @@ async def run_batch(
         "resumed_from_partial": resumed,
         "from_cache": sum(r.cached for r in results),
         "errors": sum(not r.ok for r in results),
+        "request_phase_s": round(request_phase, 3),
     }

@@ -58,7 +58,7 @@ def batch_command(options: BatchOptions) -> str:
     from codeuf.llm.batch import read_batch, run_batch
 
     started = time.perf_counter()
-    read_batch(options.in_path)  # fail on bad input before loading a model or touching the output
+    items = read_batch(options.in_path)  # fail on bad input before loading a model or touching the output
     prices = load_prices(options.prices)
     backend = load_backend(
         options.model, **({} if options.model.startswith("llamacpp") else {"timeout": options.timeout})
@@ -80,7 +80,7 @@ def batch_command(options: BatchOptions) -> str:
 
     async def run() -> dict[str, Any]:
         try:
-            return await run_batch(options.in_path, options.out_path, backend, runner)
+            return await run_batch(items, options.out_path, backend, runner)
         finally:
             await backend.aclose()
 
