@@ -84,6 +84,25 @@ def llm_batch(
     typer.echo(summary)
 
 
+@app.command("run")
+def run(
+    config: Annotated[Path | None, typer.Argument(help="YAML run config [default: the embedded offline demo].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")] = None,
+    n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep (overrides the config).")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight per backend.")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
+    from codeuf.config import default_config, load_config
+    from codeuf.report.summary import print_run_summary
+    from codeuf.stages.pipeline import run_pipeline
+
+    settings = load_config(config) if config else default_config()
+    overrides = {k: v for k, v in {"out": out, "n": n, "concurrency": concurrency}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    print_run_summary(run_pipeline(settings, progress=progress))
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     try:

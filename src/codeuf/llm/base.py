@@ -79,7 +79,7 @@ class Backend(ABC):
         """Answer one request or raise BackendError."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
-        """Release connections or memory."""
+        """Release what is bound to the running event loop (connections); the backend stays usable."""
 
 
 _REGISTRY: dict[str, tuple[str, str, str, str]] = {

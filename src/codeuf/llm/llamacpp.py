@@ -244,4 +244,4 @@ class LlamaCppBackend(Backend):
         return self._llm.detokenize([token]).decode("utf-8", errors="replace")
 
     async def aclose(self) -> None:
-        self._llm.close() if hasattr(self._llm, "close") else None
+        """Nothing is bound to the event loop; the model stays loaded for the next stage."""

@@ -1,0 +1,150 @@
+"""Statistics of a built dataset and the dataset card (README.md) that reports them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+from codeuf.data.schema import NA, FeedbackRecord
+from codeuf.preferences import PREFERENCE_NAMES
+
+
+def feedback_stats(records: list[FeedbackRecord]) -> dict[str, Any]:
+    per_preference = Counter(r.preference for r in records)
+    by_model: dict[str, Counter[str]] = defaultdict(Counter)
+    by_preference: dict[str, Counter[str]] = defaultdict(Counter)
+    annotations = na = generation_errors = 0
+    for record in records:
+        generation_errors += len(record.errors)
+        for a in record.annotations:
+            by_model[a.model][_bucket(a.rating)] += 1
+            by_preference[record.preference][_bucket(a.rating)] += 1
+            annotations += 1
+            na += a.rating == NA
+    judge_calls = sum(len(r.judgements) for r in records)
+    judge_errors = sum(1 for r in records for j in r.judgements if j.error)
+    return {
+        "records": len(records),
+        "per_preference": {p: per_preference.get(p, 0) for p in PREFERENCE_NAMES},
+        "annotations": annotations,
+        "na": na,
+        "na_rate": na / annotations if annotations else None,
+        "generation_errors": generation_errors,
+        "judge_calls": judge_calls,
+        "judge_calls_with_unreadable_ratings": judge_errors,
+        "ratings_by_model": {m: dict(sorted(c.items())) for m, c in sorted(by_model.items())},
+        "ratings_by_preference": {p: dict(sorted(c.items())) for p, c in sorted(by_preference.items())},
+    }
+
+
+def _bucket(rating: str) -> str:
+    """Exact ratings as they are; a fractional mean falls in the bucket of its rounded value."""
+    if rating == NA:
+        return NA
+    value = float(rating)
+    return rating if value.is_integer() else f"~{round(value)}"
+
+
+def _table(rows: dict[str, dict[str, int]]) -> str:
+    columns = sorted({k for counts in rows.values() for k in counts}, key=lambda k: (k == NA, k))
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, counts in rows.items():
+        lines.append(f"| {name} | " + " | ".join(str(counts.get(c, 0)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _usage_table(stages: dict[str, Any]) -> str:
+    lines = [
+        "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage, entry in stages.items():
+        usage = entry.get("usage", {}).values()
+        prompt = sum(u.get("prompt_tokens", 0) for u in usage)
+        completion = sum(u.get("completion_tokens", 0) for u in usage)
+        lines.append(
+            f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {prompt} | {completion} |"
+        )
+    return "\n".join(lines)
+
+
+def feedback_card(config: dict[str, Any], stats: dict[str, Any], stages: dict[str, Any], flips: dict[str, Any]) -> str:
+    na_rate = "n/a" if stats["na_rate"] is None else f"{stats['na_rate']:.1%}"
+    flip = (
+        "not measured (one order per judge)"
+        if flips["flip_rate"] is None
+        else (f"{flips['flip_rate']:.1%} ({flips['flips']} of {flips['comparable_pairs']} comparable pairs)")
+    )
+    return f"""---
+pretty_name: CodeUltraFeedback-style preference data (codeuf)
+tags: [codeultrafeedback, preference dataset, llm-as-a-judge, code generation, codeuf]
+---
+# Coding-preference feedback built with codeuf
+
+Schema of `coseal/CodeUltraFeedback`: `instruction, preference, models, responses[{{model, response}}],
+annotations[{{model, rating, rationale}}]` (`rating` is "1".."5", a mean such as "3.5" when several orders or
+judges rated, or "N/A" when no rating could be read). Extra columns: `id`, `principles` (the system prompt of
+each model), `errors` (models that gave no response), `judgements` (every judge call: order shown, ratings,
+raw text when unreadable).
+
+## Statistics
+
+- records: {stats["records"]}; per preference: {", ".join(f"{k} {v}" for k, v in stats["per_preference"].items())}
+- annotations: {stats["annotations"]}; N/A: {stats["na"]} ({na_rate}); generation errors: {stats["generation_errors"]}
+- judge calls: {stats["judge_calls"]}, of which with unreadable ratings: {stats["judge_calls_with_unreadable_ratings"]}
+- position-bias flip rate: {flip}
+
+Ratings per model:
+
+{_table(stats["ratings_by_model"])}
+
+Ratings per preference:
+
+{_table(stats["ratings_by_preference"])}
+
+Calls, tokens and wall time per stage:
+
+{_usage_table(stages)}
+
+## Configuration
+
+```json
+{json.dumps(config, indent=2, default=str)}
+```
+"""
+
+
+def binarized_card(config: dict[str, Any], stats: dict[str, Any], trl: bool = False) -> str:
+    schema = (
+        "TRL's conversational preference format: `prompt`, `chosen`, `rejected` as message lists, plus "
+        "`preference`; `DPOTrainer` takes it as it is."
+        if trl
+        else "Schema of `coseal/CodeUltraFeedback_binarized`: the feedback columns plus `chosen, rejected, "
+        "rating_chosen, rating_rejected, model_chosen, model_rejected` (ratings are numbers: means over orders or "
+        "judges can be fractional)."
+    )
+    return f"""---
+pretty_name: CodeUltraFeedback-style binarized preferences (codeuf)
+tags: [codeultrafeedback, dpo, preference dataset, codeuf]
+---
+# Binarized coding preferences built with codeuf
+
+{schema}
+
+Chosen is a highest-rated response and rejected a lowest-rated one (ties broken at random with the seed);
+N/A ratings are left out. Split train/test stratified by preference.
+
+## Statistics
+
+- feedback records: {stats["records"]}; pairs: {stats["pairs"]} (train {stats["train"]}, test {stats["test"]})
+- dropped because every readable rating was equal: {stats["dropped_ties"]} (kept ties: {stats["kept_ties"]})
+- dropped below the minimum margin: {stats["dropped_margin"]}
+- dropped with fewer than two readable ratings: {stats["dropped_too_few_ratings"]}
+
+## Configuration
+
+```json
+{json.dumps(config, indent=2, default=str)}
+```
+"""

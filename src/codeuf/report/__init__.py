@@ -1,0 +1,1 @@
+"""Reports: terminal tables, dataset cards, (later) plots and HTML."""

@@ -1,0 +1,47 @@
+"""The terminal summary that `codeuf run` ends with."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from codeuf.data.schema import NA
+from codeuf.stages.pipeline import RunSummary
+
+
+def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:
+    console = console or Console()
+    feedback, pairs = summary.feedback, summary.binarized
+    table = Table(title="Ratings per model (counts)")
+    buckets = sorted({k for c in feedback["ratings_by_model"].values() for k in c}, key=lambda k: (k == NA, k))
+    table.add_column("model")
+    for bucket in buckets:
+        table.add_column(bucket, justify="right")
+    for model, counts in feedback["ratings_by_model"].items():
+        table.add_row(model, *(str(counts.get(b, 0)) for b in buckets))
+    console.print(table)
+    stages = Table(title="Stages")
+    for column in ("stage", "calls", "errors", "wall time (s)", "tokens (prompt/completion)"):
+        stages.add_column(column)
+    for name, entry in summary.stages.items():
+        usage = entry["usage"].values()
+        tokens = f"{sum(u.get('prompt_tokens', 0) for u in usage)}/{sum(u.get('completion_tokens', 0) for u in usage)}"
+        stages.add_row(name, str(entry["calls"]), str(entry["errors"]), str(entry["wall_time_s"]), tokens)
+    console.print(stages)
+    na_rate = "n/a" if feedback["na_rate"] is None else f"{feedback['na_rate']:.1%}"
+    flip = summary.flips["flip_rate"]
+    console.print(
+        f"instructions: {summary.instructions['kept']} (per preference: "
+        + ", ".join(f"{k} {v}" for k, v in feedback["per_preference"].items())
+        + f")\nannotations: {feedback['annotations']}, N/A {feedback['na']} ({na_rate}); "
+        f"flip rate: {'not measured' if flip is None else f'{flip:.1%}'}\n"
+        f"pairs: {pairs['pairs']} (train {pairs['train']}, test {pairs['test']}); "
+        f"ties dropped {pairs['dropped_ties']}, "
+        f"below margin {pairs['dropped_margin']}, too few ratings {pairs['dropped_too_few_ratings']}\n"
+        f"wall time: {summary.wall_time_s:.1f} s"
+    )
+    out = summary.out.resolve()
+    console.print(f"feedback dataset:  {out / 'feedback'}  (card: {out / 'feedback' / 'README.md'})")
+    console.print(f"binarized dataset: {out / 'binarized'}  (card: {out / 'binarized' / 'README.md'})")
+    console.print(f"TRL DPO dataset:   {out / 'binarized_trl'}")
+    console.print(f"manifest:          {out / 'manifest.json'}")
