@@ -22,17 +22,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The main job, offline: a small CodeUltraFeedback-style dataset built by the embedded model (4 pool
+# configurations and the judge), ending with a summary table and the paths of the datasets and cards.
 demo: $(STAMP)
-	$(BIN)/codeuf llm batch --model llamacpp:default --in examples/coding_prompts.jsonl \
-		--out $(DEMO_OUT)/answers.jsonl --cache $(DEMO_OUT)/cache.sqlite
-	$(BIN)/python examples/show_answers.py $(DEMO_OUT)/answers.jsonl
+	$(BIN)/codeuf run --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

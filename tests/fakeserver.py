@@ -6,13 +6,14 @@ thread. A request asks for faults through its last user message, for example
 `fault=badjsonx1`, `fault=emptyx1`, `fault=400` (always). The answer echoes the message,
 so tests can check that every result belongs to its request.
 
-`completed` counts, per request text, the answers delivered to a client that was still
+`completed` counts, per distinct request body, the answers delivered to a client that was still
 connected: an answer to a client that had gone away (killed mid-request) is not completed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
@@ -23,14 +24,16 @@ from typing import Any
 _FAULT = re.compile(r"fault=(\w+?)(?:x(\d+))?\b")
 
 
-def _fake_json(schema: dict[str, Any]) -> Any:
+def _fake_json(schema: dict[str, Any], salt: str = "") -> Any:
+    """A value of the schema; enum choices vary with `salt` (the request), deterministically."""
     if "enum" in schema:
-        return schema["enum"][0]
+        digest = hashlib.blake2b(salt.encode(), digest_size=4).digest()
+        return schema["enum"][int.from_bytes(digest, "big") % len(schema["enum"])]
     kind = schema.get("type")
     if kind == "object":
-        return {k: _fake_json(v) for k, v in schema.get("properties", {}).items()}
+        return {k: _fake_json(v, f"{salt}/{k}") for k, v in schema.get("properties", {}).items()}
     if kind == "array":
-        return [_fake_json(schema.get("items", {}))]
+        return [_fake_json(schema.get("items", {}), salt)]
     return {"integer": 3, "number": 0.5, "boolean": True}.get(kind, "ok")
 
 
@@ -113,8 +116,10 @@ class FakeServer:
             writer.close()
 
     def _count(self, counter: Counter[str], body: bytes) -> None:
+        """Counted per distinct request: the whole body, canonically."""
+        key = json.dumps(json.loads(body or b"{}"), sort_keys=True)
         with self._lock:
-            counter[self._text(json.loads(body or b"{}"))] += 1
+            counter[key] += 1
 
     @staticmethod
     def _text(req: dict[str, Any]) -> str:
@@ -164,7 +169,9 @@ class FakeServer:
         text = self._text(req)
         fmt = req.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
-        content = forced if forced is not None else (json.dumps(_fake_json(schema)) if schema else f"echo: {text}")
+        content = forced
+        if content is None:
+            content = json.dumps(_fake_json(schema, text)) if schema else f"echo: {text}"
         usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(content.split())}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         now = int(time.time())
@@ -176,7 +183,7 @@ class FakeServer:
                     "type": "tool_use",
                     "id": "tu_1",
                     "name": tools[0]["name"],
-                    "input": _fake_json(tools[0]["input_schema"]),
+                    "input": _fake_json(tools[0]["input_schema"], text),
                 }
             return {
                 "id": "msg_1",

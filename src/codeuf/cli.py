@@ -93,14 +93,89 @@ def run(
     progress: ProgressOpt = None,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
-    from codeuf.config import default_config, load_config
     from codeuf.report.summary import print_run_summary
     from codeuf.stages.pipeline import run_pipeline
 
-    settings = load_config(config) if config else default_config()
-    overrides = {k: v for k, v in {"out": out, "n": n, "concurrency": concurrency}.items() if v is not None}
-    settings = settings.model_copy(update=overrides)
-    print_run_summary(run_pipeline(settings, progress=progress))
+    print_run_summary(run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress))
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config [default: the demo's].")]
+OutOpt = Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")]
+InputOpt = Annotated[
+    str | None,
+    typer.Option("--input", help="Input: a .jsonl/.json/.parquet file, a saved dataset folder or a hub id "
+                 "[default: the previous stage's output in the run folder]."),
+]  # fmt: skip
+
+
+def _settings(config: Path | None, **overrides: object):  # type: ignore[no-untyped-def]
+    from codeuf.config import default_config, load_config, with_overrides
+
+    return with_overrides(load_config(config) if config else default_config(), **overrides)
+
+
+@app.command("instructions")
+def instructions_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    source: Annotated[str | None, typer.Option(help="Hub id or local file [default: built-in sample].")] = None,
+    column: Annotated[str | None, typer.Option(help="Column holding the instruction.")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of a hub dataset.")] = None,
+    n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for shuffling and model assignment.")] = None,
+) -> None:
+    """Stage 1: CJK filter, de-duplication, seeded sample, preferences and models per instruction."""
+    from codeuf.stages.pipeline import stage_instructions
+
+    settings = _settings(config, out=out, source=source, column=column, split=split, n=n, seed=seed)
+    path, stats = stage_instructions(settings)
+    typer.echo(f"{stats['kept']} instructions ({stats['dropped_cjk']} with CJK and "
+               f"{stats['dropped_duplicates']} duplicates dropped of {stats['source']}): {path}")  # fmt: skip
+
+
+@app.command("generate")
+def generate_command(
+    config: ConfigOpt = None, out: OutOpt = None, input: InputOpt = None, progress: ProgressOpt = None
+) -> None:
+    """Stage 2: one response per (instruction, assigned model), a principle as system prompt."""
+    from codeuf.stages.pipeline import stage_generate
+
+    typer.echo(f"generations: {stage_generate(_settings(config, out=out), input, progress)}")
+
+
+@app.command("annotate")
+def annotate_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    input: InputOpt = None,
+    judge: Annotated[list[str] | None, typer.Option(help="Judge model spec; repeat for several judges.")] = None,
+    orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
+    from codeuf.config import JudgeConfig
+    from codeuf.stages.pipeline import stage_annotate
+
+    judges = [JudgeConfig(spec=s).model_dump() for s in judge] if judge else None
+    typer.echo(
+        f"feedback dataset: {stage_annotate(_settings(config, out=out, judges=judges, orders=orders), input, progress)}"
+    )
+
+
+@app.command("binarize")
+def binarize_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    input: InputOpt = None,
+    ties: Annotated[str | None, typer.Option(help="keep or drop pairs whose ratings are all equal.")] = None,
+    min_margin: Annotated[float | None, typer.Option(min=0, help="Smallest rating gap to keep a pair.")] = None,
+) -> None:
+    """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
+    from codeuf.stages.pipeline import stage_binarize
+
+    path, stats = stage_binarize(_settings(config, out=out, ties=ties, min_margin=min_margin), input)
+    typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
+               f"ties dropped {stats['dropped_ties']}): {path}")  # fmt: skip
 
 
 def main() -> None:

@@ -118,3 +118,14 @@ def load_config(path: str | Path) -> RunConfig:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or None
         raise InputError(error["msg"], path=path, field=field) from None
+
+
+def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
+    """The config with command-line overrides applied and validated like the YAML."""
+    values = config.model_dump()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InputError(error["msg"], field=".".join(str(p) for p in error["loc"]) or None) from None

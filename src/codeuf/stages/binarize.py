@@ -84,18 +84,24 @@ def _row(record: FeedbackRecord, texts: dict[str, str], chosen: str, rejected: s
 
 
 def stratified_split(rows: list[dict[str, Any]], test_fraction: float, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """Per preference, a seeded shuffle; round(n * fraction) rows of each go to test."""
+    """round(total * fraction) rows go to test, shared among preferences in proportion to their size
+    (largest remainder), each preference shuffled with the seed."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[row["preference"]].append(row)
+    names = sorted(groups)
+    quotas = {p: len(groups[p]) * test_fraction for p in names}
+    n_test = {p: int(quotas[p]) for p in names}
+    left = round(len(rows) * test_fraction) - sum(n_test.values())
+    for p in sorted(names, key=lambda p: (-(quotas[p] - n_test[p]), p))[: max(0, left)]:
+        n_test[p] += 1
     train: list[dict[str, Any]] = []
     test: list[dict[str, Any]] = []
-    for preference in sorted(groups):
+    for preference in names:
         group = groups[preference]
         random.Random(f"{seed}:split:{preference}").shuffle(group)
-        n_test = round(len(group) * test_fraction)
-        test.extend(group[:n_test])
-        train.extend(group[n_test:])
+        test.extend(group[: n_test[preference]])
+        train.extend(group[n_test[preference] :])
     return {"train": train, "test": test}
 
 

@@ -85,3 +85,75 @@ def save_outputs(config: RunConfig, feedback: list, stages: dict[str, Any], sett
     save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
                  binarized_card(settings, pair_stats, trl=True))  # fmt: skip
     return {"feedback": stats, "flips": flips, "binarized": pair_stats}
+
+
+# One stage at a time, for the stage commands. Each reads the previous stage's output in the run
+# folder, or `source`: a file, a saved dataset folder or a hub id in the released schema.
+
+
+def _records(source: str | Path | None, default: Path, model: type) -> list:
+    from codeuf.data.sources import load_records
+    from codeuf.errors import InputError
+
+    path = source if source is not None else default
+    if source is None and not Path(default).exists():
+        raise InputError("not found: run the previous stage first, or give --input", path=default)
+    return load_records(path, model)
+
+
+def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
+    out = Path(config.out)
+    records, stats = build_instruction_pool(
+        load_instructions(config.source, config.column, config.split), n=config.n, seed=config.seed,
+        pool=list(config.pool), models_per_instruction=config.models_per_instruction,
+    )  # fmt: skip
+    write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
+    return out / "instructions.jsonl", stats
+
+
+def stage_generate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
+    from codeuf.data.schema import InstructionRecord
+
+    out = Path(config.out)
+    records = _records(source, out / "instructions.jsonl", InstructionRecord)
+    session = StageSession(out / "cache.sqlite", config.concurrency, progress)
+    try:
+        generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+    finally:
+        session.close()
+    return out / "generations.jsonl"
+
+
+def stage_annotate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
+    """Annotate generations (or re-annotate a released dataset) and save the feedback dataset."""
+    from codeuf.data.schema import GenerationRecord
+
+    out = Path(config.out)
+    records = _records(source, out / "generations.jsonl", GenerationRecord)
+    session = StageSession(out / "cache.sqlite", config.concurrency, progress)
+    try:
+        feedback = annotate_responses(
+            records, config.judges, session, out / "annotations.jsonl",
+            seed=config.seed, orders=config.orders, prompts=config.prompts,
+        )  # fmt: skip
+    finally:
+        session.close()
+    settings = config.model_dump(mode="json")
+    save_dataset(out / "feedback", {"train": [r.model_dump() for r in feedback]},
+                 feedback_card(settings, feedback_stats(feedback), session.stages, flip_rate(feedback)))  # fmt: skip
+    return out / "feedback"
+
+
+def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    from codeuf.data.schema import FeedbackRecord
+
+    out = Path(config.out)
+    feedback = _records(source, out / "annotations.jsonl", FeedbackRecord)
+    settings = config.model_dump(mode="json")
+    splits, stats = binarize_feedback(
+        feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin, test_fraction=config.test_fraction
+    )
+    save_dataset(out / "binarized", splits, binarized_card(settings, stats))
+    save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
+                 binarized_card(settings, stats, trl=True))  # fmt: skip
+    return out / "binarized", stats

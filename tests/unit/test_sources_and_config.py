@@ -1,0 +1,123 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from codeuf.config import default_config, load_config, with_overrides
+from codeuf.data.schema import FeedbackRecord, GenerationRecord
+from codeuf.data.sources import BUILTIN_INSTRUCTIONS, load_instructions, load_records
+from codeuf.errors import InputError
+from codeuf.preferences import get_preference
+from codeuf.prompts import render
+from codeuf.stages.instructions import has_cjk
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "tests" / "data" / "codeultrafeedback_tiny.jsonl"
+
+
+def test_builtin_sample_is_large_diverse_and_clean() -> None:
+    rows = load_instructions(None)
+    texts = [t for _, t in rows]
+    assert len(rows) >= 50 and len(set(texts)) == len(texts) and not any(has_cjk(t) for t in texts)
+    for language in ("Python", "JavaScript", "SQL", "Rust", "Go", "Java", "C++", "Bash", "TypeScript", "Haskell"):
+        assert any(language in t for t in texts), language
+    assert BUILTIN_INSTRUCTIONS.is_file()
+
+
+def test_local_formats_load(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"prompt": "a"}, {"prompt": "b"}]
+    (tmp_path / "x.json").write_text(json.dumps(rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "x.parquet")
+    for name in ("x.json", "x.parquet"):
+        assert [t for _, t in load_instructions(tmp_path / name, column="prompt")] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        (b'{"instruction": "a"}\n{"text": "b"}\n', ":2: field 'instruction': missing column"),
+        (b'{"instruction": 5}\n', ":1: field 'instruction': expected a string"),
+        (b"", "empty"),
+        (b'{"instruction": "a"}\n\xff\xfe\n', ":2: not valid UTF-8"),
+        (b'{"instruction": "a"\n', ":1: not valid JSON"),
+        (b"[1, 2]\n", ":1: expected a JSON object"),
+    ],
+)
+def test_bad_sources_give_one_line(tmp_path: Path, content: bytes, expect: str) -> None:
+    path = tmp_path / "src.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        load_instructions(path)
+    assert expect in str(info.value) and "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_missing_source_and_unsupported_type(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_instructions(tmp_path / "nope.jsonl")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(InputError, match="unsupported file type"):
+        load_instructions(tmp_path / "x.txt")
+
+
+def test_released_schema_loads_as_records() -> None:
+    records = load_records(TINY, FeedbackRecord)
+    assert [r.preference for r in records] == ["readability", "explanation", "complexity"]
+    assert records[0].annotations[2].rating == "N/A" and records[0].id
+    assert len(load_records(TINY, GenerationRecord)) == 3
+
+
+def test_released_schema_errors_name_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    lines = TINY.read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["responses"][0].pop("response")
+    bad.write_text(lines[0] + "\n" + json.dumps(broken) + "\n")
+    with pytest.raises(InputError) as info:
+        load_records(bad, GenerationRecord)
+    assert ":2: field 'responses.0.response'" in str(info.value)
+
+
+def test_paper_config_loads() -> None:
+    config = load_config(REPO / "configs" / "paper.yaml")
+    assert len(config.pool) == 14 and config.n == 10000 and config.judges[0].temperature == 0.0
+    assert config.source == "ise-uiuc/Magicoder-Evol-Instruct-110K" and config.ties == "keep"
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("n: 5\nfoo: 1\n", "field 'foo': Extra inputs are not permitted"),
+        ("n: many\n", "field 'n'"),
+        ("pool: {a: {spec: 'openai:x'}}\n", "field 'pool'"),
+        ("n: [\n", "not valid YAML"),
+        ("- 1\n", "expected a mapping"),
+    ],
+)
+def test_bad_configs_give_one_line(tmp_path: Path, text: str, expect: str) -> None:
+    path = tmp_path / "c.yaml"
+    base = "judges: ['llamacpp:default']\npool: {a: {spec: 'openai:x'}, b: {spec: 'openai:y'}}\n"
+    path.write_text(text if text.startswith(("- ", "n: [")) or "pool" in text else base + text)
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    assert expect in str(info.value) and "\n" not in str(info.value)
+
+
+def test_overrides_are_validated() -> None:
+    assert with_overrides(default_config(), n=3).n == 3
+    with pytest.raises(InputError, match="ties"):
+        with_overrides(default_config(), ties="maybe")
+    with pytest.raises(InputError, match="exceeds the pool"):
+        with_overrides(default_config(), models_per_instruction=9)
+
+
+def test_prompt_templates_render_and_can_be_overridden(tmp_path: Path) -> None:
+    context = {"preference": get_preference("style"), "instruction": "Sort.", "responses": ["A", "B"]}
+    text = render("annotate.j2", None, **context)
+    assert "## Response 2\nB" in text and '"response_1", "response_2"' in text and "idiom" in text
+    (tmp_path / "annotate.j2").write_text("custom {{ instruction }} {{ responses|length }}")
+    assert render("annotate.j2", tmp_path, **context) == "custom Sort. 2"
+    with pytest.raises(InputError):
+        render("annotate.j2", tmp_path / "missing", **context)

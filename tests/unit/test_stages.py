@@ -1,0 +1,173 @@
+"""Stage logic on known cases, without a model."""
+
+from collections import Counter
+
+import pytest
+
+from codeuf.data.schema import NA, Annotation, FeedbackRecord, GenerationRecord, Judgement, Response
+from codeuf.llm.types import LLMError, LLMRequest, LLMResult
+from codeuf.preferences import PREFERENCE_NAMES, PREFERENCES
+from codeuf.stages.annotate import aggregate, flip_rate, judge_schema, parse_judgement, response_orders
+from codeuf.stages.binarize import binarize_feedback, stratified_split, trl_rows
+from codeuf.stages.instructions import build_instruction_pool, has_cjk
+
+POOL = ["m1", "m2", "m3", "m4", "m5"]
+
+
+def test_every_preference_has_ten_principles_and_five_levels() -> None:
+    assert set(PREFERENCES) == set(PREFERENCE_NAMES)
+    for preference in PREFERENCES.values():
+        assert len(set(preference.principles)) == 10 and len(preference.levels) == 5
+
+
+def test_instruction_pool_filters_dedupes_balances_and_assigns() -> None:
+    texts = [(f"id{i}", f"Write function number {i}.") for i in range(30)]
+    texts += [("dup", "Write function number 3."), ("cjk", "写一个函数 that sorts"), ("kana", "ソート"), ("e", "  ")]
+    records, stats = build_instruction_pool(texts, n=20, seed=1, pool=POOL, models_per_instruction=4)
+    assert stats == {"source": 34, "dropped_cjk": 2, "dropped_empty": 1, "dropped_duplicates": 1, "kept": 20}
+    assert not any(has_cjk(r.instruction) for r in records)
+    assert len({r.instruction for r in records}) == 20
+    assert Counter(r.preference for r in records) == dict.fromkeys(PREFERENCE_NAMES, 4)
+    assert all(len(set(r.models)) == 4 and set(r.models) <= set(POOL) for r in records)
+    again, _ = build_instruction_pool(texts, n=20, seed=1, pool=POOL, models_per_instruction=4)
+    other, _ = build_instruction_pool(texts, n=20, seed=2, pool=POOL, models_per_instruction=4)
+    assert again == records and [r.id for r in other] != [r.id for r in records]
+
+
+def result(text: str | None = None, parsed: object = None, error: str | None = None) -> LLMResult:
+    if error:
+        return LLMResult(error=LLMError(kind="server", message=error))
+    return LLMResult(text=text, parsed=parsed)
+
+
+def test_parse_structured_judgement() -> None:
+    parsed = {"response_1": {"rating": "4", "rationale": "good"}, "response_2": {"rating": "9", "rationale": "?"}}
+    ratings, rationales, error = parse_judgement(result("{}", parsed), 3)
+    assert ratings == ["4", NA, NA] and rationales[0] == "good"
+    assert error == "2 of 3 ratings unreadable"
+
+
+def test_parse_text_judgement_and_failures() -> None:
+    text = "Response 1: Rating: 5. Great.\nResponse 2 - rating: 2\nResponse 3 is bad."
+    ratings, _, error = parse_judgement(result(text), 3)
+    assert ratings == ["5", "2", NA] and error
+    ratings, _, error = parse_judgement(result(error="boom"), 2)
+    assert ratings == [NA, NA] and "boom" in error
+
+
+def test_judge_schema_uses_enums_and_bounded_rationales() -> None:
+    schema = judge_schema(2, 40)
+    item = schema["properties"]["response_1"]["properties"]
+    assert item["rating"]["enum"] == ["1", "2", "3", "4", "5"] and item["rationale"]["maxLength"] == 40
+    assert schema["required"] == ["response_1", "response_2"]
+
+
+def test_orders_are_distinct_permutations() -> None:
+    import random
+
+    orders = response_orders(["a", "b", "c"], 6, random.Random(0))
+    assert len({tuple(o) for o in orders}) == 6
+
+
+def generation(models: list[str], errors: dict[str, str] | None = None) -> GenerationRecord:
+    return GenerationRecord(
+        id="r1", instruction="do it", preference="style", models=models,
+        responses=[Response(model=m, response=f"answer of {m}") for m in models],
+        errors=[{"model": m, "error": e} for m, e in (errors or {}).items()],
+    )  # fmt: skip
+
+
+def test_aggregate_means_over_orders_then_judges_and_keeps_na() -> None:
+    record = generation(["a", "b", "c"])
+    judgements = [
+        Judgement(judge="j1", order_index=0, order=["a", "b", "c"], ratings=["5", "2", NA], rationales=["x", "y", ""]),
+        Judgement(judge="j1", order_index=1, order=["c", "b", "a"], ratings=[NA, "3", "4"], rationales=["", "", ""]),
+        Judgement(judge="j2", order_index=0, order=["b", "a", "c"], ratings=["1", "3", NA], rationales=["", "", ""]),
+    ]
+    feedback = aggregate(record, judgements, ["j1", "j2"])
+    ratings = {a.model: a.rating for a in feedback.annotations}
+    assert ratings == {"a": "3.75", "b": "1.75", "c": NA}  # a: mean(mean(5,4), 3); b: mean(mean(2,3), 1)
+
+
+def test_failed_generations_are_na_not_rated() -> None:
+    feedback = aggregate(generation(["a", "b"], {"b": "timeout: slow"}), [], ["j"])
+    assert [a.rating for a in feedback.annotations] == [NA, NA]
+    assert "timeout" in feedback.annotations[1].rationale
+
+
+def test_flip_rate_counts_strict_reversals() -> None:
+    record = aggregate(
+        generation(["a", "b"]),
+        [
+            Judgement(judge="j", order_index=0, order=["a", "b"], ratings=["5", "2"], rationales=["", ""]),
+            Judgement(judge="j", order_index=1, order=["b", "a"], ratings=["4", "3"], rationales=["", ""]),
+        ],
+        ["j"],
+    )
+    assert flip_rate([record]) == {"comparable_pairs": 1, "flips": 1, "flip_rate": 1.0}
+
+
+def feedback(ratings: dict[str, str], preference: str = "style", rid: str = "r") -> FeedbackRecord:
+    models = list(ratings)
+    return FeedbackRecord(
+        id=rid, instruction="do it", preference=preference, models=models,
+        responses=[Response(model=m, response=f"answer of {m}") for m in models],
+        annotations=[Annotation(model=m, rating=r, rationale="") for m, r in ratings.items()],
+    )  # fmt: skip
+
+
+def test_binarize_picks_best_and_worst_and_ignores_na() -> None:
+    splits, stats = binarize_feedback([feedback({"a": "2", "b": "5", "c": NA, "d": "1"})], seed=0, test_fraction=0)
+    [row] = splits["train"]
+    assert (row["model_chosen"], row["model_rejected"]) == ("b", "d")
+    assert (row["chosen"], row["rejected"], row["rating_chosen"], row["rating_rejected"]) == (
+        "answer of b", "answer of d", 5.0, 1.0,
+    )  # fmt: skip
+    assert stats["pairs"] == 1
+
+
+def test_ties_drop_or_keep_and_margin_and_too_few() -> None:
+    records = [
+        feedback({"a": "3", "b": "3"}, rid="tie"),
+        feedback({"a": "4", "b": "3"}, rid="small"),
+        feedback({"a": "4", "b": NA}, rid="few"),
+    ]
+    _, stats = binarize_feedback(records, seed=0, min_margin=2)
+    assert (stats["dropped_ties"], stats["dropped_margin"], stats["dropped_too_few_ratings"], stats["pairs"]) == (
+        1, 1, 1, 0,
+    )  # fmt: skip
+    splits, stats = binarize_feedback(records[:1], seed=0, ties="keep", test_fraction=0)
+    assert stats["kept_ties"] == 1 and splits["train"][0]["model_chosen"] != splits["train"][0]["model_rejected"]
+
+
+def test_split_is_stratified_by_preference() -> None:
+    rows = [{"preference": p, "i": i} for p in PREFERENCE_NAMES for i in range(40)]
+    splits = stratified_split(rows, 0.05, seed=3)
+    assert Counter(r["preference"] for r in splits["test"]) == dict.fromkeys(PREFERENCE_NAMES, 2)
+    assert len(splits["train"]) == 190
+
+
+def test_split_of_small_groups_still_gets_its_share() -> None:
+    rows = [{"preference": p, "i": i} for p in PREFERENCE_NAMES for i in range(2)]
+    splits = stratified_split(rows, 0.2, seed=3)
+    assert len(splits["test"]) == 2 and len({r["preference"] for r in splits["test"]}) == 2
+
+
+def test_trl_rows_are_conversational() -> None:
+    splits, _ = binarize_feedback([feedback({"a": "1", "b": "5"})], seed=0, test_fraction=0)
+    [row] = trl_rows(splits["train"])
+    assert row["prompt"] == [{"role": "user", "content": "do it"}]
+    assert row["chosen"] == [{"role": "assistant", "content": "answer of b"}]
+    assert row["rejected"] == [{"role": "assistant", "content": "answer of a"}]
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_generation_request_uses_format_or_chat(n: int) -> None:
+    from codeuf.config import PoolModel
+    from codeuf.stages.generate import generation_request
+
+    chat = generation_request(PoolModel(spec="openai:x", max_tokens=n), "Be clear.", "Sort.", seed=1)
+    assert chat.messages[0].content == "Be clear." and chat.prompt is None
+    raw = generation_request(PoolModel(spec="openai:x", format="alpaca"), "Be clear.", "Sort.", seed=1)
+    assert isinstance(raw, LLMRequest) and "### Instruction:\nBe clear.\n\nSort." in raw.prompt
+    assert raw.stop == ["### Instruction:"]
