@@ -37,6 +37,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -91,16 +91,27 @@ def run(
     n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep (overrides the config).")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight per backend.")] = None,
     progress: ProgressOpt = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option("--push-to-hub", help="Upload the feedback to REPO and the pairs to REPO_binarized."),
+    ] = None,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
+    from codeuf.data.save import push_to_hub as push
     from codeuf.report.summary import print_run_summary
     from codeuf.stages.pipeline import run_pipeline
 
-    print_run_summary(run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress))
+    summary = run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress)
+    print_run_summary(summary)
+    if push_to_hub:
+        push(summary.out / "feedback", push_to_hub)
+        push(summary.out / "binarized", f"{push_to_hub}_binarized")
+        typer.echo(f"pushed: {push_to_hub}, {push_to_hub}_binarized")
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config [default: the demo's].")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")]
+PushOpt = Annotated[str | None, typer.Option("--push-to-hub", help="Also upload the dataset to this hub repo.")]
 InputOpt = Annotated[
     str | None,
     typer.Option("--input", help="Input: a .jsonl/.json/.parquet file, a saved dataset folder or a hub id "
@@ -151,6 +162,7 @@ def annotate_command(
     judge: Annotated[list[str] | None, typer.Option(help="Judge model spec; repeat for several judges.")] = None,
     orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
     progress: ProgressOpt = None,
+    push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
     from codeuf.config import JudgeConfig
@@ -169,13 +181,17 @@ def binarize_command(
     input: InputOpt = None,
     ties: Annotated[str | None, typer.Option(help="keep or drop pairs whose ratings are all equal.")] = None,
     min_margin: Annotated[float | None, typer.Option(min=0, help="Smallest rating gap to keep a pair.")] = None,
+    push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
+    from codeuf.data.save import push_to_hub as push
     from codeuf.stages.pipeline import stage_binarize
 
     path, stats = stage_binarize(_settings(config, out=out, ties=ties, min_margin=min_margin), input)
     typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
                f"ties dropped {stats['dropped_ties']}): {path}")  # fmt: skip
+    if push_to_hub:
+        push(path, push_to_hub)
 
 
 def main() -> None:

@@ -167,3 +167,22 @@ def test_bad_source_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"{source}:1: field 'instruction'" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_saved_folder_is_an_input_and_push_failure_is_one_line(tmp_path: Path) -> None:
+    from codeuf.data.schema import FeedbackRecord
+    from codeuf.data.sources import load_records
+
+    tiny = REPO / "tests" / "data" / "codeultrafeedback_tiny.jsonl"
+    out = tmp_path / "b"
+    first = subprocess.run([*CODEUF, "binarize", "--input", str(tiny), "--out", str(out)], env=cli_env(),
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert len(load_records(out / "binarized", FeedbackRecord)) == 2  # a saved DatasetDict folder reads back
+    pushed = subprocess.run(
+        [*CODEUF, "binarize", "--input", str(tiny), "--out", str(out), "--push-to-hub", "someone/x"],
+        env=cli_env(HF_HUB_OFFLINE="1", HF_TOKEN="hf_codeufsecrettoken123"), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert pushed.returncode == 1 and "cannot push" in pushed.stderr
+    assert len(pushed.stderr.strip().splitlines()) == 1 and "codeufsecret" not in pushed.stderr

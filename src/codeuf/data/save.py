@@ -36,7 +36,14 @@ def save_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]], card: st
 
 
 def push_to_hub(folder: Path, repo: str) -> None:
-    """Upload a saved dataset (needs network and a Hugging Face token)."""
+    """Upload a saved dataset (needs the network and a Hugging Face token, e.g. HF_TOKEN)."""
     import datasets
 
-    datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo)
+    from codeuf.errors import CodeufError
+    from codeuf.secrets import redact
+
+    try:
+        datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo)
+    except Exception as exc:
+        message = redact(" ".join(str(exc).split()))[:300]
+        raise CodeufError(f"cannot push {folder} to the hub as {repo}: {type(exc).__name__}: {message}") from None
