@@ -112,20 +112,19 @@ def load_config(path: str | Path) -> RunConfig:
                          line=mark.line + 1 if mark else None) from None  # fmt: skip
     if not isinstance(data, dict):
         raise InputError("expected a mapping of settings", path=path)
+    return _validate(data, path)
+
+
+def _validate(values: dict[str, Any], path: Path | None = None) -> RunConfig:
     try:
-        return RunConfig.model_validate(data)
+        return RunConfig.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or None
-        raise InputError(error["msg"], path=path, field=field) from None
+        raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"]) or None) from None
 
 
 def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
     """The config with command-line overrides applied and validated like the YAML."""
     values = config.model_dump()
     values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return RunConfig.model_validate(values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InputError(error["msg"], field=".".join(str(p) for p in error["loc"]) or None) from None
+    return _validate(values)

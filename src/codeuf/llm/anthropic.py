@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from codeuf.errors import CodeufError, MissingDependencyError
-from codeuf.llm.base import Backend, BackendError, retry_after_seconds
+from codeuf.llm.base import Backend, BackendError, retry_after_seconds, status_error
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, Usage
 
@@ -30,15 +30,8 @@ def classify(exc: Exception) -> BackendError:
     if isinstance(exc, _anthropic.APIConnectionError):
         return BackendError("connection", f"connection failed: {exc}")
     if isinstance(exc, _anthropic.APIStatusError):
-        code, retry_after = exc.status_code, retry_after_seconds(exc.response.headers)
-        message = f"HTTP {code}: {exc.message}"
-        if code == 429:
-            return BackendError("rate_limit", message, status_code=code, retry_after=retry_after)
-        if code in (401, 403):
-            return BackendError("auth", message, status_code=code)
-        if code >= 500 or code in (408, 529):
-            return BackendError("server", message, status_code=code, retry_after=retry_after)
-        return BackendError("bad_request", message, status_code=code)
+        message = f"HTTP {exc.status_code}: {exc.message}"
+        return status_error(exc.status_code, message, retry_after_seconds(exc.response.headers))
     return BackendError("bad_response", f"the server's answer could not be read: {type(exc).__name__}")
 
 

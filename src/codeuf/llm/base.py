@@ -53,6 +53,17 @@ class BackendError(Exception):
         return self.kind in RETRYABLE
 
 
+def status_error(status: int, message: str, retry_after: float | None = None) -> BackendError:
+    """The BackendError for an HTTP error status: its kind decides whether the runner retries."""
+    if status == 429:
+        return BackendError("rate_limit", message, status_code=status, retry_after=retry_after)
+    if status in (401, 403):
+        return BackendError("auth", message, status_code=status)
+    if status >= 500 or status in (408, 529):
+        return BackendError("server", message, status_code=status, retry_after=retry_after)
+    return BackendError("bad_request", message, status_code=status)
+
+
 class Backend(ABC):
     """A model behind one async method. Subclasses declare what they support.
 

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from codeuf.errors import CodeufError, MissingDependencyError
-from codeuf.llm.base import Backend, BackendError, retry_after_seconds
+from codeuf.llm.base import Backend, BackendError, retry_after_seconds, status_error
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, TokenLogprob, Usage
 
@@ -33,23 +33,15 @@ OPENAI_URL = "https://api.openai.com/v1"
 SCHEMA_MODES = ("json_schema", "json_object", "none")
 
 
-def status_error(status: int, body: bytes, headers: Any) -> BackendError:
-    """Map an HTTP error status to a BackendError whose kind decides the retry."""
+def http_error(status: int, body: bytes, headers: Any) -> BackendError:
+    """The BackendError for an error answer, with the server's own message when it gave one."""
     try:
         data = json.loads(body)
         error = data.get("error", data) if isinstance(data, dict) else data
         detail = error.get("message", error) if isinstance(error, dict) else error
     except ValueError:
         detail = body[:300].decode("utf-8", "replace")
-    message = f"HTTP {status}: {detail}"
-    retry_after = retry_after_seconds(headers)
-    if status == 429:
-        return BackendError("rate_limit", message, status_code=status, retry_after=retry_after)
-    if status in (401, 403):
-        return BackendError("auth", message, status_code=status)
-    if status >= 500 or status == 408:
-        return BackendError("server", message, status_code=status, retry_after=retry_after)
-    return BackendError("bad_request", message, status_code=status)
+    return status_error(status, f"HTTP {status}: {detail}", retry_after_seconds(headers))
 
 
 class OpenAIBackend(Backend):
@@ -122,7 +114,7 @@ class OpenAIBackend(Backend):
         async with session.post(self._urls[index] + path, data=json.dumps(body), headers=self._headers) as response:
             raw = await response.read()
             if response.status != 200:
-                raise status_error(response.status, raw, response.headers)
+                raise http_error(response.status, raw, response.headers)
         try:
             data = json.loads(raw)
         except ValueError:

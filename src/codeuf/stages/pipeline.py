@@ -74,17 +74,28 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
 
 def save_outputs(config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """Write the feedback and binarized datasets with their cards; returns their statistics."""
-    out = Path(config.out)
+    stats, flips = save_feedback(config, feedback, stages, settings)
+    return {"feedback": stats, "flips": flips, "binarized": save_binarized(config, feedback, settings)}
+
+
+def save_feedback(
+    config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     stats, flips = feedback_stats(feedback), flip_rate(feedback)
-    save_dataset(out / "feedback", {"train": [r.model_dump() for r in feedback]},
+    save_dataset(Path(config.out) / "feedback", {"train": [r.model_dump() for r in feedback]},
                  feedback_card(settings, stats, stages, flips))  # fmt: skip
-    splits, pair_stats = binarize_feedback(
+    return stats, flips
+
+
+def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any]) -> dict[str, Any]:
+    out = Path(config.out)
+    splits, stats = binarize_feedback(
         feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin, test_fraction=config.test_fraction
     )
-    save_dataset(out / "binarized", splits, binarized_card(settings, pair_stats))
+    save_dataset(out / "binarized", splits, binarized_card(settings, stats))
     save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
-                 binarized_card(settings, pair_stats, trl=True))  # fmt: skip
-    return {"feedback": stats, "flips": flips, "binarized": pair_stats}
+                 binarized_card(settings, stats, trl=True))  # fmt: skip
+    return stats
 
 
 # One stage at a time, for the stage commands. Each reads the previous stage's output in the run
@@ -138,9 +149,7 @@ def stage_annotate(config: RunConfig, source: str | Path | None = None, progress
         )  # fmt: skip
     finally:
         session.close()
-    settings = config.model_dump(mode="json")
-    save_dataset(out / "feedback", {"train": [r.model_dump() for r in feedback]},
-                 feedback_card(settings, feedback_stats(feedback), session.stages, flip_rate(feedback)))  # fmt: skip
+    save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
     return out / "feedback"
 
 
@@ -149,11 +158,5 @@ def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple
 
     out = Path(config.out)
     feedback = _records(source, out / "annotations.jsonl", FeedbackRecord)
-    settings = config.model_dump(mode="json")
-    splits, stats = binarize_feedback(
-        feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin, test_fraction=config.test_fraction
-    )
-    save_dataset(out / "binarized", splits, binarized_card(settings, stats))
-    save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
-                 binarized_card(settings, stats, trl=True))  # fmt: skip
+    stats = save_binarized(config, feedback, config.model_dump(mode="json"))
     return out / "binarized", stats
