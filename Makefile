@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EXTRAS := all,hf,dev
 DEMO_OUT := runs/demo
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/codeuf run --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium renders the HTML reports in the tests; installed when missing and we are root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+		echo "chromium could not be installed: the HTML report test will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

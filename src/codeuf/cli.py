@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 llm_app = typer.Typer(help="The LLM layer on its own: batches of requests to any backend.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+codal_app = typer.Typer(help="CODAL-Bench: answer, grade against references, report.", no_args_is_help=True)
+app.add_typer(codal_app, name="codal")
 
 
 def _version(value: bool) -> None:
@@ -192,6 +194,86 @@ def binarize_command(
                f"ties dropped {stats['dropped_ties']}): {path}")  # fmt: skip
     if push_to_hub:
         push(path, push_to_hub)
+
+
+BenchOpt = Annotated[
+    str | None,
+    typer.Option("--bench", help="Bench file or folder in the released schema [default: coseal/codal-bench]."),
+]
+
+
+@codal_app.command("answer")
+def codal_answer(
+    model: ModelOpt,
+    out: Annotated[Path, typer.Option(help="Folder for this model's answers.")],
+    bench: BenchOpt = None,
+    name: Annotated[str | None, typer.Option(help="Model name in reports [default: the spec].")] = None,
+    format: Annotated[str | None, typer.Option(help="Prompt format for a raw prompt [default: chat].")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per answer.")] = 1024,
+    concurrency: ConcurrencyOpt = 8,
+    progress: ProgressOpt = None,
+) -> None:
+    """Answer every problem: the preference's principle before the instruction, greedy decoding."""
+    from codeuf.bench.codal import answer_bench, load_bench
+    from codeuf.stages.session import StageSession
+
+    items = load_bench(bench)
+    session = StageSession(out / "cache.sqlite", concurrency, progress)
+    try:
+        answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens, prompt_format=format,
+                               source=bench)  # fmt: skip
+    finally:
+        session.close()
+    errors = sum(a.error is not None for a in answers)
+    typer.echo(f"{len(answers)} answers ({errors} errors): {out / 'answers.jsonl'}")
+
+
+@codal_app.command("grade")
+def codal_grade(
+    answers: Annotated[Path, typer.Option(help="A folder made by `codeuf codal answer`.")],
+    judge: Annotated[list[str], typer.Option(help="Judge model spec; repeat for several judges.")],
+    reference: Annotated[str, typer.Option(help="Reference model whose answer the judge sees.")] = "gpt-4-turbo",
+    max_tokens: Annotated[int, typer.Option(min=16, help="Judge's new tokens.")] = 1024,
+    rationale_chars: Annotated[int, typer.Option(min=8, help="Longest rationale (schema maxLength).")] = 600,
+    concurrency: ConcurrencyOpt = 8,
+    progress: ProgressOpt = None,
+) -> None:
+    """Grade each answer 1-10 against the reference, on its preference's criteria."""
+    from codeuf.bench.codal import grade_answers
+    from codeuf.config import JudgeConfig
+    from codeuf.data.schema import NA
+    from codeuf.stages.session import StageSession
+
+    session = StageSession(answers / "cache.sqlite", concurrency, progress)
+    try:
+        for spec in judge:
+            config = JudgeConfig(spec=spec, max_tokens=max_tokens, rationale_chars=rationale_chars)
+            grades = grade_answers(answers, config, session, reference_model=reference)
+            na = sum(g.rating == NA for g in grades)
+            typer.echo(f"{config.label}: {len(grades)} grades, {na} N/A")
+    finally:
+        session.close()
+
+
+@codal_app.command("report")
+def codal_report(
+    dirs: Annotated[list[Path], typer.Argument(help="Answer folders with grades.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.csv.")] = Path("runs/codal-report"),
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
+    na_as_zero: Annotated[bool, typer.Option("--na-as-zero", help="Count N/A as 0 (the paper's script).")] = False,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Scores per preference and overall with 95% bootstrap CIs, N/A counts, paired test for two models."""
+    from codeuf.bench.report import build_report, print_report, write_report_files
+
+    report = build_report(dirs, na_as_zero=na_as_zero, seed=seed)
+    print_report(report)
+    paths = write_report_files(report, out)
+    typer.echo(f"numbers: {paths['json']} and {paths['csv']}")
+    if html:
+        from codeuf.report.html import write_html
+
+        typer.echo(f"HTML report: {write_html(report, html)}")
 
 
 def main() -> None:

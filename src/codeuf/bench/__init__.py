@@ -1,0 +1,1 @@
+"""Benchmarks: CODAL-Bench (coding preferences, LLM-judged against references)."""

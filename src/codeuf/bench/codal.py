@@ -1,0 +1,218 @@
+"""CODAL-Bench: answer, grade against a reference (1-10, single-answer grading as MT-Bench), score.
+
+The bench is `coseal/codal-bench` (split `test`: `instruction, preference` and one
+`<model>_response` column per reference model: gpt-3.5-turbo, gpt-4-turbo,
+claude-3-sonnet-20240229) or a local file in that schema.
+
+    OUT/answers.jsonl        one answer per item (append-only; a rerun skips finished ids)
+    OUT/bench.jsonl          the items with their references, so grading needs no second download
+    OUT/meta.json            the model, its spec and the bench source
+    OUT/grades/JUDGE.jsonl   one grade per answer and judge (append-only)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from codeuf.data.io import JsonlAppender, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
+from codeuf.data.schema import NA
+from codeuf.data.sources import iter_rows, record_id
+from codeuf.errors import InputError
+from codeuf.llm.formats import get_format
+from codeuf.llm.types import LLMRequest, LLMResult, Message
+from codeuf.preferences import PREFERENCE_NAMES, get_preference
+from codeuf.prompts import render
+from codeuf.stages.session import StageSession
+
+HUB_ID = "coseal/codal-bench"
+REFERENCE_MODELS = ("gpt-3.5-turbo", "gpt-4-turbo", "claude-3-sonnet-20240229")
+GRADES = tuple(str(i) for i in range(1, 11))
+
+
+class CodalItem(BaseModel):
+    id: str
+    instruction: str
+    preference: str
+    references: dict[str, str]
+
+
+class CodalAnswer(BaseModel):
+    id: str
+    preference: str
+    model: str
+    answer: str
+    error: str | None = None
+
+
+class CodalGrade(BaseModel):
+    id: str
+    preference: str
+    model: str
+    judge: str
+    reference_model: str
+    rating: str = Field(description='"1".."10" or "N/A" when the judge\'s answer could not be read.')
+    rationale: str = ""
+    raw: str | None = None
+    error: str | None = None
+
+
+def load_bench(source: str | Path | None, split: str = "test") -> list[CodalItem]:
+    """Items of a bench in the released schema; bad rows give one line naming the row and field."""
+    items = []
+    for where, number, row in iter_rows(source or HUB_ID, split):
+        for field in ("instruction", "preference"):
+            if not isinstance(row.get(field), str):
+                raise InputError("missing or not a string", path=where, line=number, field=field)
+        if row["preference"] not in PREFERENCE_NAMES:
+            raise InputError(f"unknown preference {row['preference']!r} (known: {', '.join(PREFERENCE_NAMES)})",
+                             path=where, line=number, field="preference")  # fmt: skip
+        references = {k.removesuffix("_response"): v for k, v in row.items() if k.endswith("_response") and v}
+        for model, text in references.items():
+            if not isinstance(text, str):
+                raise InputError("not a string", path=where, line=number, field=f"{model}_response")
+        identifier = str(row.get("id") or record_id(row["instruction"], row["preference"]))
+        items.append(CodalItem(id=identifier, instruction=row["instruction"], preference=row["preference"],
+                               references=references))  # fmt: skip
+    if not items:
+        raise InputError("no items: the bench is empty", path=str(source or HUB_ID))
+    return items
+
+
+def answer_request(item: CodalItem, *, max_tokens: int, prompt_format: str | None) -> LLMRequest:
+    """As in the paper: the preference's principle, then the instruction; greedy decoding."""
+    principle = get_preference(item.preference).principles[0]
+    messages = [Message(role="user", content=f"{principle}\n\n{item.instruction}")]
+    if prompt_format is None:
+        return LLMRequest(messages=messages, temperature=0.0, max_tokens=max_tokens)
+    fmt = get_format(prompt_format)
+    return LLMRequest(prompt=fmt.render(messages), stop=list(fmt.stop), temperature=0.0, max_tokens=max_tokens)
+
+
+def answer_bench(
+    items: list[CodalItem],
+    spec: str,
+    out: Path,
+    session: StageSession,
+    *,
+    label: str | None = None,
+    max_tokens: int = 1024,
+    prompt_format: str | None = None,
+    source: str | None = None,
+) -> list[CodalAnswer]:
+    out.mkdir(parents=True, exist_ok=True)
+    label = label or spec
+    write_jsonl_atomic(out / "bench.jsonl", [i.model_dump() for i in items])
+    meta = {"model": label, "spec": spec, "bench": source or HUB_ID, "max_tokens": max_tokens, "format": prompt_format}
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
+    done = {r["id"]: CodalAnswer.model_validate(r) for r in read_jsonl_tolerant(out / "answers.jsonl")}
+    done = {k: v for k, v in done.items() if v.model == label and v.error is None}
+    todo = [i for i in items if i.id not in done]
+    backend = session.backend(spec)
+    jobs = [(backend, answer_request(i, max_tokens=max_tokens, prompt_format=prompt_format)) for i in todo]
+    with JsonlAppender(out / "answers.jsonl") as appender:
+
+        def on_result(index: int, result: LLMResult) -> None:
+            item = todo[index]
+            error = None if result.ok else f"{result.error.kind}: {result.error.message}"  # type: ignore[union-attr]
+            answer = CodalAnswer(id=item.id, preference=item.preference, model=label, answer=result.text or "",
+                                 error=error)  # fmt: skip
+            done[item.id] = answer
+            appender.append(answer.model_dump())
+
+        session.run("codal-answer", jobs, on_result)
+    return [done[i.id] for i in items]
+
+
+def grade_schema(rationale_chars: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "rating": {"type": "string", "enum": list(GRADES)},
+            "rationale": {"type": "string", "maxLength": rationale_chars},
+        },
+        "required": ["rating", "rationale"],
+        "additionalProperties": False,
+    }
+
+
+def parse_grade(result: LLMResult) -> tuple[str, str, str | None]:
+    """(rating, rationale, error). Unreadable is N/A, never a guess."""
+    if not result.ok:
+        return NA, "", f"{result.error.kind}: {result.error.message}"  # type: ignore[union-attr]
+    if isinstance(result.parsed, dict):
+        rating = str(result.parsed.get("rating", "")).strip()
+        rationale = str(result.parsed.get("rationale", ""))
+        if rating in GRADES:
+            return rating, rationale, None
+        return NA, rationale, f"rating {rating!r} is not 1-10"
+    match = re.search(r"rating\W{0,12}(10|[1-9])\b", result.text or "", re.IGNORECASE) or re.search(
+        r"\[\[(10|[1-9])\]\]", result.text or ""
+    )
+    if match:
+        return match.group(1), "", None
+    return NA, "", result.parse_error or "no rating found"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "judge"
+
+
+def grade_answers(
+    answers_dir: Path,
+    judge: Any,
+    session: StageSession,
+    *,
+    reference_model: str = "gpt-4-turbo",
+    prompts: Path | None = None,
+) -> list[CodalGrade]:
+    """Grade every answer in a folder made by `answer_bench` with one judge (a JudgeConfig)."""
+    items = {i["id"]: CodalItem.model_validate(i) for i in read_jsonl_tolerant(answers_dir / "bench.jsonl")}
+    answers = [CodalAnswer.model_validate(a) for a in read_jsonl_tolerant(answers_dir / "answers.jsonl")]
+    if not items or not answers:
+        raise InputError("no answers: run `codeuf codal answer` into this folder first", path=answers_dir)
+    missing = [i for i in items.values() if reference_model not in i.references]
+    if missing:
+        known = ", ".join(sorted({m for i in items.values() for m in i.references})) or "none"
+        raise InputError(f"item {missing[0].id} has no reference from {reference_model!r} (references: {known})",
+                         path=answers_dir / "bench.jsonl", field=f"{reference_model}_response")  # fmt: skip
+    answers = list({a.id: a for a in answers}.values())  # the last answer per item wins
+    path = answers_dir / "grades" / f"{slug(judge.label)}.jsonl"
+    done = {g["id"]: CodalGrade.model_validate(g) for g in read_jsonl_tolerant(path)}
+    done = {k: g for k, g in done.items() if g.reference_model == reference_model and g.error is None}
+    todo = [a for a in answers if a.id not in done]
+    backend = session.backend(judge.spec)
+    jobs = []
+    for answer in todo:
+        item = items[answer.id]
+        prompt = render("codal_grade.j2", prompts, preference=get_preference(item.preference),
+                        instruction=item.instruction, reference=item.references[reference_model],
+                        answer=answer.answer)  # fmt: skip
+        request = LLMRequest(
+            messages=[Message(role="user", content=prompt)],
+            json_schema=grade_schema(judge.rationale_chars) if judge.structured else None,
+            temperature=judge.temperature,
+            max_tokens=judge.max_tokens,
+        )
+        jobs.append((backend, request))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with JsonlAppender(path) as appender:
+
+        def on_result(index: int, result: LLMResult) -> None:
+            answer = todo[index]
+            if answer.error is not None:  # no answer to grade: N/A, and said why
+                rating, rationale, error = NA, "", f"no answer ({answer.error})"
+            else:
+                rating, rationale, error = parse_grade(result)
+            grade = CodalGrade(id=answer.id, preference=answer.preference, model=answer.model, judge=judge.label,
+                               reference_model=reference_model, rating=rating, rationale=rationale,
+                               raw=result.text if error else None, error=error)  # fmt: skip
+            done[answer.id] = grade
+            appender.append(grade.model_dump())
+
+        session.run("codal-grade", jobs, on_result)
+    return [done[a.id] for a in answers]
