@@ -276,6 +276,47 @@ def codal_report(
         typer.echo(f"HTML report: {write_html(report, html)}")
 
 
+@app.command("judge-eval")
+def judge_eval(
+    judge: Annotated[str, typer.Option(help="Judge model spec.")],
+    labels: Annotated[
+        Path, typer.Option(help="Pairwise (response_a, response_b, label) or pointwise (response, score) file.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for judge_eval.json and the cache.")] = Path("runs/judge-eval"),
+    max_tokens: Annotated[int, typer.Option(min=16, help="Judge's new tokens.")] = 512,
+    concurrency: ConcurrencyOpt = 8,
+    progress: ProgressOpt = None,
+) -> None:
+    """Measure a judge against labels: agreement and position consistency, or rank correlations."""
+    import json
+
+    from codeuf.bench.judge_eval import evaluate_pairwise, evaluate_pointwise, load_labels
+    from codeuf.config import JudgeConfig
+    from codeuf.data.io import atomic_write_text
+    from codeuf.stages.session import StageSession
+
+    kind, rows = load_labels(labels)
+    config = JudgeConfig(spec=judge, max_tokens=max_tokens, rationale_chars=200)
+    session = StageSession(out / "cache.sqlite", concurrency, progress)
+    try:
+        evaluate = evaluate_pairwise if kind == "pairwise" else evaluate_pointwise
+        result = evaluate(rows, config, session)
+    finally:
+        session.close()
+    atomic_write_text(out / "judge_eval.json", json.dumps(result, indent=2) + "\n")
+    metrics = (
+        ("agreement_with_ties", "agreement_without_ties", "position_consistency")
+        if kind == "pairwise"
+        else ("spearman", "kendall_tau_b")
+    )
+    for metric in metrics:
+        e = result[metric]
+        value = "n/a" if e["value"] is None else f"{e['value']:.3f}"
+        interval = "" if e["ci_low"] is None else f" [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
+        typer.echo(f"{metric}: {value}{interval} (n = {e['n']})")
+    typer.echo(f"unreadable verdicts: {result['unreadable']}\nresults: {out / 'judge_eval.json'}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     try:

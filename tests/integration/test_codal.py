@@ -114,3 +114,28 @@ def test_bad_bench_file_is_one_line(tmp_path: Path) -> None:
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"{bench}:1: field 'preference'" in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_judge_eval_against_a_server(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        result = codeuf("judge-eval", "--judge", f"openai:judge@{server.url}", "--labels",
+                        str(REPO / "tests/data/judge_pairwise_tiny.jsonl"), "--out", str(tmp_path / "p"))  # fmt: skip
+        # every pair in both orders, but the tie pair has identical answers, so both orders are one request
+        assert len(server.bodies) == 11
+        codeuf("judge-eval", "--judge", f"openai:judge@{server.url}", "--labels",
+               str(REPO / "tests/data/judge_pointwise_tiny.jsonl"), "--out", str(tmp_path / "q"))  # fmt: skip
+    pairwise = json.loads((tmp_path / "p" / "judge_eval.json").read_text())
+    assert pairwise["pairs"] == 6 and pairwise["unreadable"] == 0 and "position_consistency:" in result.stdout
+    for metric in ("agreement_with_ties", "position_consistency"):
+        e = pairwise[metric]
+        assert 0 <= e["ci_low"] <= e["value"] <= e["ci_high"] <= 1
+    pointwise = json.loads((tmp_path / "q" / "judge_eval.json").read_text())
+    assert pointwise["items"] == 6 and len(pointwise["ratings"]) == 6 and pointwise["unreadable"] == 0
+
+
+def test_judge_eval_on_the_embedded_model(tmp_path: Path, gguf_path: str) -> None:
+    codeuf("judge-eval", "--judge", "llamacpp:default", "--labels", str(REPO / "tests/data/judge_pairwise_tiny.jsonl"),
+           "--out", str(tmp_path / "e"), "--max-tokens", "96")  # fmt: skip
+    result = json.loads((tmp_path / "e" / "judge_eval.json").read_text())
+    assert result["unreadable"] == 0  # constrained verdicts always parse
+    assert all(v["forward"] in {"a", "b", "tie"} for v in result["verdicts"])

@@ -1,0 +1,57 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from codeuf.bench.judge_eval import _verdict, load_labels, pairwise_metrics
+from codeuf.errors import InputError
+from codeuf.llm.types import LLMResult
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_pairwise_metrics_on_a_known_case() -> None:
+    labels = ["a", "b", "a", "tie", "b"]
+    verdicts = [("a", "a"), ("b", "a"), ("a", "a"), ("tie", "tie"), (None, "b")]
+    m = pairwise_metrics(labels, verdicts)
+    assert m["unreadable"] == 1
+    # readable: 4 pairs; combined verdicts a, tie (inconsistent), a, tie -> 3 agree with their labels
+    assert m["agreement_with_ties"]["value"] == 0.75 and m["agreement_with_ties"]["n"] == 4
+    # without ties: pairs 1 and 3 (label a, verdict a)
+    assert m["agreement_without_ties"]["value"] == 1.0 and m["agreement_without_ties"]["n"] == 2
+    assert m["position_consistency"]["value"] == 0.75
+    perfect = pairwise_metrics(["a", "b"], [("a", "a"), ("b", "b")])
+    assert perfect["agreement_with_ties"]["ci_low"] == perfect["agreement_with_ties"]["ci_high"] == 1.0
+
+
+def test_swapped_verdicts_map_back_to_the_original_order() -> None:
+    def said(winner: str) -> LLMResult:
+        return LLMResult(text="{}", parsed={"winner": winner})
+
+    assert (_verdict(said("A"), False), _verdict(said("A"), True)) == ("a", "b")
+    assert _verdict(said("tie"), True) == "tie" and _verdict(LLMResult(text="?"), False) is None
+
+
+def test_label_files_load_by_kind() -> None:
+    assert load_labels(REPO / "tests/data/judge_pairwise_tiny.jsonl")[0] == "pairwise"
+    assert load_labels(REPO / "tests/data/judge_pointwise_tiny.jsonl")[0] == "pointwise"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expect"),
+    [
+        ([{"instruction": "i", "response_a": "x", "response_b": "y", "label": "c"}], ":1: field 'label'"),
+        ([{"instruction": "i", "response_a": "x", "label": "a"}], ":1: field 'response_b'"),
+        ([{"instruction": "i", "response": "x", "score": "high"}], ":1: field 'score'"),
+        ([{"instruction": "i", "response": "x", "score": 1},
+          {"instruction": "i", "response_a": "x", "response_b": "y", "label": "a"}], ":2: a pairwise row"),
+        ([{"instruction": "i"}], ":1: expected"),
+        ([], "empty"),
+    ],
+)  # fmt: skip
+def test_bad_label_files_are_one_line(tmp_path: Path, rows: list, expect: str) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError) as info:
+        load_labels(path)
+    assert expect in str(info.value) and "\n" not in str(info.value)
