@@ -231,8 +231,12 @@ def codal_answer(
 @codal_app.command("grade")
 def codal_grade(
     answers: Annotated[Path, typer.Option(help="A folder made by `codeuf codal answer`.")],
-    judge: Annotated[list[str], typer.Option(help="Judge model spec; repeat for several judges.")],
-    reference: Annotated[str, typer.Option(help="Reference model whose answer the judge sees.")] = "gpt-4-turbo",
+    judge: Annotated[list[str] | None, typer.Option(help="Judge model spec; repeat for several judges.")] = None,
+    judge_config: Annotated[
+        Path | None,
+        typer.Option(help="YAML with `judges:` (spec, name, temperature, max_tokens, ...) and `reference:`."),
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="Reference model whose answer the judge sees.")] = None,
     max_tokens: Annotated[int, typer.Option(min=16, help="Judge's new tokens.")] = 1024,
     rationale_chars: Annotated[int, typer.Option(min=8, help="Longest rationale (schema maxLength).")] = 600,
     concurrency: ConcurrencyOpt = 8,
@@ -240,14 +244,21 @@ def codal_grade(
 ) -> None:
     """Grade each answer 1-10 against the reference, on its preference's criteria."""
     from codeuf.bench.codal import grade_answers
-    from codeuf.config import JudgeConfig
+    from codeuf.config import JudgeConfig, load_judges
     from codeuf.data.schema import NA
     from codeuf.stages.session import StageSession
 
+    judges = [JudgeConfig(spec=spec, max_tokens=max_tokens, rationale_chars=rationale_chars) for spec in judge or []]
+    configured, configured_reference = load_judges(judge_config) if judge_config else ([], None)
+    judges += configured
+    if not judges:
+        from codeuf.errors import InputError
+
+        raise InputError("give --judge SPEC or --judge-config FILE", field="--judge")
+    reference = reference or configured_reference or "gpt-4-turbo"
     session = StageSession(answers / "cache.sqlite", concurrency, progress)
     try:
-        for spec in judge:
-            config = JudgeConfig(spec=spec, max_tokens=max_tokens, rationale_chars=rationale_chars)
+        for config in judges:
             grades = grade_answers(answers, config, session, reference_model=reference)
             na = sum(g.rating == NA for g in grades)
             typer.echo(f"{config.label}: {len(grades)} grades, {na} N/A")

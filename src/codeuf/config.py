@@ -95,11 +95,32 @@ def default_config() -> RunConfig:
     )
 
 
+class JudgesFile(BaseModel):
+    """A file of judges for `codeuf codal grade --judge-config`."""
+
+    model_config = _STRICT
+    judges: list[JudgeConfig] = Field(min_length=1)
+    reference: str | None = Field(None, description="Reference model whose answer the judge sees.")
+
+
+def load_judges(path: str | Path) -> tuple[list[JudgeConfig], str | None]:
+    data = _read_yaml(Path(path))
+    try:
+        parsed = JudgesFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"]) or None) from None
+    return parsed.judges, parsed.reference
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read a YAML run config; any problem is one InputError naming the file and field."""
+    return _validate(_read_yaml(Path(path)), Path(path))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
-    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -112,7 +133,7 @@ def load_config(path: str | Path) -> RunConfig:
                          line=mark.line + 1 if mark else None) from None  # fmt: skip
     if not isinstance(data, dict):
         raise InputError("expected a mapping of settings", path=path)
-    return _validate(data, path)
+    return data
 
 
 def _validate(values: dict[str, Any], path: Path | None = None) -> RunConfig:

@@ -121,3 +121,14 @@ def test_prompt_templates_render_and_can_be_overridden(tmp_path: Path) -> None:
     assert render("annotate.j2", tmp_path, **context) == "custom Sort. 2"
     with pytest.raises(InputError):
         render("annotate.j2", tmp_path / "missing", **context)
+
+
+def test_codal_paper_judges_load_and_bad_ones_are_one_line(tmp_path: Path) -> None:
+    from codeuf.config import load_judges
+
+    judges, reference = load_judges(REPO / "configs" / "codal-paper.yaml")
+    assert [j.label for j in judges] == ["gpt-3.5-turbo"] and judges[0].temperature == 0 and reference == "gpt-4-turbo"
+    bad = tmp_path / "j.yaml"
+    bad.write_text("judges: [{spec: 'openai:x', temprature: 0}]\n")
+    with pytest.raises(InputError, match=r"field 'judges\.0\.temprature'"):
+        load_judges(bad)
