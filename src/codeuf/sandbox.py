@@ -1,0 +1,424 @@
+"""Running untrusted code: child processes with limits, a timeout, and a checker out of their reach.
+
+The layout:
+
+    codeuf process ──pipes──► sandbox workers (N, started with a clean environment: no secrets)
+                                  └─ fork per job ─► child: new session, rlimits, temp dir, guard
+
+Workers are long-lived `python -m codeuf._sandbox_worker` processes started with an environment holding no
+API keys, so nothing a child can read (its environment, its memory) contains a secret. For each job
+a worker forks a child that:
+
+- starts a new session (so the whole process group can be killed), changes to a fresh temporary
+  directory (removed afterwards) and clears its environment;
+- sets rlimits: address space, CPU seconds, file size, open files, and processes;
+- cuts itself off the network: a new user+network namespace where the kernel allows it
+  (`unshare`), and in any case a socket module that refuses to connect;
+- disables process-level escape hatches in Python (`os.kill`, `os.fork`, `os.system`,
+  `subprocess`, `shutil.rmtree`, ...), as EvalPlus's reliability guard does;
+- runs the code, and streams each test output back to the worker as plain data.
+
+The worker compares those outputs with the expected ones. The child never sees the expected
+outputs and never runs the comparison, so it cannot pass a test by patching the checker. It can
+only pass by computing the right answers. A child that hangs, floods its output, exits early,
+crashes or kills its parent costs at most its own job: the worker kills its process group on
+timeout (SIGTERM, then SIGKILL), and the codeuf process restarts a worker that died.
+
+What this does not stop, honestly: code that uses ctypes or C extensions to undo the Python
+guard, or that reads files the user running codeuf can read (there is no filesystem isolation
+beyond the working directory: run evaluations as an unprivileged user, or in a container, for
+real isolation); RLIMIT_NPROC does not apply to root, so as root a fork bomb written with ctypes
+is stopped only by the timeout and the process-group kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 4 * GiB
+    cpu_seconds: int | None = None
+    """CPU seconds for the child [default: the job's wall-clock budget, rounded up, plus one]."""
+    file_size_bytes: int = 16 * 1024 * 1024
+    open_files: int = 64
+    processes: int = 1
+    """New processes the child may create beyond the ones its user already has (not enforced for root)."""
+
+
+@dataclass
+class Job:
+    """Run `code`, call `entry_point` on each input (with a per-input time limit), stream outputs."""
+
+    code: str
+    entry_point: str
+    inputs: list[Any]
+    time_limits: list[float]
+    wall_timeout: float
+    check: Callable[[int, Any], bool] | None = field(default=None, repr=False)
+    """Called in the worker on each (index, output); a False stops the child at once (fast check)."""
+    collect: bool = False
+    """Keep every output and its run time (for trusted reference solutions: the expected outputs)."""
+    copy_inputs: bool = False
+    """Deep-copy each input before the call (EvalPlus does for reference solutions)."""
+
+
+@dataclass
+class JobResult:
+    status: str
+    """"pass" (every output checked True), "fail" (an output wrong or an error), "timeout"
+    (the child ran out of wall-clock time, or died without finishing)."""
+    details: list[bool]
+    reason: str = ""
+    outputs: list[Any] | None = None
+    seconds: list[float] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Unpicklable:
+    """Stands for an output that could not leave the child (a regex match, a generator, ...):
+    equal to nothing, but not None, which is all some oracles ask."""
+
+    type_name: str
+
+
+# ---------------------------------------------------------------- framing (length-prefixed pickles)
+
+
+def _send(stream: Any, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _recv(stream: Any) -> Any:
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError
+    (size,) = struct.unpack("<Q", header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+# ---------------------------------------------------------------- the child
+
+
+def _set_limits(limits: Limits, wall_timeout: float) -> None:
+    import resource
+
+    def cap(kind: int, value: int) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            _, hard = resource.getrlimit(kind)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
+
+    cap(resource.RLIMIT_AS, limits.memory_bytes)
+    cap(resource.RLIMIT_DATA, limits.memory_bytes)
+    cap(resource.RLIMIT_CPU, limits.cpu_seconds or int(wall_timeout) + 1)
+    cap(resource.RLIMIT_FSIZE, limits.file_size_bytes)
+    cap(resource.RLIMIT_NOFILE, limits.open_files)
+    cap(resource.RLIMIT_CORE, 0)
+    if os.getuid() != 0:
+        import pwd  # noqa: F401 - imported before the limit, which can break later imports
+
+        running = len([p for p in os.listdir("/proc") if p.isdigit()])
+        cap(resource.RLIMIT_NPROC, running + limits.processes)
+
+
+def _leave_network() -> None:
+    """A new network namespace (no interfaces but a down loopback), where the kernel allows it,
+    and a socket module that refuses to connect in any case."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        clone_newuser, clone_newnet = 0x10000000, 0x40000000
+        if libc.unshare(clone_newnet) != 0:
+            libc.unshare(clone_newuser | clone_newnet)
+    import socket
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("network access is disabled in the codeuf sandbox")
+
+    socket.socket.connect = refused  # type: ignore[method-assign]
+    socket.socket.connect_ex = refused  # type: ignore[method-assign]
+    socket.socket.bind = refused  # type: ignore[method-assign]
+    socket.create_connection = refused  # type: ignore[assignment]
+    socket.getaddrinfo = refused  # type: ignore[assignment]
+
+
+def _guard() -> None:
+    """Remove process-level escape hatches from Python (as EvalPlus's reliability guard does)."""
+    import builtins
+    import shutil as _shutil
+    import subprocess as _subprocess
+
+    builtins.exit = None  # type: ignore[assignment]
+    builtins.quit = None  # type: ignore[assignment]
+    for name in ("kill", "killpg", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
+                 "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod",
+                 "fchown", "chmod", "chown", "chroot", "lchown", "getcwd", "chdir", "execv", "execve",
+                 "execvp", "execvpe", "spawnv", "spawnve", "posix_spawn", "posix_spawnp", "popen"):  # fmt: skip
+        if hasattr(os, name):
+            setattr(os, name, None)
+    _shutil.rmtree = None  # type: ignore[assignment]
+    _shutil.move = None  # type: ignore[assignment]
+    _shutil.chown = None  # type: ignore[assignment]
+    _subprocess.Popen = None  # type: ignore[assignment,misc]
+    for module in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[module] = None  # type: ignore[assignment]
+
+
+class _Timeout(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    def expire(signum: int, frame: Any) -> None:
+        raise _Timeout(f"exceeded {seconds:g} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class _NoInput(io.StringIO):
+    def read(self, *args: Any) -> str:
+        raise OSError("stdin is closed in the sandbox")
+
+    readline = read  # type: ignore[assignment]
+
+
+def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
+    """In the forked child: never returns."""
+    try:
+        os.setsid()
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "OMP_NUM_THREADS": "1"})
+        _set_limits(limits, job.wall_timeout)
+        _leave_network()
+        out = os.fdopen(out_fd, "wb")
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        sys.stdin = _NoInput()
+        sys.stdout = sys.stderr = io.StringIO()
+        _guard()
+        namespace: dict[str, Any] = {"__name__": "__codeuf_candidate__"}
+        try:
+            exec(compile(job.code, "<candidate>", "exec"), namespace)
+            function = namespace[job.entry_point]
+        except BaseException as exc:
+            _send(out, ("load-error", type(exc).__name__))
+            os._exit(0)
+        for index, (args, limit) in enumerate(zip(job.inputs, job.time_limits, strict=True)):
+            sys.stdout = sys.stderr = io.StringIO()
+            try:
+                if job.copy_inputs:
+                    import copy
+
+                    args = copy.deepcopy(args)
+                started = time.time()
+                with _time_limit(limit):
+                    value = function(*args)
+                elapsed = time.time() - started
+                try:
+                    _send(out, ("ok", index, value, elapsed))
+                except Exception:
+                    _send(out, ("unpicklable", index, type(value).__name__, elapsed))
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    _send(out, ("error", index, type(exc).__name__))
+        _send(out, ("done",))
+    finally:
+        os._exit(0)
+
+
+# ---------------------------------------------------------------- the worker (a trusted process)
+
+
+def _kill_group(pid: int) -> None:
+    for sig, pause in ((signal.SIGTERM, 0.05), (signal.SIGKILL, 0.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        time.sleep(pause)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def run_job(job: Job, limits: Limits) -> JobResult:
+    """Fork a child for `job`, read its outputs, check them as they come, and clean up."""
+    workdir = tempfile.mkdtemp(prefix="codeuf-sandbox-")
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        _child_main(job, write_fd, workdir, limits)
+    os.close(write_fd)
+    details: list[bool] = []
+    outputs: list[Any] = []
+    seconds: list[float] = []
+    status, reason = "timeout", "no answer"
+    deadline = time.monotonic() + job.wall_timeout
+    reader = os.fdopen(read_fd, "rb")
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([read_fd], [], [], remaining)[0]:
+                status, reason = "timeout", f"no result within {job.wall_timeout:g} s"
+                break
+            try:
+                message = _recv(reader)
+            except (EOFError, pickle.UnpicklingError, ValueError, struct.error, AttributeError, ImportError):
+                status, reason = "timeout", "the child exited or died before finishing"
+                break
+            kind = message[0]
+            if kind == "done":
+                status = "pass" if len(details) == len(job.inputs) and all(details) else "fail"
+                reason = "" if status == "pass" else "not every test ran"
+                break
+            if kind == "load-error":
+                status, reason = "fail", f"the code did not load: {message[1]}"
+                break
+            value = Unpicklable(message[2]) if kind == "unpicklable" else message[2] if kind == "ok" else None
+            ok = kind in ("ok", "unpicklable") and (job.check is None or _safe_check(job.check, message[1], value))
+            details.append(ok)
+            if job.collect and ok:
+                outputs.append(value)
+                seconds.append(message[3])
+            if not ok:
+                status, reason = "fail", f"test {message[1]}: {message[2] if kind != 'ok' else 'wrong output'}"
+                break
+    finally:
+        reader.close()
+        _kill_group(pid)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if job.collect:
+        return JobResult(status, details, reason, outputs, seconds)
+    return JobResult(status, details, reason)
+
+
+def _safe_check(check: Callable[[int, Any], bool], index: int, value: Any) -> bool:
+    try:
+        return bool(check(index, value))
+    except Exception:
+        return False
+
+
+def _worker_loop() -> None:
+    """`python -m codeuf.sandbox`: read (job, limits) pickles on stdin, write results on stdout."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write on the result channel
+    while True:
+        try:
+            job, limits = _recv(stdin)
+        except EOFError:
+            return
+        try:
+            result = run_job(job, limits)
+        except Exception as exc:  # the worker itself must survive
+            result = JobResult("fail", [], f"sandbox error: {type(exc).__name__}: {exc}")
+        _send(stdout, result)
+
+
+# ---------------------------------------------------------------- the pool (in the codeuf process)
+
+
+class SandboxPool:
+    """N workers, each running one job at a time; jobs from many threads are spread over them."""
+
+    def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
+        self.size = workers or max(1, os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        self._idle: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Condition()
+        self._started = 0
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        from codeuf.secrets import clean_environment
+
+        env = clean_environment()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        return subprocess.Popen(
+            [sys.executable, "-m", "codeuf._sandbox_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tempfile.gettempdir(),
+        )
+
+    def _acquire(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            while not self._idle and self._started >= self.size:
+                self._lock.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+        return self._start_worker()
+
+    def _release(self, worker: subprocess.Popen[bytes] | None) -> None:
+        with self._lock:
+            if worker is not None and worker.poll() is None:
+                self._idle.append(worker)
+            else:
+                self._started -= 1
+            self._lock.notify()
+
+    def run(self, job: Job) -> JobResult:
+        worker = self._acquire()
+        try:
+            assert worker.stdin is not None and worker.stdout is not None
+            _send(worker.stdin, (job, self.limits))
+            result = _recv(worker.stdout)
+        except Exception:  # a dead or confused worker: replace it, never hang on it
+            worker.kill()
+            worker.wait()
+            self._release(None)
+            return JobResult("timeout", [], "the sandbox worker died (the job killed it, or it crashed)")
+        self._release(worker)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                assert worker.stdin is not None
+                worker.stdin.close()
+                worker.wait(5)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
