@@ -328,6 +328,52 @@ def judge_eval(
     typer.echo(f"unreadable verdicts: {result['unreadable']}\nresults: {out / 'judge_eval.json'}")
 
 
+@app.command("humaneval")
+def humaneval(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to generate with.")] = None,
+    dataset: Annotated[
+        str, typer.Option(help="humaneval+, mbpp+ or humaneval (the original, offline).")
+    ] = "humaneval+",
+    data: Annotated[Path | None, typer.Option(help="A local file in EvalPlus's format.")] = None,
+    samples: Annotated[Path | None, typer.Option(help="Evaluate EvalPlus samples.jsonl instead of generating.")] = None,
+    n_samples: Annotated[int, typer.Option(min=1, help="Samples per task.")] = 1,
+    temperature: Annotated[float | None, typer.Option(min=0, help="[default: 0 for one sample, else 0.8]")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="chat or completion [default: completion for the embedded base model, else chat]."),
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per sample.")] = 512,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks (a quick check).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for samples, per-task results and the summary.")] = Path(
+        "runs/humaneval"
+    ),
+    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    concurrency: ConcurrencyOpt = 8,
+    progress: ProgressOpt = None,
+) -> None:
+    """Functional correctness: generate, sanitize, execute in a sandbox, pass@k (EvalPlus's verdicts)."""
+    from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
+
+    summary = run_humaneval(
+        HumanEvalOptions(
+            model=model,
+            dataset=dataset,
+            data=data,
+            samples=samples,
+            n_samples=n_samples,
+            temperature=temperature,
+            mode=mode,
+            max_tokens=max_tokens,
+            limit=limit,
+            out=out,
+            workers=workers,
+            concurrency=concurrency,
+            progress=progress,
+        )
+    )
+    typer.echo(summary)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     try:

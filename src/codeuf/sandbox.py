@@ -11,9 +11,12 @@ a worker forks a child that:
 
 - starts a new session (so the whole process group can be killed), changes to a fresh temporary
   directory (removed afterwards) and clears its environment;
+- cuts itself off the network: a new network namespace where the kernel allows it (`unshare`),
+  and in any case a socket module that refuses to connect;
+- as root, becomes the `nobody` user where it can (below);
 - sets rlimits: address space, CPU seconds, file size, open files, and processes;
-- cuts itself off the network: a new user+network namespace where the kernel allows it
-  (`unshare`), and in any case a socket module that refuses to connect;
+- may open files for writing only inside its working directory, and may not open other
+  processes' /proc entries (their environment, memory), a Python-level guard;
 - disables process-level escape hatches in Python (`os.kill`, `os.fork`, `os.system`,
   `subprocess`, `shutil.rmtree`, ...), as EvalPlus's reliability guard does;
 - runs the code, and streams each test output back to the worker as plain data.
@@ -24,11 +27,15 @@ only pass by computing the right answers. A child that hangs, floods its output,
 crashes or kills its parent costs at most its own job: the worker kills its process group on
 timeout (SIGTERM, then SIGKILL), and the codeuf process restarts a worker that died.
 
-What this does not stop, honestly: code that uses ctypes or C extensions to undo the Python
-guard, or that reads files the user running codeuf can read (there is no filesystem isolation
-beyond the working directory: run evaluations as an unprivileged user, or in a container, for
-real isolation); RLIMIT_NPROC does not apply to root, so as root a fork bomb written with ctypes
-is stopped only by the timeout and the process-group kill.
+Run as root (as CI does) with a Python that `nobody` can read, the child drops to the `nobody` user
+(not when Python lives under a private home such as /root, since `nobody` could not import anything
+then): the kernel then stops it from
+writing or deleting anywhere but its working directory and world-writable places, from reading
+root's files and other processes' environments, from signalling other users' processes, and
+RLIMIT_NPROC holds. Run as an ordinary user, the child keeps that user's rights: a Python guard
+refuses writes outside the working directory, but code that goes through ctypes or a C extension
+can still read and write what that user can. For real isolation of code you do not trust at all,
+run the evaluation in a container or a VM, as the HumanEval authors advise.
 """
 
 from __future__ import annotations
@@ -60,8 +67,8 @@ class Limits:
     """CPU seconds for the child [default: the job's wall-clock budget, rounded up, plus one]."""
     file_size_bytes: int = 16 * 1024 * 1024
     open_files: int = 64
-    processes: int = 1
-    """New processes the child may create beyond the ones its user already has (not enforced for root)."""
+    processes: int = 0
+    """New processes the child may create (RLIMIT_NPROC; as root the child runs as `nobody`, where it holds)."""
 
 
 @dataclass
@@ -98,6 +105,16 @@ class Unpicklable:
     equal to nothing, but not None, which is all some oracles ask."""
 
     type_name: str
+
+
+@dataclass(frozen=True)
+class Equals:
+    """A checker (runs in the worker): output i must equal expected[i]."""
+
+    expected: tuple[Any, ...]
+
+    def __call__(self, index: int, out: Any) -> bool:
+        return type(out) is type(self.expected[index]) and out == self.expected[index]
 
 
 # ---------------------------------------------------------------- framing (length-prefixed pickles)
@@ -138,9 +155,9 @@ def _set_limits(limits: Limits, wall_timeout: float) -> None:
     cap(resource.RLIMIT_FSIZE, limits.file_size_bytes)
     cap(resource.RLIMIT_NOFILE, limits.open_files)
     cap(resource.RLIMIT_CORE, 0)
-    if os.getuid() != 0:
-        import pwd  # noqa: F401 - imported before the limit, which can break later imports
-
+    if os.getuid() == NOBODY:  # we dropped to nobody: its processes are ours alone
+        cap(resource.RLIMIT_NPROC, 1 + limits.processes)
+    elif os.getuid() != 0:
         running = len([p for p in os.listdir("/proc") if p.isdigit()])
         cap(resource.RLIMIT_NPROC, running + limits.processes)
 
@@ -165,6 +182,86 @@ def _leave_network() -> None:
     socket.socket.bind = refused  # type: ignore[method-assign]
     socket.create_connection = refused  # type: ignore[assignment]
     socket.getaddrinfo = refused  # type: ignore[assignment]
+
+
+NOBODY = 65534
+
+
+def _nobody_can_run_python() -> bool:
+    """Whether `nobody` could read this interpreter's standard library and packages (it cannot when
+    Python lives under a private home such as /root)."""
+    import stat
+
+    for path in {os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}:
+        current = path
+        while True:
+            mode = os.stat(current).st_mode
+            if not mode & stat.S_IXOTH or (current == path and not mode & stat.S_IROTH):
+                return False
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+    return True
+
+
+_CAN_DROP = None
+
+
+def _drop_privileges(workdir: str) -> None:
+    """As root, become `nobody` where it can run Python: no writing or deleting outside the working
+    directory, no reading of other processes' environments or of files only root may read."""
+    global _CAN_DROP
+    if os.getuid() != 0:
+        return
+    if _CAN_DROP is None:
+        _CAN_DROP = _nobody_can_run_python()
+    if not _CAN_DROP:
+        return
+    os.chown(workdir, NOBODY, NOBODY)
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _confine_writes(workdir: str) -> None:
+    """Python-level: files may be opened for writing only inside the working directory."""
+    import builtins
+
+    root = os.path.realpath(workdir)
+    real_open, real_os_open = builtins.open, os.open
+
+    def resolve(path: Any) -> str:
+        # relative to the working directory, without os.getcwd (which the guard removes)
+        return os.path.realpath(os.path.join(root, os.fsdecode(path)))
+
+    def inside(path: Any) -> bool:
+        return isinstance(path, int) or resolve(path).startswith(root + os.sep)
+
+    def other_process(path: Any) -> bool:
+        """/proc/<pid>/... of another process (its environment, memory, command line)."""
+        if isinstance(path, int):
+            return False
+        parts = resolve(path).split(os.sep)
+        return len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and int(parts[2]) != os.getpid()
+
+    def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if any(c in mode for c in "wax+") and not inside(file):
+            raise PermissionError(f"writing outside the sandbox directory is not allowed: {file}")
+        if other_process(file):
+            raise PermissionError(f"reading other processes is not allowed: {file}")
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC) and not inside(path):
+            raise PermissionError(f"writing outside the sandbox directory is not allowed: {path}")
+        if other_process(path):
+            raise PermissionError(f"reading other processes is not allowed: {path}")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    builtins.open = guarded_open  # type: ignore[assignment]
+    io.open = guarded_open  # type: ignore[assignment]
+    os.open = guarded_os_open  # type: ignore[assignment]
 
 
 def _guard() -> None:
@@ -220,14 +317,16 @@ def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "OMP_NUM_THREADS": "1"})
-        _set_limits(limits, job.wall_timeout)
         _leave_network()
+        _drop_privileges(workdir)
+        _set_limits(limits, job.wall_timeout)
         out = os.fdopen(out_fd, "wb")
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         sys.stdin = _NoInput()
         sys.stdout = sys.stderr = io.StringIO()
+        _confine_writes(workdir)
         _guard()
         namespace: dict[str, Any] = {"__name__": "__codeuf_candidate__"}
         try:
@@ -420,5 +519,3 @@ class SandboxPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-

@@ -394,3 +394,76 @@ def sanitize(text: str, entry_point: str) -> str:
         todo.extend(_names_used(node) & definitions.keys())
     kept = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or id(n) in keep]
     return "\n\n".join(ast.unparse(n) for n in kept) + "\n"
+
+
+# ----------------------------------------------------------------------------- generation and the command
+
+CHAT_SYSTEM = (
+    "You are an expert Python programmer. Write a self-contained Python function that solves the problem "
+    "and put the complete code between ```python and ``` fences."
+)
+COMPLETION_STOPS = ["\nclass ", "\ndef ", "\nif __name__", "\nprint(", "\nassert ", '\n"""', "\n```", "\n#"]
+
+
+def generation_request(task: Task, mode: str, temperature: float, max_tokens: int, sample: int) -> Any:
+    from codeuf.llm.types import LLMRequest, Message
+
+    sampling = {"temperature": temperature, "max_tokens": max_tokens, "sample": sample,
+                "seed": sample if temperature > 0 else None}  # fmt: skip
+    if mode == "completion":
+        return LLMRequest(prompt=task.prompt, stop=COMPLETION_STOPS, **sampling)
+    user = f"Please provide a self-contained Python code solving the following problem:\n```python\n{task.prompt}\n```"
+    return LLMRequest(
+        messages=[Message(role="system", content=CHAT_SYSTEM), Message(role="user", content=user)], **sampling
+    )
+
+
+def solution_from(task: Task, text: str, mode: str) -> str:
+    """The code to run: the prompt continued (completion mode), or the answer's code (chat mode)."""
+    return sanitize(task.prompt + text if mode == "completion" else text, task.entry_point)
+
+
+def read_samples(path: Path, tasks: dict[str, Task]) -> list[dict[str, Any]]:
+    """EvalPlus's samples.jsonl: task_id plus solution (whole code) or completion (after the prompt)."""
+    from codeuf.data.io import iter_jsonl_lines
+
+    samples = []
+    for number, row in iter_jsonl_lines(path):
+        if not isinstance(row, dict) or not isinstance(row.get("task_id"), str):
+            raise InputError("missing or not a string", path=path, line=number, field="task_id")
+        task = tasks.get(row["task_id"])
+        if task is None:
+            raise InputError(f"unknown task {row['task_id']!r} for this dataset", path=path, line=number,
+                             field="task_id")  # fmt: skip
+        if isinstance(row.get("solution"), str):
+            solution = row["solution"]
+        elif isinstance(row.get("completion"), str):
+            solution = task.prompt + row["completion"]
+        else:
+            raise InputError("needs a string solution or completion", path=path, line=number, field="solution")
+        samples.append({"task_id": task.task_id, "solution": solution})
+    if not samples:
+        raise InputError("no samples: the file is empty", path=path)
+    return samples
+
+
+def evaluate_samples(
+    samples: list[dict[str, Any]], tasks: dict[str, Task], dataset: str, path: Path, pool: SandboxPool
+) -> dict[str, list[dict[str, Any]]]:
+    """Per task, a result per sample: {"base", "plus", "reason"} statuses, in sample order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    needed = [tasks[t] for t in dict.fromkeys(s["task_id"] for s in samples)]
+    truths = ground_truth(needed, dataset, path, pool) if dataset != "humaneval" else {}
+
+    def one(sample: dict[str, Any]) -> dict[str, Any]:
+        task = tasks[sample["task_id"]]
+        return {**check_sample(task, truths.get(task.task_id), sample["solution"], dataset, pool),
+                "task_id": task.task_id}  # fmt: skip
+
+    with ThreadPoolExecutor(pool.size) as executor:
+        verdicts = list(executor.map(one, samples))
+    results: dict[str, list[dict[str, Any]]] = {}
+    for verdict in verdicts:
+        results.setdefault(verdict["task_id"], []).append(verdict)
+    return results

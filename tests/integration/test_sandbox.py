@@ -1,0 +1,182 @@
+"""Hostile programs in the sandbox: each is contained, and the host is untouched."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from codeuf.sandbox import Equals, Job, Limits, SandboxPool
+
+pytestmark = pytest.mark.integration
+
+
+def job(code: str, n: int = 3, limit: float = 1.0, wall: float = 5.0) -> Job:
+    """A toy task: f(x) must return 2 * x."""
+    inputs = [(i + 1,) for i in range(n)]
+    return Job(code, "f", inputs, [limit] * n, wall_timeout=wall, check=Equals(tuple(2 * x for (x,) in inputs)))
+
+
+@pytest.fixture(scope="module")
+def pool():  # type: ignore[no-untyped-def]
+    with SandboxPool(2, Limits(memory_bytes=512 * 1024 * 1024)) as p:
+        yield p
+
+
+def test_a_correct_program_passes(pool: SandboxPool) -> None:
+    assert pool.run(job("def f(x):\n    return 2 * x\n")).status == "pass"
+
+
+def test_infinite_loop_is_stopped_by_the_time_limit(pool: SandboxPool) -> None:
+    started = time.monotonic()
+    result = pool.run(job("def f(x):\n    while True:\n        pass\n", limit=0.5))
+    assert result.status == "fail" and "_Timeout" in result.reason and time.monotonic() - started < 5
+
+
+def test_signal_blocking_hang_is_killed_at_the_wall_clock(pool: SandboxPool) -> None:
+    code = "import signal\ndef f(x):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    started = time.monotonic()
+    result = pool.run(job(code, limit=0.2, wall=2.0))
+    assert result.status == "timeout" and time.monotonic() - started < 6
+
+
+def count_processes() -> int:
+    return len([p for p in os.listdir("/proc") if p.isdigit()])
+
+
+def test_fork_bomb_is_contained(pool: SandboxPool) -> None:
+    before = count_processes()
+    code = "import os\ndef f(x):\n    while True:\n        os.fork()\n"
+    assert pool.run(job(code)).status != "pass"
+    time.sleep(0.5)
+    assert count_processes() <= before + 2  # nothing left behind (a little noise from the machine)
+
+
+def test_multiprocessing_bomb_is_contained(pool: SandboxPool) -> None:
+    before = count_processes()
+    code = (
+        "import multiprocessing\ndef f(x):\n"
+        "    ps = [multiprocessing.Process(target=f, args=(x,)) for _ in range(50)]\n"
+        "    [p.start() for p in ps]\n    return 2 * x\n"
+    )
+    assert pool.run(job(code, wall=4.0)).status != "pass"
+    time.sleep(0.5)
+    assert count_processes() <= before + 2
+
+
+def test_memory_bomb_is_refused(pool: SandboxPool) -> None:
+    result = pool.run(job("def f(x):\n    block = bytearray(8 * 1024**3)\n    return 2 * x\n"))
+    assert result.status == "fail" and "MemoryError" in result.reason
+
+
+def test_huge_output_is_swallowed_and_huge_files_are_cut(pool: SandboxPool) -> None:
+    printing = "def f(x):\n    for _ in range(200000):\n        print('x' * 1000)\n    return 2 * x\n"
+    assert pool.run(job(printing, n=1, limit=5, wall=10)).status == "pass"  # output goes nowhere, verdict intact
+    writing = (
+        "def f(x):\n    with open('big', 'wb') as h:\n        h.write(b'x' * 64 * 1024 * 1024)\n    return 2 * x\n"
+    )
+    assert pool.run(job(writing)).status != "pass"  # RLIMIT_FSIZE
+
+
+def test_writing_outside_the_work_dir_is_refused(pool: SandboxPool, tmp_path: Path) -> None:
+    target = tmp_path / "written.txt"
+    code = f"def f(x):\n    open({str(target)!r}, 'w').write('pwned')\n    return 2 * x\n"
+    assert pool.run(job(code)).status == "fail"
+    code = f"import os\ndef f(x):\n    os.close(os.open({str(target)!r}, os.O_WRONLY | os.O_CREAT))\n    return 2 * x\n"
+    assert pool.run(job(code)).status == "fail"
+    assert not target.exists()
+    inside = "def f(x):\n    open('scratch.txt', 'w').write('fine')\n    return 2 * x\n"
+    assert pool.run(job(inside)).status == "pass"  # its own directory is writable
+
+
+def test_deleting_files_is_refused(pool: SandboxPool, tmp_path: Path) -> None:
+    victim = tmp_path / "keep.txt"
+    victim.write_text("precious")
+    for code in (
+        f"import os\ndef f(x):\n    os.remove({str(victim)!r})\n    return 2 * x\n",
+        f"import shutil\ndef f(x):\n    shutil.rmtree({str(tmp_path)!r})\n    return 2 * x\n",
+        f"import pathlib\ndef f(x):\n    pathlib.Path({str(victim)!r}).unlink()\n    return 2 * x\n",
+    ):
+        assert pool.run(job(code)).status == "fail"
+    assert victim.read_text() == "precious"
+
+
+def test_network_connections_are_refused(pool: SandboxPool) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+
+    def accept() -> None:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    for code in (
+        f"import socket\ndef f(x):\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    return 2 * x\n",
+        f"import socket\ndef f(x):\n    s = socket.socket()\n    s.connect(('127.0.0.1', {port}))\n    return 2 * x\n",
+        "import urllib.request\ndef f(x):\n    urllib.request.urlopen('http://127.0.0.1:9', timeout=1)\n"
+        "    return 2 * x\n",
+    ):
+        assert pool.run(job(code)).status == "fail"
+    thread.join()
+    server.close()
+    assert accepted == []
+
+
+def test_secrets_in_the_environment_are_out_of_reach(pool: SandboxPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-codeuf-sandbox-secret-42"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    probe = Job(
+        "import os\ndef f(x):\n    found = [v for v in os.environ.values()]\n"
+        "    for pid in os.listdir('/proc'):\n        try:\n"
+        "            found.append(open('/proc/' + pid + '/environ').read())\n"
+        "        except Exception:\n            pass\n    return ' '.join(found)\n",
+        "f", [(1,)], [5.0], wall_timeout=10.0, collect=True,
+    )  # fmt: skip
+    with SandboxPool(1) as fresh:  # started after the secret was set in this process
+        result = fresh.run(probe)
+    assert result.status == "pass" and secret not in str(result.outputs)
+
+
+def test_killing_the_parent_does_not_take_the_evaluation_down(pool: SandboxPool) -> None:
+    for code in (
+        "import os, signal\ndef f(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 2 * x\n",
+        "import ctypes, os\ndef f(x):\n    ctypes.CDLL(None).kill(os.getppid(), 9)\n    return 2 * x\n",
+    ):
+        assert pool.run(job(code)).status != "pass"
+        assert pool.run(job("def f(x):\n    return 2 * x\n")).status == "pass"  # the pool carries on
+
+
+def test_exit_inside_a_test_is_a_failure(pool: SandboxPool) -> None:
+    assert pool.run(job("import sys\ndef f(x):\n    sys.exit(0)\n")).status == "fail"
+    assert pool.run(job("import os\ndef f(x):\n    os._exit(0)\n")).status != "pass"
+    assert pool.run(job("def f(x):\n    raise SystemExit\n")).status == "fail"
+
+
+def test_monkey_patching_the_checker_cannot_fake_a_pass(pool: SandboxPool) -> None:
+    for code in (
+        "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.bool = lambda *a: True\n"
+        "def f(x):\n    return None\n",
+        "class Liar:\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return Liar()\n",
+        "import numpy\nnumpy.allclose = lambda *a, **k: True\ndef f(x):\n    return 0.0\n",
+    ):
+        assert pool.run(job(code)).status != "pass"
+
+
+def test_recursion_bombs_fail(pool: SandboxPool) -> None:
+    assert pool.run(job("def f(x):\n    return f(x)\n")).status == "fail"
+    deep = "import sys\nsys.setrecursionlimit(10**8)\ndef f(x):\n    return f(x + 1)\n"
+    assert pool.run(job(deep, wall=10)).status != "pass"  # a stack overflow kills the child, not us
+    assert pool.run(job("def f(x):\n    return 2 * x\n")).status == "pass"
