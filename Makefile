@@ -41,9 +41,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/humaneval_vs_evalplus.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -38,7 +38,9 @@ def test_infinite_loop_is_stopped_by_the_time_limit(pool: SandboxPool) -> None:
 
 
 def test_signal_blocking_hang_is_killed_at_the_wall_clock(pool: SandboxPool) -> None:
-    code = "import signal\ndef f(x):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    code = (
+        "import signal\ndef f(x):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    )
     started = time.monotonic()
     result = pool.run(job(code, limit=0.2, wall=2.0))
     assert result.status == "timeout" and time.monotonic() - started < 6

