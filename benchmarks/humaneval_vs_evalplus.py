@@ -75,10 +75,12 @@ def run_codeuf(samples: list[dict], tasks: dict, path: Path, cache: Path, worker
 def run_evalplus(samples_path: Path, samples: list[dict], parallel: int) -> tuple[dict, float]:  # type: ignore[type-arg]
     from evalplus.evaluate import evaluate
 
+    results_path = samples_path.with_name(samples_path.stem + "_eval_results.json")
+    results_path.unlink(missing_ok=True)  # else EvalPlus asks before overwriting it
     started = time.perf_counter()
     evaluate("humaneval", samples=str(samples_path), parallel=parallel, i_just_wanna_run=True)
     elapsed = time.perf_counter() - started
-    results = json.loads(samples_path.with_name(samples_path.stem + "_eval_results.json").read_text())["eval"]
+    results = json.loads(results_path.read_text())["eval"]
     seen: dict[str, int] = {}
     verdicts = {}
     for index, sample in enumerate(samples):

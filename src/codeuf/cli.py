@@ -332,8 +332,12 @@ def judge_eval(
 def humaneval(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to generate with.")] = None,
     dataset: Annotated[
-        str, typer.Option(help="humaneval+, mbpp+ or humaneval (the original, offline).")
-    ] = "humaneval+",
+        str | None,
+        typer.Option(
+            help="humaneval+, mbpp+ or humaneval (the original) [default: humaneval+; offline without --data "
+            "or HUMANEVAL_OVERRIDE_PATH, the original HumanEval, and the output says so]."
+        ),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="A local file in EvalPlus's format.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Evaluate EvalPlus samples.jsonl instead of generating.")] = None,
     n_samples: Annotated[int, typer.Option(min=1, help="Samples per task.")] = 1,

