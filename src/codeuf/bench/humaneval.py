@@ -204,8 +204,13 @@ class Checker:
     behaviour exactly, including that a tolerance of 0 becomes 1e-6 at the first float output and
     stays so for the rest of that run."""
 
-    def __init__(self, suite: str, entry_point: str, inputs: list[Any], expected: list[Any], atol: float) -> None:
+    def __init__(
+        self, suite: str, entry_point: str, inputs: list[Any], expected: list[Any], atol: float, compat: bool = False
+    ) -> None:
         self.suite, self.entry_point, self.inputs, self.expected, self.atol = suite, entry_point, inputs, expected, atol
+        self.compat = compat
+        """Reproduce EvalPlus 0.3.1 even where it is wrong: its find_zero oracle (HumanEval/32) skips
+        recording a passed input, so no find_zero sample ever passes there."""
 
     def __call__(self, index: int, out: Any) -> bool:
         import numpy as np
@@ -226,7 +231,7 @@ class Checker:
             elif name in MBPP_NOT_NONE:
                 same = out == expected if isinstance(out, bool) else expected == (out is not None)
         if self.suite == "humaneval" and name == "find_zero":
-            return bool(abs(_polynomial(*args, out)) <= self.atol)
+            return not self.compat and bool(abs(_polynomial(*args, out)) <= self.atol)
         if self.atol == 0 and _is_floats(expected):
             self.atol = 1e-6
         if not same and self.atol != 0:
@@ -295,7 +300,9 @@ def ground_truth(
     return truths
 
 
-def check_sample(task: Task, truth: GroundTruth | None, solution: str, dataset: str, pool: SandboxPool) -> dict:
+def check_sample(
+    task: Task, truth: GroundTruth | None, solution: str, dataset: str, pool: SandboxPool, compat: bool = False
+) -> dict:
     """{"base": status, "plus": status} for one solution, each "pass", "fail" or "timeout"."""
     if task.test is not None:
         code = f"{solution}\n\n{task.test}\n\ndef __codeuf_check__():\n    check({task.entry_point})\n"
@@ -310,7 +317,7 @@ def check_sample(task: Task, truth: GroundTruth | None, solution: str, dataset: 
     ):
         limits = [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in seconds]
         wall = min(MAX_TASK_SECONDS, sum(limits)) + 2
-        checker = Checker(_suite(dataset), task.entry_point, inputs, expected, task.atol)
+        checker = Checker(_suite(dataset), task.entry_point, inputs, expected, task.atol, compat)
         result = pool.run(Job(solution, task.entry_point, inputs, limits, wall_timeout=wall, check=checker))
         statuses[name] = result.status
         if result.reason:
