@@ -28,15 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "HumanEvalPlus.jsonl.gz"
 
 
-def broken(task) -> str:  # type: ignore[no-untyped-def]
-    body = task.prompt + task.canonical_solution
-    return (
-        body
-        + f"\n\n_real = {task.entry_point}\n\ndef {task.entry_point}(*args):\n    out = _real(*args)\n"
-        + ("    return not out if isinstance(out, bool) else None if out is not None else 0\n")
-    )
-
-
 def model_samples(tasks: list, count: int, cache: Path) -> list[dict]:  # type: ignore[type-arg]
     from codeuf.bench.humaneval import generation_request, solution_from
     from codeuf.stages.session import StageSession
@@ -108,14 +99,14 @@ def main() -> None:
     except ModuleNotFoundError:
         sys.exit("needs EvalPlus: pip install evalplus==0.3.1")
 
-    from codeuf.bench.humaneval import load_tasks
+    from codeuf.bench.humaneval import broken_variant, load_tasks
 
     tasks_list, path = load_tasks("humaneval+", DATA)
     tasks = {t.task_id: t for t in tasks_list}
     work = Path(tempfile.mkdtemp(prefix="codeuf-oracle-"))
     cache = Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf") / "oracle"
     samples = [{"task_id": t.task_id, "solution": t.prompt + t.canonical_solution} for t in tasks_list]
-    samples += [{"task_id": t.task_id, "solution": broken(t)} for t in tasks_list]
+    samples += [{"task_id": t.task_id, "solution": broken_variant(t)} for t in tasks_list]
     samples += model_samples(tasks_list, args.model_tasks, cache)
     samples_path = work / "samples.jsonl"
     samples_path.write_text("".join(json.dumps(s) + "\n" for s in samples))

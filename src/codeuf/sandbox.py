@@ -366,26 +366,27 @@ def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
 # ---------------------------------------------------------------- the worker (a trusted process)
 
 
+def _exited(pid: int, seconds: float, pause: float) -> bool:
+    """Whether the child has exited (and is reaped) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+
+
 def _finish(pid: int) -> None:
     """Reap the child and anything it left behind in its process group.
 
     A child that finished exits on its own: it is reaped at once. One that is still running gets
     SIGTERM, a moment to go, then SIGKILL. Either way the group gets a SIGKILL for strays."""
-    for _ in range(20):  # a finished child is gone within a millisecond or two
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                break
-        time.sleep(0.0005)
-    else:
+    if not _exited(pid, 0.01, 0.0005):  # a finished child is gone within a millisecond or two
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 0.05
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    break
-            time.sleep(0.002)
-        else:
+        if not _exited(pid, 0.05, 0.002):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):

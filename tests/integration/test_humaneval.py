@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.humaneval import check_sample, ground_truth, load_tasks
+from codeuf.bench.humaneval import broken_variant, check_sample, ground_truth, load_tasks
 from codeuf.sandbox import SandboxPool
 from tests.conftest import CODEUF, SHARED_DATA, cli_env
 
@@ -52,19 +52,9 @@ def test_every_canonical_solution_passes_base_and_plus(
     assert len(verdicts) == (164 if dataset == "humaneval+" else 378) and failing == {}
 
 
-def broken(task) -> str:  # type: ignore[no-untyped-def]
-    """The canonical solution, with every return value replaced by a wrong one of a plausible kind."""
-    body = task.prompt + task.canonical_solution
-    return (
-        body
-        + f"\n\n_real = {task.entry_point}\n\ndef {task.entry_point}(*args):\n    out = _real(*args)\n"
-        + ("    return not out if isinstance(out, bool) else None if out is not None else 0\n")
-    )
-
-
 @needs_data
 def test_broken_variants_fail(pool: SandboxPool, truth_cache: Path) -> None:
-    verdicts = evaluate_all("humaneval+", HUMANEVAL_PLUS, pool, broken, truth_cache)
+    verdicts = evaluate_all("humaneval+", HUMANEVAL_PLUS, pool, broken_variant, truth_cache)
     passing = [k for k, v in verdicts.items() if v["base"] == "pass" and v["plus"] == "pass"]
     assert passing == []
 

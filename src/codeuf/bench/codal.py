@@ -27,6 +27,7 @@ from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference
 from codeuf.prompts import render
+from codeuf.stages.annotate import rated_item
 from codeuf.stages.session import StageSession
 
 HUB_ID = "coseal/codal-bench"
@@ -129,15 +130,7 @@ def answer_bench(
 
 
 def grade_schema(rationale_chars: int) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "rating": {"type": "string", "enum": list(GRADES)},
-            "rationale": {"type": "string", "maxLength": rationale_chars},
-        },
-        "required": ["rating", "rationale"],
-        "additionalProperties": False,
-    }
+    return rated_item(GRADES, rationale_chars)
 
 
 def parse_grade(result: LLMResult) -> tuple[str, str, str | None]:

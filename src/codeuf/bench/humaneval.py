@@ -326,6 +326,17 @@ def check_sample(
     return statuses
 
 
+def broken_variant(task: Task) -> str:
+    """The canonical solution with every return value made wrong (a bool negated, anything else None,
+    None made 0): a sample that must fail, for checking that an evaluator fails it."""
+    body = task.prompt + task.canonical_solution
+    return (
+        body
+        + f"\n\n_real = {task.entry_point}\n\ndef {task.entry_point}(*args):\n    out = _real(*args)\n"
+        + ("    return not out if isinstance(out, bool) else None if out is not None else 0\n")
+    )
+
+
 # ----------------------------------------------------------------------------- pass@k
 
 

@@ -27,18 +27,23 @@ from codeuf.stages.session import StageSession
 RATINGS = ("1", "2", "3", "4", "5")
 
 
-def judge_schema(n: int, rationale_chars: int) -> dict[str, Any]:
-    """Ratings as enums (llama.cpp ignores minimum/maximum) and bounded rationales, rating first, so
-    that a bounded answer always fits in max_tokens and so always parses."""
-    item = {
+def rated_item(ratings: tuple[str, ...], rationale_chars: int) -> dict[str, Any]:
+    """{"rating": one of `ratings`, "rationale": at most `rationale_chars` characters}, rating first."""
+    return {
         "type": "object",
         "properties": {
-            "rating": {"type": "string", "enum": list(RATINGS)},
+            "rating": {"type": "string", "enum": list(ratings)},
             "rationale": {"type": "string", "maxLength": rationale_chars},
         },
         "required": ["rating", "rationale"],
         "additionalProperties": False,
     }
+
+
+def judge_schema(n: int, rationale_chars: int) -> dict[str, Any]:
+    """Ratings as enums (llama.cpp ignores minimum/maximum) and bounded rationales, rating first, so
+    that a bounded answer always fits in max_tokens and so always parses."""
+    item = rated_item(RATINGS, rationale_chars)
     keys = [f"response_{i}" for i in range(1, n + 1)]
     return {"type": "object", "properties": {k: item for k in keys}, "required": keys, "additionalProperties": False}
 
