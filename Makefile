@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned inside the `hf` extra (torch==2.13.0): an unpinned torch pulls gigabytes of CUDA.
-EXTRAS := all,hf,dev
+EXTRAS := all,hf,train,dev
 DEMO_OUT := runs/demo
 
 .PHONY: demo test install lint bench clean browser
@@ -18,6 +18,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	$(BIN)/codeuf export --fetch-converter
 	touch $@
 
 install: $(STAMP)

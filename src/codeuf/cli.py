@@ -24,6 +24,11 @@ llm_app = typer.Typer(help="The LLM layer on its own: batches of requests to any
 app.add_typer(llm_app, name="llm")
 codal_app = typer.Typer(help="CODAL-Bench: answer, grade against references, report.", no_args_is_help=True)
 app.add_typer(codal_app, name="codal")
+train_app = typer.Typer(
+    help="Alignment: SFT and DPO with TRL and a PEFT LoRA, from YAML recipes (paper-sft, paper-dpo, cpu-sft, cpu-dpo).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
 
 
 def _version(value: bool) -> None:
@@ -376,6 +381,126 @@ def humaneval(
         )
     )
     typer.echo(summary)
+
+
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option(help="YAML recipe (TRL's config plus model, LoRA and data fields), or a shipped one: "
+                 "paper-sft, paper-dpo, cpu-sft, cpu-dpo."),
+]  # fmt: skip
+_OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
+    import os
+
+    from codeuf.train.recipe import load_recipe
+    from codeuf.train.run import train
+
+    config = load_recipe(kind, recipe, list(ctx.args))
+    metrics = train(kind, config)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under `accelerate launch`, the main process reports
+    losses = [round(float(e["loss"]), 4) for e in metrics["log_history"] if "loss" in e]
+    typer.echo(f"{kind}: {metrics['train_rows']} rows, {len(losses)} logged steps, loss {losses[:1]} -> {losses[-1:]}")
+    evaluation = metrics.get("eval") or {}
+    if "eval_rewards/accuracies" in evaluation:
+        typer.echo(
+            f"held-out ({metrics['eval_rows']} pairs): reward accuracy {evaluation['eval_rewards/accuracies']:.3f}, "
+            f"margin {evaluation['eval_rewards/margins']:.4f}"
+        )
+    typer.echo(f"adapter and metrics: {config.output_dir}")
+
+
+@train_app.command("sft", context_settings=_OVERRIDES)
+def train_sft(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
+    """Supervised fine-tuning (TRL SFTTrainer); any setting can follow as --name value."""
+    _train("sft", recipe, ctx)
+
+
+@train_app.command("dpo", context_settings=_OVERRIDES)
+def train_dpo(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
+    """Direct preference optimization (TRL DPOTrainer); any setting can follow as --name value."""
+    _train("dpo", recipe, ctx)
+
+
+@app.command("convert")
+def convert(
+    model: Annotated[str, typer.Argument(help="A .gguf file, or `default` for the embedded model.")] = "default",
+    out: Annotated[Path | None, typer.Option(help="Folder to write [default: the models cache].")] = None,
+    chat_template: Annotated[Path | None, typer.Option(help="A Jinja chat template file.")] = None,
+) -> None:
+    """GGUF to a plain Hugging Face folder (float32, tokenizer, chat template) that can be trained."""
+    from codeuf.train.convert import convert_gguf, gguf_path
+
+    gguf = gguf_path(model)
+    if gguf is None:
+        from codeuf.errors import InputError
+
+        raise InputError("expected a .gguf file or `default`", field="model")
+    template = chat_template.read_text(encoding="utf-8") if chat_template else None
+    typer.echo(f"Hugging Face folder: {convert_gguf(gguf, out, chat_template=template)}")
+
+
+@app.command("export")
+def export(
+    model: Annotated[Path | None, typer.Argument(help="An adapter folder (merged first) or a model folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="The GGUF file to write.")] = None,
+    outtype: Annotated[str, typer.Option(help="f32, f16, bf16 or q8_0.")] = "f16",
+    merged: Annotated[
+        Path | None, typer.Option(help="Where the merged folder goes [default: beside the GGUF].")
+    ] = None,
+    fetch_converter: Annotated[
+        bool, typer.Option("--fetch-converter", help="Only download llama.cpp's converter (done by make).")
+    ] = False,
+) -> None:
+    """Merge a LoRA adapter and write a GGUF, served by `llamacpp:PATH` (and the folder by `hf:PATH`)."""
+    from codeuf.train import export as exporting
+
+    if fetch_converter:
+        exporting.fetch_converter()
+        return
+    if model is None or out is None:
+        from codeuf.errors import InputError
+
+        raise InputError("give MODEL and --out FILE.gguf", field="model" if model is None else "--out")
+    result = exporting.export(model, out, outtype, merged)
+    typer.echo(f"GGUF: {result['gguf']} ({result['bytes'] / 1e6:.0f} MB); merged folder: {result['hf']}")
+    typer.echo(f"serve it: --model llamacpp:{result['gguf']}  or  --model hf:{result['hf']}")
+
+
+@app.command("sft-data")
+def sft_data_command(
+    source: Annotated[str, typer.Option("--source", help="Evol-Instruct-style data: a file, folder or hub id.")],
+    exclude: Annotated[list[str], typer.Option(help="CodeUltraFeedback data whose instructions to remove.")],
+    out: Annotated[Path, typer.Option(help="JSONL to write.")],
+    column: Annotated[str, typer.Option(help="Instruction column of the source.")] = "instruction",
+) -> None:
+    """The paper's SFT set: the source minus every instruction of the given CodeUltraFeedback data."""
+    from codeuf.data.io import write_jsonl_atomic
+    from codeuf.train.data import sft_data
+
+    rows, stats = sft_data(source, exclude, column)
+    write_jsonl_atomic(out, rows)
+    typer.echo(
+        f"{stats['kept']} of {stats['source_rows']} rows kept ({stats['removed']} removed, "
+        f"{stats['excluded_instructions']} instructions excluded): {out}"
+    )
+
+
+@app.command("loop")
+def loop(
+    config: Annotated[Path | None, typer.Argument(help="YAML loop config [default: the embedded CPU loop].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Loop folder (overrides the config).")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """The loop closed: build data, DPO the model, compare base and trained on CODAL-Bench and HumanEval+."""
+    from codeuf.train.loop import load_loop_config, print_comparison, run_loop
+
+    settings = load_loop_config(config)
+    if out is not None:
+        settings = settings.model_copy(update={"out": out})
+    print_comparison(run_loop(settings, progress=progress))
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from tests.fakeserver import FakeServer
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-BENCH = REPO / "tests" / "data" / "codal_tiny.jsonl"
+BENCH = REPO / "src" / "codeuf" / "data" / "builtin" / "codal_mini.jsonl"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

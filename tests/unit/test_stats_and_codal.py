@@ -11,7 +11,7 @@ from codeuf.llm.types import LLMError, LLMResult
 from codeuf.stats import bootstrap_mean, bootstrap_statistic, kendall_tau_b, paired_bootstrap, spearman
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "tests" / "data" / "codal_tiny.jsonl"
+TINY = REPO / "src" / "codeuf" / "data" / "builtin" / "codal_mini.jsonl"
 
 
 def test_constant_sample_has_a_zero_width_interval() -> None:

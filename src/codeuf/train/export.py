@@ -1,0 +1,141 @@
+"""`codeuf export`: merge a LoRA adapter into its base and write a GGUF for llama.cpp.
+
+The GGUF is written by llama.cpp's own converter (`convert_hf_to_gguf.py` with its `gguf-py`),
+taken from the llama-cpp-python source distribution of the installed version: `fetch_converter`
+downloads that sdist from the package index once (`make` does it at install) and keeps only
+the converter, under `<venv>/share/codeuf/`. `$CODEUF_GGUF_CONVERTER` may name another
+llama.cpp checkout instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from codeuf.errors import CodeufError, InputError, MissingDependencyError
+
+OUTTYPES = ("f32", "f16", "bf16", "q8_0")
+_MEMBERS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+
+def _llama_cpp_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama_cpp_python")
+    except PackageNotFoundError as exc:
+        raise MissingDependencyError("llama-cpp-python", "llamacpp") from exc
+
+
+def converter_dir() -> Path:
+    override = os.environ.get("CODEUF_GGUF_CONVERTER")
+    if override:
+        return Path(override)
+    return Path(sys.prefix) / "share" / "codeuf" / f"llama.cpp-{_llama_cpp_version()}"
+
+
+def fetch_converter(quiet: bool = False) -> Path:
+    """llama.cpp's converter for the installed llama-cpp-python version (downloaded once)."""
+    target = converter_dir()
+    if (target / "convert_hf_to_gguf.py").is_file():
+        return target
+    version = _llama_cpp_version()
+    with tempfile.TemporaryDirectory(prefix="codeuf-sdist-") as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   f"llama-cpp-python=={version}", "-d", tmp]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        archives = list(Path(tmp).glob("*.tar.gz"))
+        if done.returncode != 0 or not archives:
+            last = (done.stderr.strip().splitlines() or ["no archive"])[-1]
+            raise CodeufError(f"cannot download the llama-cpp-python {version} source for its GGUF converter: {last}")
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=_parent(target)))
+        try:
+            with tarfile.open(archives[0]) as archive:
+                prefix = f"{archive.getnames()[0].split('/')[0]}/vendor/llama.cpp/"
+                members = [m for m in archive.getmembers() if m.name.startswith(prefix)
+                           and m.name[len(prefix):].startswith(_MEMBERS) and (m.isfile() or m.isdir())]  # fmt: skip
+                for member in members:
+                    member.name = member.name[len(prefix) :]
+                archive.extractall(work, members=members, filter="data")
+            os.replace(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    if not quiet:
+        print(f"GGUF converter: {target}")
+    return target
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+def merge_adapter(adapter: str | Path, out: str | Path) -> Path:
+    """Base model + LoRA adapter, merged, saved as a plain folder with the adapter's tokenizer."""
+    import torch
+    import transformers
+    from peft import PeftModel
+
+    adapter, out = Path(adapter), Path(out)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise InputError("no base_model_name_or_path", path=adapter / "adapter_config.json")
+    model = transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else Path(base)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_source))
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+    try:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
+
+
+def to_gguf(folder: str | Path, out: str | Path, outtype: str = "f16") -> Path:
+    """A Hugging Face model folder as one GGUF file, written whole or not at all."""
+    if outtype not in OUTTYPES:
+        raise InputError(f"unknown GGUF type {outtype!r} (use {', '.join(OUTTYPES)})", field="outtype")
+    converter = fetch_converter(quiet=True)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), str(converter)])}
+    command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(folder), "--outfile", str(tmp),
+               "--outtype", outtype]  # fmt: skip
+    _parent(out)
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CodeufError(f"llama.cpp's converter failed on {folder}: {last}")
+    os.replace(tmp, out)
+    return out
+
+
+def export(model: str | Path, out: str | Path, outtype: str = "f16", merged: str | Path | None = None) -> dict:
+    """An adapter folder (merged first) or a full model folder, as a GGUF at `out`; the merged
+    Hugging Face folder is kept at `merged` (default: beside the GGUF) for the `hf:` backend."""
+    model = Path(model)
+    if not model.is_dir():
+        raise InputError("not a model or adapter folder", path=model)
+    out = Path(out)
+    folder = model
+    if (model / "adapter_config.json").is_file():
+        folder = merge_adapter(model, merged or out.with_suffix("").with_name(out.stem + "-hf"))
+    elif not (model / "config.json").is_file():
+        raise InputError("neither an adapter (adapter_config.json) nor a model (config.json)", path=model)
+    to_gguf(folder, out, outtype)
+    return {"gguf": str(out), "hf": str(folder), "bytes": out.stat().st_size}

@@ -1,0 +1,254 @@
+"""Training recipes: TRL's SFTConfig and DPOConfig, extended with model, LoRA and data fields.
+
+One schema serves the YAML recipe and the command-line overrides (`--learning_rate 1e-5`,
+`--lora_target_modules q_proj v_proj`, `--bf16` alone for true). Every key is checked against
+the dataclass fields and every value against its field's type before anything heavy happens, so a
+bad recipe is one line naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any
+
+from codeuf.errors import InputError, MissingDependencyError
+
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+PAPER_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclasses.dataclass
+class ModelFields:
+    """What to train, with what adapter and on what data (everything else is TRL's own config)."""
+
+    model: str = dataclasses.field(
+        default="default",
+        metadata={"help": "The embedded default, a .gguf (converted once), a model folder or a hub id."},
+    )
+    chat_template: str | None = dataclasses.field(
+        default=None, metadata={"help": "A Jinja chat template, or the path of a .jinja file; else the tokenizer's."}
+    )
+    use_peft: bool = dataclasses.field(default=True, metadata={"help": "Train a LoRA adapter (else all weights)."})
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_TARGETS))
+    load_in_4bit: bool = dataclasses.field(
+        default=False, metadata={"help": "QLoRA: 4-bit NF4 base weights (needs a GPU and bitsandbytes)."}
+    )
+    dataset: str | None = dataclasses.field(
+        default=None, metadata={"help": "Data: a codeuf output folder, a file (.jsonl/.json/.parquet) or a hub id."}
+    )
+    dataset_train_split: str = "train"
+    dataset_test_split: str | None = dataclasses.field(
+        default="test", metadata={"help": "Held-out split for evaluation; empty or missing means none."}
+    )
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    max_prompt_length: int | None = dataclasses.field(
+        default=None, metadata={"help": "Pairs whose prompt is longer (in tokens) are left out, and counted."}
+    )
+
+
+def recipe_class(kind: str) -> type:
+    try:
+        from codeuf.train import configs
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("trl and peft", "train") from exc
+    return {"sft": configs.SFTRecipe, "dpo": configs.DPORecipe}[kind]
+
+
+def _actions(kind: str) -> dict[str, Any]:
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(recipe_class(kind))
+    return {a.dest: a for a in parser._actions if a.dest != "help"}
+
+
+def _type_name(action: Any) -> str:
+    if action.choices:
+        return "one of " + ", ".join(map(str, list(action.choices)[:8])) + ("…" if len(action.choices) > 8 else "")
+    if action.type is None and action.nargs == 0:
+        return "true or false"
+    kind = getattr(action.type, "__name__", "")
+    return {"int": "an integer", "float": "a number", "str": "a string", "string_to_bool": "true or false"}.get(
+        kind, "a value"
+    )
+
+
+def _coerce_one(value: Any, action: Any) -> Any:
+    convert = action.type
+    name = getattr(convert, "__name__", "")
+    if value is None:
+        return None
+    if name == "string_to_bool" or (convert is None and action.nargs == 0):  # bool fields
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        raise ValueError
+    if convert is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError
+        return int(value)
+    if convert is float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError
+        return float(value)  # YAML reads 1e-5 as a string: accepted here
+    if convert is str:
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    if isinstance(value, dict | list):
+        return value  # JSON-ish fields (model_init_kwargs, dataset_kwargs…) are checked by the config itself
+    converted = convert(str(value)) if convert else value
+    if action.choices and converted not in action.choices and str(converted) not in map(str, action.choices):
+        raise ValueError
+    return converted
+
+
+def _coerce(key: str, value: Any, action: Any) -> Any:
+    if action.nargs in ("+", "*"):
+        if key == "report_to" and isinstance(value, str):
+            return value
+        items = value if isinstance(value, list) else [value]
+        return [_coerce_one(v, action) for v in items]
+    if action.choices and isinstance(value, str) and value not in map(str, action.choices):
+        raise ValueError
+    return _coerce_one(value, action)
+
+
+def _check(kind: str, values: dict[str, Any], where: str | Path | None, lines: dict[str, int]) -> dict[str, Any]:
+    actions = _actions(kind)
+    out = {}
+    for key, value in values.items():
+        line = lines.get(key)
+        if key not in actions:
+            near = difflib.get_close_matches(key, list(actions), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise InputError(f"unknown setting for `codeuf train {kind}`{hint}", path=where, line=line, field=key)
+        try:
+            out[key] = _coerce(key, value, actions[key])
+        except (ValueError, TypeError, argparse.ArgumentTypeError):
+            shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
+            raise InputError(
+                f"expected {_type_name(actions[key])}, got {shown}", path=where, line=line, field=key
+            ) from None
+    return out
+
+
+RECIPES = Path(__file__).parent / "recipes"
+
+
+def shipped_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A recipe file, or the name of a shipped one (paper-sft, paper-dpo, cpu-sft, cpu-dpo)."""
+    path = Path(name)
+    if not path.exists() and (RECIPES / f"{name}.yaml").is_file():
+        return RECIPES / f"{name}.yaml"
+    return path
+
+
+def read_recipe_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """(settings, line of each key) from a YAML recipe."""
+    import yaml
+
+    path = recipe_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", path=path) from None
+    except UnicodeDecodeError:
+        raise InputError("not valid UTF-8", path=path) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
+                         line=mark.line + 1 if mark else None) from None  # fmt: skip
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of settings", path=path)
+    lines = {}
+    if node is not None and hasattr(node, "value") and isinstance(node.value, list):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 1
+    return {str(k): v for k, v in data.items()}, lines
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """`--key value`, `--key=value`, `--flag` (true) and `--key v1 v2` (a list) as a dict of strings."""
+    out: dict[str, Any] = {}
+    key = None
+    for arg in args:
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            key = name.replace("-", "_")
+            if not key:
+                raise InputError(f"bad override {arg!r}: expected --name value")
+            out[key] = value if eq else True
+            if eq:
+                key = None
+            continue
+        if key is None:
+            raise InputError(f"bad override {arg!r}: expected --name value")
+        current = out[key]
+        out[key] = arg if current is True else [*current, arg] if isinstance(current, list) else [current, arg]
+    return {k: ("true" if v is True else v) for k, v in out.items()}
+
+
+def recipe_values(kind: str, path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The recipe's settings with the overrides on top, every key and type checked."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        raw, lines = read_recipe_file(path)
+        values.update(_check(kind, raw, recipe_path(path), lines))
+    if overrides:
+        values.update(_check(kind, parse_overrides(overrides), "command line", {}))
+    return values
+
+
+def build_recipe(kind: str, values: dict[str, Any], where: str | Path | None = None) -> Any:
+    """The config object; TRL's own checks (bf16 without a GPU, say) become one line too."""
+    values = dict(values)
+    values.setdefault("output_dir", f"runs/train-{kind}")
+    # transformers 5 renamed gradient_checkpointing (TRL's default: on); the new name avoids its warning
+    old = values.pop("gradient_checkpointing", True)
+    values.setdefault("activation_checkpointing", old)
+    if "use_cpu" not in values and not _gpu():
+        values["use_cpu"] = True  # also what makes processes under `accelerate launch` join a gloo group
+    if "bf16" not in values and not _gpu_bf16():
+        values["bf16"] = False  # TRL turns bf16 on by default, which fails on a CPU
+    if isinstance(values.get("chat_template"), str) and values["chat_template"].endswith(".jinja"):
+        template = Path(values["chat_template"])
+        if not template.is_file():
+            raise InputError("chat template file not found", path=where, field="chat_template")
+        values["chat_template"] = template.read_text(encoding="utf-8")
+    try:
+        return recipe_class(kind)(**values)
+    except (ValueError, TypeError) as exc:
+        raise InputError(" ".join(str(exc).split()), path=where) from None
+
+
+def _gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _gpu_bf16() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def load_recipe(kind: str, path: str | Path | None, overrides: list[str] | None = None) -> Any:
+    return build_recipe(kind, recipe_values(kind, path, overrides), recipe_path(path) if path is not None else None)

@@ -1,0 +1,144 @@
+"""Recipes (YAML + overrides, one schema), training-data normalization and the paper's SFT set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+
+from codeuf.errors import InputError
+from codeuf.train.data import completion_row, load_pairs, preference_row, sft_data
+from codeuf.train.recipe import build_recipe, load_recipe, parse_overrides, recipe_values
+from tests.conftest import CODEUF, cli_env
+
+
+def test_paper_recipes_carry_the_papers_settings() -> None:
+    sft = recipe_values("sft", "paper-sft")
+    dpo = recipe_values("dpo", "paper-dpo")
+    lora = {"load_in_4bit": True, "lora_r": 64, "lora_alpha": 128, "lora_dropout": 0.0}
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for values in (sft, dpo):
+        assert {k: values[k] for k in lora} == lora and values["lora_target_modules"] == targets
+        assert values["model"] == "codellama/CodeLlama-7b-Instruct-hf"
+        assert values["lr_scheduler_type"] == "cosine" and values["warmup_steps"] == 0.1
+        assert values["bf16"] is True and values["activation_checkpointing"] is True and values["max_length"] == 2048
+    assert (sft["learning_rate"], sft["num_train_epochs"], sft["per_device_train_batch_size"]) == (2e-4, 5, 8)
+    assert sft["gradient_accumulation_steps"] == 8
+    assert (dpo["beta"], dpo["learning_rate"], dpo["num_train_epochs"]) == (0.1, 5e-5, 3)
+    assert (dpo["per_device_train_batch_size"], dpo["gradient_accumulation_steps"]) == (2, 16)
+    assert dpo["max_prompt_length"] == 1024
+
+
+def test_cpu_recipe_builds_a_trl_config_and_overrides_win(tmp_path: Path) -> None:
+    recipe = load_recipe("dpo", "cpu-dpo", ["--learning_rate", "1e-5", "--lora_target_modules", "q_proj", "k_proj",
+                                            "--beta=0.3", "--use_peft", "--output_dir", str(tmp_path)])  # fmt: skip
+    from trl import DPOConfig
+
+    assert isinstance(recipe, DPOConfig)
+    assert (recipe.learning_rate, recipe.beta, recipe.use_peft) == (1e-5, 0.3, True)
+    assert recipe.lora_target_modules == ["q_proj", "k_proj"] and recipe.lora_r == 8
+    assert recipe.report_to == ["tensorboard"] and recipe.bf16 is False
+
+
+def test_overrides_parse_flags_lists_and_equals() -> None:
+    assert parse_overrides(["--bf16", "--lr=3", "--mods", "a", "b", "--x", "1"]) == {
+        "bf16": "true", "lr": "3", "mods": ["a", "b"], "x": "1"}  # fmt: skip
+    with pytest.raises(InputError, match="expected --name value"):
+        parse_overrides(["stray"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lerning_rate: 1.0e-4\n", r"r\.yaml:2: field 'lerning_rate': unknown setting .*did you mean 'learning_rate'"),
+        ("learning_rate: fast\n", r"r\.yaml:2: field 'learning_rate': expected a number, got 'fast'"),
+        ("max_steps: 1.5\n", r"r\.yaml:2: field 'max_steps': expected an integer"),
+        ("lr_scheduler_type: wavy\n", r"field 'lr_scheduler_type': expected one of linear"),
+        ("use_peft: maybe\n", r"field 'use_peft': expected true or false"),
+        ("lora_target_modules: 3\n", r"field 'lora_target_modules': expected a string"),
+        ("beta: [1\n", r"r\.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_bad_recipes_are_one_line_naming_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("model: default\n" + text)
+    with pytest.raises(InputError, match=expected) as caught:
+        build_recipe("dpo", recipe_values("dpo", path), path)
+    assert "\n" not in str(caught.value)
+
+
+def test_paper_recipe_builds_here_with_use_cpu_set_for_a_gpu_less_machine() -> None:
+    import torch
+
+    recipe = load_recipe("dpo", "paper-dpo", ["--output_dir", "unused"])
+    assert recipe.bf16 is True and recipe.use_cpu is (not torch.cuda.is_available())
+    assert recipe.activation_checkpointing is True and recipe.max_prompt_length == 1024
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--dataset", "/no/such/folder"], "/no/such/folder: file or folder not found"),
+        (["--dataset", ""], "field 'dataset': required"),
+        (["--lerning_rate", "3"], "command line: field 'lerning_rate': unknown setting"),
+        (["--recipe", "nope"], "nope: recipe not found (shipped: cpu-dpo, cpu-sft, paper-dpo, paper-sft)"),
+    ],
+)
+def test_train_command_fails_fast_with_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    recipe = [] if "--recipe" in args else ["--recipe", "cpu-dpo"]
+    done = subprocess.run([*CODEUF, "train", "dpo", *recipe, *args, "--output_dir", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and expected in done.stderr
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_preference_rows_in_every_accepted_shape() -> None:
+    user = [{"role": "user", "content": "Q"}]
+    expected = {"prompt": user, "chosen": [{"role": "assistant", "content": "good"}],
+                "rejected": [{"role": "assistant", "content": "bad"}]}  # fmt: skip
+    released = {"instruction": "Q", "chosen": "good", "rejected": "bad", "rating_chosen": 5}
+    trl_style = {"prompt": user, "chosen": expected["chosen"], "rejected": expected["rejected"]}
+    handbook = {"chosen": [*user, *expected["chosen"]], "rejected": [*user, *expected["rejected"]]}
+    for row in (released, trl_style, handbook, {**handbook, "prompt": "Q"}):
+        assert preference_row(row, "f", 1) == expected
+    with pytest.raises(InputError, match="f:3: field 'rejected': missing column"):
+        preference_row({"instruction": "Q", "chosen": "good"}, "f", 3)
+    with pytest.raises(InputError, match="field 'chosen': expected a string or a list"):
+        preference_row({"instruction": "Q", "chosen": 5, "rejected": "x"}, "f", 1)
+
+
+def test_completion_rows_in_every_accepted_shape() -> None:
+    expected = {"prompt": [{"role": "user", "content": "Q"}], "completion": [{"role": "assistant", "content": "A"}]}
+    for row in ({"instruction": "Q", "output": "A"}, {"instruction": "Q", "response": "A"}, {"prompt": "Q",
+                "completion": "A"}, {"messages": [*expected["prompt"], *expected["completion"]]}):  # fmt: skip
+        assert completion_row(row, "f", 1) == expected
+    with pytest.raises(InputError, match="f:2: expected messages, prompt\\+completion"):
+        completion_row({"text": "x"}, "f", 2)
+
+
+def test_load_pairs_reads_a_codeuf_run_folder_and_files(tmp_path: Path) -> None:
+    (tmp_path / "train.jsonl").write_text(json.dumps({"instruction": "Q", "chosen": "a", "rejected": "b"}) + "\n")
+    train, test = load_pairs("dpo", str(tmp_path / "train.jsonl"))
+    assert len(train) == 1 and test is None
+    train, test = load_pairs("dpo", str(tmp_path / "train.jsonl"), test_split=str(tmp_path / "train.jsonl"))
+    assert test == train
+
+
+def test_sft_data_removes_the_feedback_instructions(tmp_path: Path) -> None:
+    source = tmp_path / "evol.jsonl"
+    source.write_text("".join(json.dumps({"instruction": t, "output": "o"}) + "\n" for t in ("a  b", "c", "d")))
+    feedback = tmp_path / "cuf.jsonl"
+    feedback.write_text(json.dumps({"instruction": "a b", "preference": "x"}) + "\n")
+    rows, stats = sft_data(str(source), [str(feedback)])
+    assert [r["instruction"] for r in rows] == ["c", "d"]
+    assert stats == {"source_rows": 3, "excluded_instructions": 1, "removed": 1, "kept": 2}
+    out = tmp_path / "sft.jsonl"
+    done = subprocess.run([*CODEUF, "sft-data", "--source", str(source), "--exclude", str(feedback), "--out",
+                           str(out)], capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 of 3 rows kept (1 removed" in done.stdout and len(out.read_text().splitlines()) == 2
