@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/humaneval_vs_evalplus.py
+	$(BIN)/python benchmarks/train_step.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
