@@ -84,6 +84,24 @@ def _drop_gguf_quantizer(model) -> None:  # type: ignore[no-untyped-def]
         del model.config.quantization_config
 
 
+def save_folder(model, tokenizer, out: Path, marker: dict | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """Save a model and its tokenizer as a folder that appears whole or not at all (built beside, renamed)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        if marker is not None:
+            (work / ".codeuf-complete").write_text(json.dumps(marker) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
+
+
 def convert_gguf(gguf: str | Path, out: str | Path | None = None, *, chat_template: str | None = None) -> Path:
     """Save the GGUF as a plain Hugging Face folder at `out` (default: the models cache) and return it.
 
@@ -104,8 +122,6 @@ def convert_gguf(gguf: str | Path, out: str | Path | None = None, *, chat_templa
 
         raise MissingDependencyError("transformers and torch", "hf") from exc
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         kwargs = {"gguf_file": gguf.name}
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
@@ -118,19 +134,9 @@ def convert_gguf(gguf: str | Path, out: str | Path | None = None, *, chat_templa
             tokenizer.chat_template = template
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model.save_pretrained(work)
-        tokenizer.save_pretrained(work)
-        (work / ".codeuf-complete").write_text(json.dumps({"source": str(gguf)}) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
+        save_folder(model, tokenizer, target, marker={"source": str(gguf)})
     except CodeufError:
-        shutil.rmtree(work, ignore_errors=True)
         raise
     except Exception as exc:
-        shutil.rmtree(work, ignore_errors=True)
         raise CodeufError(f"cannot convert {gguf}: {type(exc).__name__}: {exc}") from None
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return target

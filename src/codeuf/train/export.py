@@ -92,17 +92,9 @@ def merge_adapter(adapter: str | Path, out: str | Path) -> Path:
     model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else Path(base)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_source))
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
-    try:
-        model.save_pretrained(work)
-        tokenizer.save_pretrained(work)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return out
+    from codeuf.train.convert import save_folder
+
+    return save_folder(model, tokenizer, out)
 
 
 def to_gguf(folder: str | Path, out: str | Path, outtype: str = "f16") -> Path:
