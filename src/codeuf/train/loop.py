@@ -6,7 +6,7 @@
 4. answer and grade CODAL-Bench (a local bench file) with base and trained, same judge;
 5. HumanEval+ (or HumanEval offline) pass@1 for both, same prompts and decoding;
 6. one comparison table: CODAL scores with 95% bootstrap CIs and the paired difference, pass@1
-   with a bootstrap CI over tasks, and the DPO reward accuracy on the held-out pairs.
+   with a bootstrap CI over tasks and the paired difference, and the DPO reward accuracy on the held-out pairs.
 
 Every step resumes: the run, the answers and the grades are cached and appended; training and
 export are skipped when their outputs exist. The table is written to comparison.json and .md.
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from codeuf.data.io import atomic_write_text
 from codeuf.errors import InputError
+from codeuf.stats import bootstrap_mean, paired_bootstrap
 
 BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "codal_mini.jsonl"
 
@@ -119,7 +120,6 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
 
 def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
     from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
-    from codeuf.stats import bootstrap_mean
 
     out = config.out / "humaneval" / name
     run_humaneval(HumanEvalOptions(model=spec, dataset=config.humaneval_dataset, data=config.humaneval_data,
@@ -133,7 +133,20 @@ def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
         passed.append(float(result["base"] == "pass" and (not plus or result["plus"] == "pass")))
     estimate = bootstrap_mean(passed)
     return {"dataset": summary["dataset"], "tasks": summary["tasks"], "pass@1": estimate.value,
-            "ci_low": estimate.low, "ci_high": estimate.high, "base_pass@1": summary["base"]["pass@1"]}  # fmt: skip
+            "ci_low": estimate.low, "ci_high": estimate.high, "base_pass@1": summary["base"]["pass@1"],
+            "passed": passed}  # fmt: skip
+
+
+def _dpo_minus_base(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's paired CODAL test, oriented as dpo - base (the report computes a - b in run order)."""
+    comparison = next(iter(report["comparisons"]), None)
+    if not comparison or not comparison["overall"]:
+        return None
+    test = dict(comparison["overall"])
+    if comparison["a"] != "dpo":
+        # 0.0 - x, not -x: no "-0.00" in the table.
+        test.update(difference=0.0 - test["difference"], ci_low=0.0 - test["ci_high"], ci_high=0.0 - test["ci_low"])
+    return test
 
 
 def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]:
@@ -145,6 +158,8 @@ def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]
     models = {"base": base_spec, "dpo": f"llamacpp:{gguf.resolve()}"}
     report = _codal(config, models, progress)
     humaneval = {name: _humaneval(config, name, spec) for name, spec in models.items()}
+    # Same tasks in the same order for both models, so pass/fail pairs up task by task.
+    he_difference = paired_bootstrap(humaneval["dpo"].pop("passed"), humaneval["base"].pop("passed")).as_dict()
     evaluation = metrics.get("eval") or {}
     scores = {s["model"]: s["overall"] for s in report["scores"]}
     comparison = {
@@ -159,8 +174,9 @@ def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]
             "train_loss": metrics.get("train", {}).get("train_loss"),
         },
         "codal": {name: scores.get(name) for name in models},
-        "codal_difference": (report["comparisons"] or [{}])[0].get("overall"),
+        "codal_difference": _dpo_minus_base(report),
         "humaneval": humaneval,
+        "humaneval_difference": he_difference,
         "bench": config.bench,
         "judge": config.judge,
     }
@@ -173,6 +189,10 @@ def _ci(value: float | None, low: float | None, high: float | None, digits: int 
     if value is None:
         return "N/A"
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _number(value: float | None) -> str:
+    return "N/A" if value is None else f"{value:.4f}"
 
 
 def comparison_markdown(c: dict[str, Any]) -> str:
@@ -192,14 +212,19 @@ def comparison_markdown(c: dict[str, Any]) -> str:
             f"{codal.get('na', 0)}/{codal.get('items', 0)} | "
             f"{_ci(he['pass@1'], he['ci_low'], he['ci_high'], 3)} ({he['tasks']} tasks) | {reward} |"
         )
-    diff = c.get("codal_difference")
-    if diff:
-        lines.append(
-            f"\nCODAL-Bench difference ({diff.get('n')} paired items): {diff['difference']:+.2f} "
-            f"[{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}], p = {diff['p_value']:.3f}"
-        )
-    lines.append(f"\nDPO: {train['pairs']} training pairs, {train['held_out_pairs']} held out; "
-                 f"first logged loss {train['first_loss']}, mean train loss {train['train_loss']}")  # fmt: skip
+    for label, key, unit, digits in (("CODAL-Bench", "codal_difference", "items", 2),
+                                     ("pass@1", "humaneval_difference", "tasks", 3)):  # fmt: skip
+        diff = c.get(key)
+        if diff:
+            lines.append(
+                f"\n{label} difference, dpo - base ({diff.get('n')} paired {unit}): "
+                f"{diff['difference']:+.{digits}f} [{diff['ci_low']:+.{digits}f}, {diff['ci_high']:+.{digits}f}], "
+                f"p = {diff['p_value']:.3f}"
+            )
+    lines.append(
+        f"\nDPO: {train['pairs']} training pairs, {train['held_out_pairs']} held out; first logged loss "
+        f"{_number(train['first_loss'])}, mean train loss {_number(train['train_loss'])}"
+    )
     return "\n".join(lines) + "\n"
 
 
