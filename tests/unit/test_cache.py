@@ -61,3 +61,20 @@ def test_reopening_applies_migrations_once(tmp_path) -> None:
     cache = ResultCache(tmp_path / "c.sqlite")
     names = [r[0] for r in cache._db.execute("SELECT name FROM _migrations")]
     assert names == ["m001_create"]
+
+
+def test_one_cache_folder_for_everything(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from codeuf.data.io import cache_dir
+    from codeuf.llm.cache import default_cache_path
+    from codeuf.train.convert import models_dir
+
+    monkeypatch.setenv("CODEUF_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert cache_dir() == tmp_path / "c"
+    assert default_cache_path() == tmp_path / "c" / "llm.sqlite" and models_dir() == tmp_path / "c" / "models"
+    monkeypatch.delenv("CODEUF_CACHE_DIR")
+    assert default_cache_path() == tmp_path / "x" / "codeuf" / "llm.sqlite"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert models_dir() == Path.home() / ".cache" / "codeuf" / "models"

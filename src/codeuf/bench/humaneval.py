@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeuf.data.io import cache_dir
 from codeuf.errors import CodeufError, InputError
 from codeuf.sandbox import Job, JobResult, SandboxPool
 
@@ -125,7 +126,7 @@ def dataset_path(dataset: str, data: str | Path | None) -> Path:
     variable, url = RELEASES[dataset]
     if os.environ.get(variable):
         return dataset_path(dataset, os.environ[variable])
-    cache = Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf") / Path(url).name
+    cache = cache_dir() / Path(url).name
     if not cache.exists():
         import urllib.request
 
@@ -263,12 +264,11 @@ def _suite(dataset: str) -> str:
 
 
 def ground_truth(
-    tasks: list[Task], dataset: str, path: Path, pool: SandboxPool, cache_dir: Path | None = None
+    tasks: list[Task], dataset: str, path: Path, pool: SandboxPool, cache_root: Path | None = None
 ) -> dict[str, GroundTruth]:
     """Expected outputs and run times of the canonical solutions, cached by the data file's hash."""
     digest = hashlib.md5(path.read_bytes()).hexdigest()
-    root = cache_dir or Path(os.environ.get("CODEUF_CACHE_DIR") or Path.home() / ".cache" / "codeuf")
-    cache = root / "groundtruth"
+    cache = (cache_root or cache_dir()) / "groundtruth"
     cache_file = cache / f"{dataset}-{digest}.pkl"
     if cache_file.exists():
         with cache_file.open("rb") as handle:

@@ -1,4 +1,5 @@
-"""Reading and writing record files: atomic whole-file writes, appendable JSONL, strict reading."""
+"""Reading and writing record files: atomic whole-file writes, appendable JSONL, strict reading; and
+codeuf's cache folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.errors import InputError
+
+
+def cache_dir() -> Path:
+    """Where codeuf keeps what it can rebuild (LLM results, converted models, downloaded data, ground
+    truth): $CODEUF_CACHE_DIR, else $XDG_CACHE_HOME/codeuf, else ~/.cache/codeuf."""
+    root = os.environ.get("CODEUF_CACHE_DIR")
+    return Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codeuf"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

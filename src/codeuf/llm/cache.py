@@ -90,10 +90,7 @@ class ResultCache:
 
 
 def default_cache_path() -> Path:
-    """$CODEUF_CACHE_DIR/llm.sqlite, else ~/.cache/codeuf/llm.sqlite."""
-    import os
+    """llm.sqlite in codeuf's cache folder ($CODEUF_CACHE_DIR, else ~/.cache/codeuf)."""
+    from codeuf.data.io import cache_dir
 
-    root = (
-        os.environ.get("CODEUF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codeuf"
-    )
-    return Path(root) / "llm.sqlite"
+    return cache_dir() / "llm.sqlite"

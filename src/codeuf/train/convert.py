@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from codeuf.data.io import cache_dir
 from codeuf.errors import CodeufError, InputError
 
 # Gemma's turn format, the same text the `gemma` prompt format renders (plus the BOS that llama.cpp adds
@@ -35,10 +36,7 @@ DEFAULT_NAMES = ("default", "llamacpp:default")
 
 
 def models_dir() -> Path:
-    root = (
-        os.environ.get("CODEUF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codeuf"
-    )
-    return Path(root) / "models"
+    return cache_dir() / "models"
 
 
 def gguf_path(name: str) -> Path | None:
