@@ -78,3 +78,21 @@ def test_one_cache_folder_for_everything(tmp_path, monkeypatch: pytest.MonkeyPat
     assert default_cache_path() == tmp_path / "x" / "codeuf" / "llm.sqlite"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert models_dir() == Path.home() / ".cache" / "codeuf" / "models"
+
+
+def test_atomic_dir_swaps_whole_folders_or_nothing(tmp_path) -> None:
+    from codeuf.data.io import atomic_dir
+
+    folder = tmp_path / "out"
+    with atomic_dir(folder) as work:
+        (work / "a").write_text("1")
+    assert (folder / "a").read_text() == "1"
+    with pytest.raises(RuntimeError), atomic_dir(folder) as work:
+        (work / "b").write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in folder.iterdir()] == ["a"]
+    (tmp_path / ".out.staging").mkdir()  # what a killed process leaves
+    (tmp_path / ".out.staging" / "stale").write_text("x")
+    with atomic_dir(folder) as work:
+        (work / "c").write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in folder.iterdir()] == ["c"]

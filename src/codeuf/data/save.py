@@ -3,36 +3,28 @@ split, and a dataset card, swapped in atomically so that a crash never leaves ha
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import atomic_write_text, write_jsonl_atomic
+from codeuf.data.io import atomic_dir, atomic_write_text, write_jsonl_atomic
 
 
 def save_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]], card: str) -> Path:
     import datasets
 
     datasets.disable_progress_bars()
-    folder = Path(folder)
-    staging = folder.with_name(f".{folder.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    dataset = datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items() if rows})
-    if dataset:
-        dataset.save_to_disk(str(staging / "hf"))
-    for name, rows in splits.items():
-        write_jsonl_atomic(staging / f"{name}.jsonl", rows)
-        if rows:
-            dataset[name].to_parquet(str(staging / f"{name}.parquet"))
-    atomic_write_text(staging / "README.md", card)
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    staging.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+    with atomic_dir(folder) as staging:
+        dataset = datasets.DatasetDict(
+            {name: datasets.Dataset.from_list(rows) for name, rows in splits.items() if rows}
+        )
+        if dataset:
+            dataset.save_to_disk(str(staging / "hf"))
+        for name, rows in splits.items():
+            write_jsonl_atomic(staging / f"{name}.jsonl", rows)
+            if rows:
+                dataset[name].to_parquet(str(staging / f"{name}.parquet"))
+        atomic_write_text(staging / "README.md", card)
+    return Path(folder)
 
 
 def push_to_hub(folder: Path, repo: str) -> None:

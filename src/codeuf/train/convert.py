@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from codeuf.data.io import cache_dir
+from codeuf.data.io import atomic_dir, cache_dir
 from codeuf.errors import CodeufError, InputError
 
 # Gemma's turn format, the same text the `gemma` prompt format renders (plus the BOS that llama.cpp adds
@@ -84,19 +81,11 @@ def _drop_gguf_quantizer(model) -> None:  # type: ignore[no-untyped-def]
 
 def save_folder(model, tokenizer, out: Path, marker: dict | None = None) -> Path:  # type: ignore[no-untyped-def]
     """Save a model and its tokenizer as a folder that appears whole or not at all (built beside, renamed)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as work:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
         if marker is not None:
             (work / ".codeuf-complete").write_text(json.dumps(marker) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return out
 
 

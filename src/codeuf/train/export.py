@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
+from codeuf.data.io import atomic_dir
 from codeuf.errors import CodeufError, InputError, MissingDependencyError
 
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
@@ -54,27 +54,16 @@ def fetch_converter(quiet: bool = False) -> Path:
         if done.returncode != 0 or not archives:
             last = (done.stderr.strip().splitlines() or ["no archive"])[-1]
             raise CodeufError(f"cannot download the llama-cpp-python {version} source for its GGUF converter: {last}")
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=_parent(target)))
-        try:
-            with tarfile.open(archives[0]) as archive:
-                prefix = f"{archive.getnames()[0].split('/')[0]}/vendor/llama.cpp/"
-                members = [m for m in archive.getmembers() if m.name.startswith(prefix)
-                           and m.name[len(prefix):].startswith(_MEMBERS) and (m.isfile() or m.isdir())]  # fmt: skip
-                for member in members:
-                    member.name = member.name[len(prefix) :]
-                archive.extractall(work, members=members, filter="data")
-            os.replace(work, target)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        with atomic_dir(target) as work, tarfile.open(archives[0]) as archive:
+            prefix = f"{archive.getnames()[0].split('/')[0]}/vendor/llama.cpp/"
+            members = [m for m in archive.getmembers() if m.name.startswith(prefix)
+                       and m.name[len(prefix):].startswith(_MEMBERS) and (m.isfile() or m.isdir())]  # fmt: skip
+            for member in members:
+                member.name = member.name[len(prefix) :]
+            archive.extractall(work, members=members, filter="data")
     if not quiet:
         print(f"GGUF converter: {target}")
     return target
-
-
-def _parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
 
 
 def merge_adapter(adapter: str | Path, out: str | Path) -> Path:
@@ -107,7 +96,7 @@ def to_gguf(folder: str | Path, out: str | Path, outtype: str = "f16") -> Path:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), str(converter)])}
     command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(folder), "--outfile", str(tmp),
                "--outtype", outtype]  # fmt: skip
-    _parent(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
