@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from codeuf.errors import InputError
 
 _STRICT = ConfigDict(extra="forbid")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class PoolModel(BaseModel):
@@ -104,25 +105,24 @@ class JudgesFile(BaseModel):
 
 
 def load_judges(path: str | Path) -> tuple[list[JudgeConfig], str | None]:
-    data = _read_yaml(Path(path))
-    try:
-        parsed = JudgesFile.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"]) or None) from None
+    parsed = validated(JudgesFile, read_yaml_mapping(Path(path))[0], path)
     return parsed.judges, parsed.reference
 
 
 def load_config(path: str | Path) -> RunConfig:
     """Read a YAML run config; any problem is one InputError naming the file and field."""
-    return _validate(_read_yaml(Path(path)), Path(path))
+    return validated(RunConfig, read_yaml_mapping(Path(path))[0], Path(path))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
+    """A YAML file's top-level mapping and the line of each of its keys; any problem is one InputError
+    naming the file (and the line, for bad YAML). An empty file is an empty mapping where `empty_ok`."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise InputError("file not found", path=path) from None
     except UnicodeDecodeError:
@@ -131,14 +131,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
                          line=mark.line + 1 if mark else None) from None  # fmt: skip
+    if data is None and empty_ok:
+        data = {}
     if not isinstance(data, dict):
         raise InputError("expected a mapping of settings", path=path)
-    return data
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
+    return data, lines
 
 
-def _validate(values: dict[str, Any], path: Path | None = None) -> RunConfig:
+def validated(model: type[_Model], values: dict[str, Any], path: str | Path | None = None) -> _Model:
+    """`values` as a `model`; the first validation error becomes one InputError naming the file and field."""
     try:
-        return RunConfig.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
         raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"]) or None) from None
@@ -148,4 +152,4 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
     """The config with command-line overrides applied and validated like the YAML."""
     values = config.model_dump()
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return _validate(values)
+    return validated(RunConfig, values)

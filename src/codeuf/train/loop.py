@@ -18,10 +18,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from codeuf.data.io import atomic_write_text
-from codeuf.errors import InputError
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 
 BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "codal_mini.jsonl"
@@ -53,13 +52,9 @@ class LoopConfig(BaseModel):
 def load_loop_config(path: Path | None) -> LoopConfig:
     if path is None:
         return LoopConfig()
-    from codeuf.config import _read_yaml
+    from codeuf.config import read_yaml_mapping, validated
 
-    try:
-        return LoopConfig.model_validate(_read_yaml(Path(path)))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"])) from None
+    return validated(LoopConfig, read_yaml_mapping(Path(path))[0], path)
 
 
 def _build_data(config: LoopConfig, progress: bool | None) -> Path:

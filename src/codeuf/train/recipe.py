@@ -157,30 +157,12 @@ def recipe_path(name: str | Path) -> Path:
 
 def read_recipe_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     """(settings, line of each key) from a YAML recipe."""
-    import yaml
+    from codeuf.config import read_yaml_mapping
 
     path = recipe_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not valid UTF-8", path=path) from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
-                         line=mark.line + 1 if mark else None) from None  # fmt: skip
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping of settings", path=path)
-    lines = {}
-    if node is not None and hasattr(node, "value") and isinstance(node.value, list):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 1
+    if not path.is_file():
+        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", path=path)
+    data, lines = read_yaml_mapping(path, empty_ok=True)
     return {str(k): v for k, v in data.items()}, lines
 
 
