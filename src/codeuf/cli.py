@@ -392,17 +392,15 @@ _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
-    import os
-
     from codeuf.train.recipe import load_recipe
-    from codeuf.train.run import train
+    from codeuf.train.run import is_main_process, losses, train
 
     config = load_recipe(kind, recipe, list(ctx.args))
     metrics = train(kind, config)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         return  # under `accelerate launch`, the main process reports
-    losses = [round(float(e["loss"]), 4) for e in metrics["log_history"] if "loss" in e]
-    typer.echo(f"{kind}: {metrics['train_rows']} rows, {len(losses)} logged steps, loss {losses[:1]} -> {losses[-1:]}")
+    steps = [round(v, 4) for v in losses(metrics)]
+    typer.echo(f"{kind}: {metrics['train_rows']} rows, {len(steps)} logged steps, loss {steps[:1]} -> {steps[-1:]}")
     evaluation = metrics.get("eval") or {}
     if "eval_rewards/accuracies" in evaluation:
         typer.echo(

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("llama_cpp")
 
+from codeuf.train.run import losses
 from tests.conftest import CODEUF, cli_env
 
 PAIRS = [
@@ -51,10 +52,6 @@ def train(work: Path, kind: str, out: Path, *extra: str, launcher: list[str] | N
     done = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "metrics.json").read_text())
-
-
-def losses(metrics: dict) -> list[float]:
-    return [e["loss"] for e in metrics["log_history"] if "loss" in e]
 
 
 def test_sft_two_steps(work: Path) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeuf.data.io import atomic_write_text
 from codeuf.stats import bootstrap_mean, paired_bootstrap
+from codeuf.train.run import losses
 
 BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "codal_mini.jsonl"
 
@@ -165,7 +166,7 @@ def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]
             "held_out_pairs": metrics.get("eval_rows"),
             "reward_accuracy": evaluation.get("eval_rewards/accuracies"),
             "reward_margin": evaluation.get("eval_rewards/margins"),
-            "first_loss": next((e["loss"] for e in metrics.get("log_history", []) if "loss" in e), None),
+            "first_loss": next(iter(losses(metrics)), None),
             "train_loss": metrics.get("train", {}).get("train_loss"),
         },
         "codal": {name: scores.get(name) for name in models},

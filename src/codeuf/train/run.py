@@ -160,8 +160,7 @@ def train(kind: str, recipe: Any) -> dict[str, Any]:
     )  # fmt: skip
     out = Path(recipe.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    main_process = int(os.environ.get("RANK", "0")) == 0  # under `accelerate launch`, one writer
-    if main_process:
+    if is_main_process():
         atomic_write_text(out / "recipe.yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False))
     started = time.perf_counter()
     trainer, info = build_trainer(kind, recipe, train_rows, eval_rows)
@@ -187,4 +186,11 @@ def train(kind: str, recipe: Any) -> dict[str, Any]:
 
 
 def losses(metrics: dict[str, Any]) -> list[float]:
+    """The logged training losses, step by step."""
     return [float(e["loss"]) for e in metrics.get("log_history", []) if "loss" in e]
+
+
+def is_main_process() -> bool:
+    """False in the other processes under `accelerate launch`/torchrun, so that one process writes and reports
+    (known before the trainer exists, unlike `trainer.is_world_process_zero()`)."""
+    return int(os.environ.get("RANK", "0")) == 0
