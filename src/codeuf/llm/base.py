@@ -102,8 +102,9 @@ _REGISTRY: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def load_backend(spec: ModelSpec | str, **options: Any) -> Backend:
-    """Build the backend for a spec, importing its SDK only now."""
+def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **options: Any) -> Backend:
+    """Build the backend for a spec, importing its SDK only now. `timeout` (seconds per request) goes
+    to the backends that make requests; an in-process model has none to set."""
     if isinstance(spec, str):
         spec = parse_spec(spec)
     module_name, class_name, package, extra = _REGISTRY[spec.backend]
@@ -113,4 +114,7 @@ def load_backend(spec: ModelSpec | str, **options: Any) -> Backend:
         if exc.name and exc.name.split(".")[0] != "codeuf":
             raise MissingDependencyError(package, extra) from exc
         raise
-    return getattr(module, class_name)(spec, **options)
+    backend_class = getattr(module, class_name)
+    if timeout is not None and not backend_class.in_process:
+        options["timeout"] = timeout
+    return backend_class(spec, **options)

@@ -60,8 +60,7 @@ def batch_command(options: BatchOptions) -> str:
     started = time.perf_counter()
     items = read_batch(options.in_path)  # fail on bad input before loading a model or touching the output
     prices = load_prices(options.prices)
-    in_process = options.model.startswith(("llamacpp", "hf:"))  # no HTTP, so no per-request timeout to set
-    backend = load_backend(options.model, **({} if in_process else {"timeout": options.timeout}))
+    backend = load_backend(options.model, timeout=options.timeout)
     cache = ResultCache(options.cache or default_cache_path()) if options.use_cache else None
     runner = Runner(
         RunnerConfig(
