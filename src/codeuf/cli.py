@@ -46,12 +46,21 @@ def _root(
     """codeuf: CodeUltraFeedback as a toolkit."""
 
 
+def _finite(value: float | None) -> float | None:
+    """Click's ranges let nan and inf through; no setting of codeuf takes them."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec, e.g. llamacpp:default, openai:NAME@URL.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Requests in flight per backend.")]
 CacheOpt = Annotated[Path | None, typer.Option(help="SQLite cache file [default: $CODEUF_CACHE_DIR/llm.sqlite].")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached results and replace them.")]
-TimeoutOpt = Annotated[float, typer.Option(min=0.1, help="Seconds per attempt (HTTP backends).")]
+TimeoutOpt = Annotated[float, typer.Option(min=0.1, callback=_finite, help="Seconds per attempt (HTTP backends).")]
 RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx, timeouts, connection errors.")]
 ProgressOpt = Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a TTY].")]
 
@@ -71,9 +80,10 @@ def llm_batch(
     progress: ProgressOpt = None,
 ) -> None:
     """Answer every request of a batch file; rerun after a crash to finish the rest."""
+    from codeuf.errors import CallsFailedError
     from codeuf.llm.session import BatchOptions, batch_command
 
-    summary = batch_command(
+    summary, failures = batch_command(
         BatchOptions(
             model=model,
             in_path=in_path,
@@ -89,6 +99,8 @@ def llm_batch(
         )
     )
     typer.echo(summary)
+    if failures:
+        raise CallsFailedError(failures)
 
 
 @app.command("run")
@@ -105,11 +117,14 @@ def run(
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
     from codeuf.data.save import push_to_hub as push
+    from codeuf.errors import CallsFailedError
     from codeuf.report.summary import print_run_summary
     from codeuf.stages.pipeline import run_pipeline
 
     summary = run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress)
     print_run_summary(summary)
+    if summary.failures:
+        raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
     if push_to_hub:
         push(summary.out / "feedback", push_to_hub)
         push(summary.out / "binarized", f"{push_to_hub}_binarized")
@@ -172,13 +187,15 @@ def annotate_command(
     push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
-    from codeuf.config import JudgeConfig
+    from codeuf.config import judge_from_spec
+    from codeuf.data.save import push_to_hub as push
     from codeuf.stages.pipeline import stage_annotate
 
-    judges = [JudgeConfig(spec=s).model_dump() for s in judge] if judge else None
-    typer.echo(
-        f"feedback dataset: {stage_annotate(_settings(config, out=out, judges=judges, orders=orders), input, progress)}"
-    )
+    judges = [judge_from_spec(s).model_dump() for s in judge] if judge else None
+    path = stage_annotate(_settings(config, out=out, judges=judges, orders=orders), input, progress)
+    typer.echo(f"feedback dataset: {path}")
+    if push_to_hub:
+        push(path, push_to_hub)
 
 
 @app.command("binarize")
@@ -187,7 +204,9 @@ def binarize_command(
     out: OutOpt = None,
     input: InputOpt = None,
     ties: Annotated[str | None, typer.Option(help="keep or drop pairs whose ratings are all equal.")] = None,
-    min_margin: Annotated[float | None, typer.Option(min=0, help="Smallest rating gap to keep a pair.")] = None,
+    min_margin: Annotated[
+        float | None, typer.Option(min=0, callback=_finite, help="Smallest rating gap to keep a pair.")
+    ] = None,
     push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
@@ -220,17 +239,24 @@ def codal_answer(
 ) -> None:
     """Answer every problem: the preference's principle before the instruction, greedy decoding."""
     from codeuf.bench.codal import answer_bench, load_bench
+    from codeuf.data.io import check_writable_dir, folder_lock
+    from codeuf.llm.formats import get_format
     from codeuf.stages.session import StageSession
 
+    check_writable_dir(out, "--out")
+    if format is not None:
+        get_format(format)
     items = load_bench(bench)
     session = StageSession(out / "cache.sqlite", concurrency, progress)
-    try:
-        answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens, prompt_format=format,
-                               source=bench)  # fmt: skip
-    finally:
-        session.close()
-    errors = sum(a.error is not None for a in answers)
-    typer.echo(f"{len(answers)} answers ({errors} errors): {out / 'answers.jsonl'}")
+    session.backend(model)
+    with folder_lock(out):
+        try:
+            answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens,
+                                   prompt_format=format, source=bench)  # fmt: skip
+        finally:
+            session.close()
+    typer.echo(f"{len(answers)} of {len(items)} answers: {out / 'answers.jsonl'}")
+    session.raise_if_failed()
 
 
 @codal_app.command("grade")
@@ -248,27 +274,35 @@ def codal_grade(
     progress: ProgressOpt = None,
 ) -> None:
     """Grade each answer 1-10 against the reference, on its preference's criteria."""
-    from codeuf.bench.codal import grade_answers
-    from codeuf.config import JudgeConfig, load_judges
+    from codeuf.bench.codal import check_answers, grade_answers
+    from codeuf.config import judge_from_spec, load_judges
+    from codeuf.data.io import folder_lock
     from codeuf.data.schema import NA
+    from codeuf.errors import InputError
     from codeuf.stages.session import StageSession
 
-    judges = [JudgeConfig(spec=spec, max_tokens=max_tokens, rationale_chars=rationale_chars) for spec in judge or []]
+    judges = [judge_from_spec(spec, max_tokens=max_tokens, rationale_chars=rationale_chars) for spec in judge or []]
     configured, configured_reference = load_judges(judge_config) if judge_config else ([], None)
     judges += configured
     if not judges:
-        from codeuf.errors import InputError
-
         raise InputError("give --judge SPEC or --judge-config FILE", field="--judge")
+    labels = [j.label for j in judges]
+    if len(set(labels)) != len(labels):
+        raise InputError("two judges have the same name: give each a distinct `name` in the file", field="--judge")
     reference = reference or configured_reference or "gpt-4-turbo"
+    check_answers(answers, reference)
     session = StageSession(answers / "cache.sqlite", concurrency, progress)
-    try:
-        for config in judges:
-            grades = grade_answers(answers, config, session, reference_model=reference)
-            na = sum(g.rating == NA for g in grades)
-            typer.echo(f"{config.label}: {len(grades)} grades, {na} N/A")
-    finally:
-        session.close()
+    for config in judges:
+        session.backend(config.spec)
+    with folder_lock(answers):
+        try:
+            for config in judges:
+                grades = grade_answers(answers, config, session, reference_model=reference)
+                na = sum(g.rating == NA for g in grades)
+                typer.echo(f"{config.label}: {len(grades)} grades, {na} N/A")
+        finally:
+            session.close()
+    session.raise_if_failed()
 
 
 @codal_app.command("report")
@@ -307,19 +341,23 @@ def judge_eval(
     import json
 
     from codeuf.bench.judge_eval import evaluate_pairwise, evaluate_pointwise, load_labels
-    from codeuf.config import JudgeConfig
-    from codeuf.data.io import atomic_write_text
+    from codeuf.config import judge_from_spec
+    from codeuf.data.io import atomic_write_text, check_writable_dir, folder_lock
     from codeuf.stages.session import StageSession
 
+    check_writable_dir(out, "--out")
+    config = judge_from_spec(judge, max_tokens=max_tokens, rationale_chars=200)
     kind, rows = load_labels(labels)
-    config = JudgeConfig(spec=judge, max_tokens=max_tokens, rationale_chars=200)
     session = StageSession(out / "cache.sqlite", concurrency, progress)
-    try:
-        evaluate = evaluate_pairwise if kind == "pairwise" else evaluate_pointwise
-        result = evaluate(rows, config, session)
-    finally:
-        session.close()
-    atomic_write_text(out / "judge_eval.json", json.dumps(result, indent=2) + "\n")
+    session.backend(config.spec)
+    with folder_lock(out):
+        try:
+            evaluate = evaluate_pairwise if kind == "pairwise" else evaluate_pointwise
+            result = evaluate(rows, config, session)
+        finally:
+            session.close()
+        session.raise_if_failed()  # no metric from a judge whose answers are missing: a rerun completes it
+        atomic_write_text(out / "judge_eval.json", json.dumps(result, indent=2) + "\n")
     metrics = (
         ("agreement_with_ties", "agreement_without_ties", "position_consistency")
         if kind == "pairwise"
@@ -346,7 +384,9 @@ def humaneval(
     data: Annotated[Path | None, typer.Option(help="A local file in EvalPlus's format.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Evaluate EvalPlus samples.jsonl instead of generating.")] = None,
     n_samples: Annotated[int, typer.Option(min=1, help="Samples per task.")] = 1,
-    temperature: Annotated[float | None, typer.Option(min=0, help="[default: 0 for one sample, else 0.8]")] = None,
+    temperature: Annotated[
+        float | None, typer.Option(min=0, max=2, callback=_finite, help="[default: 0 for one sample, else 0.8]")
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(help="chat or completion [default: completion for the embedded base model, else chat]."),
@@ -501,15 +541,43 @@ def loop(
     print_comparison(run_loop(settings, progress=progress))
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit."""
-    try:
-        app()
-    except CodeufError as exc:
-        from codeuf.secrets import redact
+def _usage_line(exc: Exception) -> str:
+    """A click usage error (a bad value, a missing or unknown option) as one line, without Typer's box."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{message}{hint}"
 
-        print(f"codeuf: error: {redact(str(exc))}", file=sys.stderr)
+
+def _fail(message: str, code: int) -> None:
+    from codeuf.secrets import redact
+
+    print(f"codeuf: error: {redact(' '.join(message.split()))}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit (see codeuf.errors for the codes)."""
+    try:  # recent Typer versions vendor click
+        from typer._click import exceptions as click_errors
+    except ImportError:  # pragma: no cover - older Typer
+        from click import exceptions as click_errors
+
+    try:
+        code = app(standalone_mode=False)
+    except CodeufError as exc:
+        _fail(str(exc), exc.exit_code)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except click_errors.UsageError as exc:
+        _fail(_usage_line(exc), 2)
+    except click_errors.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         print("codeuf: interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # the machine refused (a full disk, a permission taken away mid-run)
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or type(exc).__name__}{where}", 1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -5,12 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeuf.errors import InputError
 
-_STRICT = ConfigDict(extra="forbid")
+# Unknown keys are errors, and types are strict: `n: true` or `temperature: "0.5"` is refused, not coerced.
+_STRICT = ConfigDict(extra="forbid", strict=True)
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def checked_spec(value: str) -> str:
+    """A model spec must parse (backend, model, URLs) when the config is read, not at the first call."""
+    from codeuf.llm.spec import parse_spec
+
+    try:
+        parse_spec(value)
+    except InputError as exc:
+        raise ValueError(exc.detail) from None
+    return value
 
 
 class PoolModel(BaseModel):
@@ -27,6 +39,17 @@ class PoolModel(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(1024, ge=1)
 
+    _spec = field_validator("spec")(checked_spec)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        from codeuf.llm.formats import FORMATS
+
+        if value is not None and value not in FORMATS:
+            raise ValueError(f"unknown prompt format {value!r} (known: {', '.join(FORMATS)})")
+        return value
+
 
 class JudgeConfig(BaseModel):
     model_config = _STRICT
@@ -36,6 +59,8 @@ class JudgeConfig(BaseModel):
     max_tokens: int = Field(2048, ge=16)
     rationale_chars: int = Field(400, ge=8, description="Longest rationale per response (a schema maxLength).")
     structured: bool = Field(True, description="Ask for JSON-schema constrained output where supported.")
+
+    _spec = field_validator("spec")(checked_spec)
 
     @property
     def label(self) -> str:
@@ -58,9 +83,19 @@ class RunConfig(BaseModel):
     ties: Literal["keep", "drop"] = "drop"
     min_margin: float = Field(0.0, ge=0)
     test_fraction: float = Field(0.05, ge=0, lt=1)
-    out: Path = Path("runs/codeuf")
+    out: Path = Field(Path("runs/codeuf"), strict=False)
     concurrency: int = Field(8, ge=1)
-    prompts: Path | None = Field(None, description="Folder of Jinja2 templates that override the built-in ones.")
+    prompts: Path | None = Field(
+        None, strict=False, description="Folder of Jinja2 templates that override the built-in ones."
+    )
+    max_retries: int = Field(6, ge=0, description="Retries per call on 429, 5xx, timeouts and connection errors.")
+    timeout: float = Field(120.0, gt=0, description="Seconds per attempt (HTTP backends).")
+    down_after_s: float = Field(
+        60.0,
+        ge=0,
+        description="Stop when a backend has failed every attempt, with no success, for this long "
+        "(a dead server); 0 never stops early.",
+    )
 
     @field_validator("judges", mode="before")
     @classmethod
@@ -69,11 +104,23 @@ class RunConfig(BaseModel):
             return [{"spec": v} if isinstance(v, str) else v for v in value]
         return value
 
-    def model_post_init(self, context: Any) -> None:
+    @field_validator("judges")
+    @classmethod
+    def _unique_judge_names(cls, judges: list[JudgeConfig]) -> list[JudgeConfig]:
+        seen: set[str] = set()
+        for judge in judges:
+            if judge.label in seen:
+                raise ValueError(f"two judges are named {judge.label!r}: give each a distinct `name`")
+            seen.add(judge.label)
+        return judges
+
+    @model_validator(mode="after")
+    def _enough_models(self) -> RunConfig:
         if self.models_per_instruction > len(self.pool):
             raise ValueError(
                 f"models_per_instruction ({self.models_per_instruction}) exceeds the pool size ({len(self.pool)})"
             )
+        return self
 
 
 def default_config() -> RunConfig:
@@ -105,51 +152,116 @@ class JudgesFile(BaseModel):
 
 
 def load_judges(path: str | Path) -> tuple[list[JudgeConfig], str | None]:
-    parsed = validated(JudgesFile, read_yaml_mapping(Path(path))[0], path)
+    parsed = validated(JudgesFile, *read_yaml_mapping(Path(path)), path=path)
     return parsed.judges, parsed.reference
 
 
+def judge_from_spec(spec: str, field: str = "--judge", **settings: Any) -> JudgeConfig:
+    """A judge named on the command line, checked like one in a file."""
+    try:
+        return JudgeConfig.model_validate({"spec": spec, **settings})
+    except ValidationError as exc:
+        raise InputError(exc.errors()[0]["msg"], field=field) from None
+
+
 def load_config(path: str | Path) -> RunConfig:
-    """Read a YAML run config; any problem is one InputError naming the file and field."""
-    return validated(RunConfig, read_yaml_mapping(Path(path))[0], Path(path))
+    """Read a YAML run config; any problem is one InputError naming the file, the line and the field."""
+    return validated(RunConfig, *read_yaml_mapping(Path(path)), path=Path(path))
+
+
+MAX_YAML_NODES = 100_000
+"""More nodes than any real config has; stops alias bombs ("billion laughs") before they expand."""
 
 
 def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
-    """A YAML file's top-level mapping and the line of each of its keys; any problem is one InputError
-    naming the file (and the line, for bad YAML). An empty file is an empty mapping where `empty_ok`."""
+    """A YAML file's top-level mapping and the line of each key, nested ones as dotted paths ("pool.m.spec",
+    "judges.0.spec"); any problem is one InputError naming the file (and the line, for bad YAML). An empty
+    file is an empty mapping where `empty_ok`."""
     import yaml
 
+    from codeuf.data.io import JsonProblem, check_value, read_input_bytes
+
+    raw = read_input_bytes(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
         node = yaml.compose(text)
+        lines = _key_lines(node)
         data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not valid UTF-8", path=path) from None
+        check_value(data)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
                          line=mark.line + 1 if mark else None) from None  # fmt: skip
+    except (RecursionError, _TooLarge):
+        raise InputError(f"nested too deeply or too large for a config ({MAX_YAML_NODES} nodes at most)",
+                         path=path) from None  # fmt: skip
+    except JsonProblem as exc:
+        raise InputError(str(exc), path=path) from None
+    except ValueError as exc:  # a YAML integer longer than Python reads
+        raise InputError(f"cannot read a value: {exc}".split(";")[0], path=path) from None
     if data is None and empty_ok:
         data = {}
     if not isinstance(data, dict):
         raise InputError("expected a mapping of settings", path=path)
-    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
     return data, lines
 
 
-def validated(model: type[_Model], values: dict[str, Any], path: str | Path | None = None) -> _Model:
-    """`values` as a `model`; the first validation error becomes one InputError naming the file and field."""
+class _TooLarge(Exception):
+    pass
+
+
+def _key_lines(root: Any) -> dict[str, int]:
+    """Dotted path -> line of every mapping key and sequence item, walked without recursion; shared nodes
+    (aliases) are counted each time they are reached, so an alias bomb stops at MAX_YAML_NODES."""
+    import yaml
+
+    lines: dict[str, int] = {}
+    stack, seen = [("", root)], 0
+    while stack:
+        where, node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_NODES:
+            raise _TooLarge
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{where}.{key.value}" if where else str(key.value)
+                lines.setdefault(name, key.start_mark.line + 1)
+                stack.append((name, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                name = f"{where}.{index}" if where else str(index)
+                lines.setdefault(name, value.start_mark.line + 1)
+                stack.append((name, value))
+    return lines
+
+
+def validated(
+    model: type[_Model], values: dict[str, Any], lines: dict[str, int] | None = None, *, path: str | Path | None = None
+) -> _Model:
+    """`values` as a `model`; the first validation error becomes one InputError naming the file, the line
+    (from `lines`, the dotted key paths of `read_yaml_mapping`) and the field."""
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise InputError(error["msg"], path=path, field=".".join(str(p) for p in error["loc"]) or None) from None
+        loc = [str(p) for p in error["loc"] if p != "[key]"]
+        line = next((lines[".".join(loc[:n])] for n in range(len(loc), 0, -1) if ".".join(loc[:n]) in (lines or {})),
+                    None)  # fmt: skip
+        message = error["msg"].removeprefix("Value error, ")
+        raise InputError(message, path=path, line=line, field=".".join(loc) or None) from None
 
 
 def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
-    """The config with command-line overrides applied and validated like the YAML."""
+    """The config with command-line overrides applied and validated like the YAML; errors name the option."""
     values = config.model_dump()
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return validated(RunConfig, values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(p) for p in error["loc"]]
+        field = f"--{loc[0].replace('_', '-')}" if loc and loc[0] in given else ".".join(loc) or None
+        raise InputError(error["msg"].removeprefix("Value error, "), field=field) from None

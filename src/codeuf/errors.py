@@ -1,4 +1,14 @@
-"""Errors that the CLI turns into one clear line and a non-zero exit, never a traceback."""
+"""Errors that the CLI turns into one clear line and a non-zero exit, never a traceback.
+
+Exit codes (the README's table):
+    0    done
+    1    an error the user can fix that is not about one input (a missing dependency, an unreachable hub)
+    2    bad input: a file, a config or a command-line value; nothing was written
+    3    some calls failed after retries: everything that succeeded is written; rerun to retry the rest
+    4    a backend failed every attempt for a while (a dead server): stopped early; rerun when it is back
+    5    the folder is in use by another codeuf process
+    130  interrupted; rerun to resume
+"""
 
 from __future__ import annotations
 
@@ -27,6 +37,24 @@ class InputError(CodeufError):
         if field:
             prefix += f"field '{field}': "
         super().__init__(" ".join(f"{prefix}{message}".split()))
+
+
+class CallsFailedError(CodeufError):
+    """Some calls failed after their retries. What succeeded is written; a rerun retries only the rest."""
+
+    exit_code = 3
+
+
+class BackendDownError(CodeufError):
+    """A backend failed every attempt, with no success, for long enough to call it down."""
+
+    exit_code = 4
+
+
+class FolderBusyError(CodeufError):
+    """Another codeuf process holds the lock of this folder."""
+
+    exit_code = 5
 
 
 class MissingDependencyError(CodeufError):

@@ -45,7 +45,9 @@ def test_batch_against_a_server_then_from_cache(tmp_path: Path, fake_server: Fak
     out = tmp_path / "out.jsonl"
     cache = tmp_path / "c.sqlite"
     first = batch(tmp_path, f"openai:fake@{fake_server.url}", in_path, out, "--cache", str(cache))
-    assert first.returncode == 0, first.stderr
+    # One request failed: every line is written, and the command says so in one line and exits 3.
+    assert first.returncode == 3, first.stderr
+    assert first.stderr.count("\n") == 1 and "1 call failed after retries (llm batch: 1 bad_request on" in first.stderr
     lines = read_lines(out)
     assert [x["custom_id"] for x in lines] == [f"req-{i}" for i in range(13)]
     assert [content(x) for x in lines[:12]] == [f"echo: question {i}" for i in range(12)]
@@ -54,7 +56,7 @@ def test_batch_against_a_server_then_from_cache(tmp_path: Path, fake_server: Fak
     assert manifest["counts"]["errors"] == 1 and manifest["usage"][f"openai:fake@{fake_server.url}"]["requests"] == 13
     calls = sum(fake_server.attempts.values())
     second = batch(tmp_path, f"openai:fake@{fake_server.url}", in_path, tmp_path / "again.jsonl", "--cache", str(cache))
-    assert second.returncode == 0
+    assert second.returncode == 3  # the 400 fails again: it is retried, never cached
     assert sum(fake_server.attempts.values()) == calls + 1  # only the failed request is tried again
     assert [content(x) for x in read_lines(tmp_path / "again.jsonl")[:12]] == [content(x) for x in lines[:12]]
 
@@ -155,7 +157,7 @@ def test_api_keys_never_reach_outputs_cache_or_messages(tmp_path: Path, fake_ser
     out, cache = tmp_path / "out.jsonl", tmp_path / "c.sqlite"
     result = batch(tmp_path, f"openai:fake@{fake_server.url}", in_path, out, "--cache", str(cache),
                    CODEUF_ENDPOINT_API_KEY=secret)  # fmt: skip
-    assert result.returncode == 0
+    assert result.returncode == 3 and "1 auth on" in result.stderr  # the auth failure is reported, redacted
     assert f"Bearer {secret}" in fake_server.auth_headers  # the key was really used...
     lines = read_lines(out)
     assert lines[1]["error"]["code"] == "auth" and "***" in lines[1]["error"]["message"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from codeuf.data.io import JsonlAppender, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
+from codeuf.data.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.data.schema import NA
 from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError
@@ -110,23 +110,25 @@ def answer_bench(
     write_jsonl_atomic(out / "bench.jsonl", [i.model_dump() for i in items])
     meta = {"model": label, "spec": spec, "bench": source or HUB_ID, "max_tokens": max_tokens, "format": prompt_format}
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
-    done = {r["id"]: CodalAnswer.model_validate(r) for r in read_jsonl_tolerant(out / "answers.jsonl")}
-    done = {k: v for k, v in done.items() if v.model == label and v.error is None}
+    wanted = {i.id for i in items}
+    log = RecordLog(out / "answers.jsonl")
+    saved = log.resume(lambda r: r.get("id") in wanted and r.get("model") == label and r.get("error") is None)
+    done = {k: CodalAnswer.model_validate(v) for k, v in saved.items()}
     todo = [i for i in items if i.id not in done]
     backend = session.backend(spec)
     jobs = [(backend, answer_request(i, max_tokens=max_tokens, prompt_format=prompt_format)) for i in todo]
-    with JsonlAppender(out / "answers.jsonl") as appender:
+    with log:
 
         def on_result(index: int, result: LLMResult) -> None:
+            if not result.ok:
+                return  # not finished: the next run asks again
             item = todo[index]
-            error = None if result.ok else f"{result.error.kind}: {result.error.message}"  # type: ignore[union-attr]
-            answer = CodalAnswer(id=item.id, preference=item.preference, model=label, answer=result.text or "",
-                                 error=error)  # fmt: skip
+            answer = CodalAnswer(id=item.id, preference=item.preference, model=label, answer=result.text or "")
             done[item.id] = answer
-            appender.append(answer.model_dump())
+            log.append(answer.model_dump())
 
         session.run("codal-answer", jobs, on_result)
-    return [done[i.id] for i in items]
+    return [done[i.id] for i in items if i.id in done]
 
 
 def grade_schema(rationale_chars: int) -> dict[str, Any]:
@@ -134,7 +136,7 @@ def grade_schema(rationale_chars: int) -> dict[str, Any]:
 
 
 def parse_grade(result: LLMResult) -> tuple[str, str, str | None]:
-    """(rating, rationale, error). Unreadable is N/A, never a guess."""
+    """(rating, rationale, error). Unreadable is N/A, never a guess (a failed call is the caller's to retry)."""
     if not result.ok:
         return NA, "", f"{result.error.kind}: {result.error.message}"  # type: ignore[union-attr]
     if isinstance(result.parsed, dict):
@@ -155,6 +157,38 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "judge"
 
 
+def check_answers(answers_dir: Path, reference_model: str) -> tuple[dict[str, CodalItem], list[CodalAnswer]]:
+    """The items and answers of a folder made by `answer_bench`, checked: both present and readable, and
+    every item with a reference from `reference_model`. Writes nothing."""
+    from pydantic import ValidationError
+
+    if not Path(answers_dir).is_dir():
+        raise InputError("not a folder made by `codeuf codal answer`", path=answers_dir, field="--answers")
+    rows: dict[str, list[Any]] = {}
+    for name, model in (("bench.jsonl", CodalItem), ("answers.jsonl", CodalAnswer)):
+        rows[name] = []
+        for number, row in enumerate(read_jsonl_tolerant(answers_dir / name), start=1):
+            try:
+                rows[name].append(model.model_validate(row))
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                raise InputError(error["msg"], path=answers_dir / name, line=number,
+                                 field=".".join(map(str, error["loc"])) or None) from None  # fmt: skip
+    items = {i.id: i for i in rows["bench.jsonl"]}
+    answers = rows["answers.jsonl"]
+    if not items or not answers:
+        raise InputError("no answers: run `codeuf codal answer` into this folder first", path=answers_dir)
+    missing = [i for i in items.values() if reference_model not in i.references]
+    if missing:
+        known = ", ".join(sorted({m for i in items.values() for m in i.references})) or "none"
+        raise InputError(f"item {missing[0].id} has no reference from {reference_model!r} (references: {known})",
+                         path=answers_dir / "bench.jsonl", field=f"{reference_model}_response")  # fmt: skip
+    strays = [a.id for a in answers if a.id not in items]
+    if strays:
+        raise InputError(f"answer {strays[0]!r} is to no item of bench.jsonl", path=answers_dir / "answers.jsonl")
+    return items, answers
+
+
 def grade_answers(
     answers_dir: Path,
     judge: Any,
@@ -164,19 +198,15 @@ def grade_answers(
     prompts: Path | None = None,
 ) -> list[CodalGrade]:
     """Grade every answer in a folder made by `answer_bench` with one judge (a JudgeConfig)."""
-    items = {i["id"]: CodalItem.model_validate(i) for i in read_jsonl_tolerant(answers_dir / "bench.jsonl")}
-    answers = [CodalAnswer.model_validate(a) for a in read_jsonl_tolerant(answers_dir / "answers.jsonl")]
-    if not items or not answers:
-        raise InputError("no answers: run `codeuf codal answer` into this folder first", path=answers_dir)
-    missing = [i for i in items.values() if reference_model not in i.references]
-    if missing:
-        known = ", ".join(sorted({m for i in items.values() for m in i.references})) or "none"
-        raise InputError(f"item {missing[0].id} has no reference from {reference_model!r} (references: {known})",
-                         path=answers_dir / "bench.jsonl", field=f"{reference_model}_response")  # fmt: skip
-    answers = list({a.id: a for a in answers}.values())  # the last answer per item wins
+    items, answers = check_answers(answers_dir, reference_model)
+    # the last answer per item wins; one that failed (earlier versions of codeuf kept those) is not graded
+    answers = [a for a in {a.id: a for a in answers}.values() if a.error is None]
+    by_id = {a.id: a for a in answers}
     path = answers_dir / "grades" / f"{slug(judge.label)}.jsonl"
-    done = {g["id"]: CodalGrade.model_validate(g) for g in read_jsonl_tolerant(path)}
-    done = {k: g for k, g in done.items() if g.reference_model == reference_model and g.error is None}
+    log = RecordLog(path)
+    saved = log.resume(lambda g: g.get("id") in by_id and g.get("model") == by_id[g["id"]].model
+                       and g.get("reference_model") == reference_model and not _call_failed(g))  # fmt: skip
+    done = {k: CodalGrade.model_validate(g) for k, g in saved.items()}
     todo = [a for a in answers if a.id not in done]
     backend = session.backend(judge.spec)
     jobs = []
@@ -192,20 +222,25 @@ def grade_answers(
             max_tokens=judge.max_tokens,
         )
         jobs.append((backend, request))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with JsonlAppender(path) as appender:
+    with log:
 
         def on_result(index: int, result: LLMResult) -> None:
+            if not result.ok:
+                return  # not finished: the next run asks again
             answer = todo[index]
-            if answer.error is not None:  # no answer to grade: N/A, and said why
-                rating, rationale, error = NA, "", f"no answer ({answer.error})"
-            else:
-                rating, rationale, error = parse_grade(result)
+            rating, rationale, error = parse_grade(result)
             grade = CodalGrade(id=answer.id, preference=answer.preference, model=answer.model, judge=judge.label,
                                reference_model=reference_model, rating=rating, rationale=rationale,
                                raw=result.text if error else None, error=error)  # fmt: skip
             done[answer.id] = grade
-            appender.append(grade.model_dump())
+            log.append(grade.model_dump())
 
         session.run("codal-grade", jobs, on_result)
-    return [done[a.id] for a in answers]
+    return [done[a.id] for a in answers if a.id in done]
+
+
+def _call_failed(grade: dict[str, Any]) -> bool:
+    """A grade line whose call failed (earlier versions of codeuf kept those): grade it again."""
+    error = grade.get("error") or ""
+    return error.split(":")[0] in ("rate_limit", "server", "timeout", "connection", "bad_response", "bad_request",
+                                   "auth", "internal") or error.startswith("no answer")  # fmt: skip

@@ -10,9 +10,7 @@ The comparison runs in the trusted sandbox worker, never in the process running 
 from __future__ import annotations
 
 import ast
-import gzip
 import hashlib
-import json
 import math
 import os
 import pickle
@@ -50,23 +48,6 @@ class Task:
 
 
 # ----------------------------------------------------------------------------- data
-
-
-def _read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-            lines = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read: {exc}", path=path) from None
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
-    return rows
 
 
 def _mbpp_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
@@ -146,23 +127,48 @@ def load_tasks(dataset: str, data: str | Path | None = None) -> tuple[list[Task]
     if dataset not in ("humaneval+", "mbpp+", "humaneval"):
         raise InputError("must be humaneval+, mbpp+ or humaneval", field="--dataset")
     path = dataset_path(dataset, data)
-    tasks = []
-    for number, row in enumerate(_read_jsonl_gz(path), start=1):
-        try:
-            if dataset == "humaneval":
-                tasks.append(Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"],
-                                  [], [], 0.0, test=row["test"]))  # fmt: skip
-                continue
-            base, plus = row["base_input"], row["plus_input"]
-            if dataset == "mbpp+":
-                base, plus = _mbpp_inputs(row["task_id"], base), _mbpp_inputs(row["task_id"], plus)
-            tasks.append(Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"],
-                              base, plus, float(row.get("atol") or 0)))  # fmt: skip
-        except KeyError as exc:
-            raise InputError("missing field", path=path, line=number, field=str(exc.args[0])) from None
+    from codeuf.data.io import iter_jsonl_lines
+
+    tasks, seen = [], set()
+    # EvalPlus's own files are read as EvalPlus reads them: NaN and Infinity are inputs there.
+    for number, row in iter_jsonl_lines(path, allow_nan=True, max_depth=None):
+        task = _task(dataset, row, path, number)
+        if task.task_id in seen:
+            raise InputError(f"duplicate task {task.task_id!r}", path=path, line=number, field="task_id")
+        seen.add(task.task_id)
+        tasks.append(task)
     if not tasks:
         raise InputError("no tasks: the file is empty", path=path)
     return tasks, path
+
+
+def _task(dataset: str, row: Any, path: Path, number: int) -> Task:
+    """One task of an EvalPlus-format file (or the original HumanEval's), every field's type checked."""
+    if not isinstance(row, dict):
+        raise InputError("expected a JSON object", path=path, line=number)
+    fields = ["task_id", "prompt", "entry_point", "canonical_solution"] + (["test"] if dataset == "humaneval" else [])
+    for field in fields:
+        if not isinstance(row.get(field), str):
+            raise InputError("missing or not a string", path=path, line=number, field=field)
+    if not row["entry_point"].isidentifier():
+        raise InputError("not a Python name", path=path, line=number, field="entry_point")
+    if dataset == "humaneval":
+        return Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"], [], [], 0.0,
+                    test=row["test"])  # fmt: skip
+    for field in ("base_input", "plus_input"):
+        if not isinstance(row.get(field), list) or not all(isinstance(i, list) for i in row[field]):
+            raise InputError("missing or not a list of argument lists", path=path, line=number, field=field)
+    atol = row.get("atol") or 0
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not math.isfinite(atol) or atol < 0:
+        raise InputError("not a finite number >= 0", path=path, line=number, field="atol")
+    base, plus = row["base_input"], row["plus_input"]
+    if dataset == "mbpp+":
+        try:
+            base, plus = _mbpp_inputs(row["task_id"], base), _mbpp_inputs(row["task_id"], plus)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise InputError(f"not MBPP+ task ids and inputs ({type(exc).__name__})", path=path, line=number,
+                             field="task_id") from None  # fmt: skip
+    return Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"], base, plus, float(atol))
 
 
 # ----------------------------------------------------------------------------- checking

@@ -20,8 +20,8 @@ from codeuf.bench.humaneval import (
     solution_from,
     summarize,
 )
-from codeuf.data.io import atomic_write_text, write_jsonl_atomic
-from codeuf.errors import CodeufError, InputError
+from codeuf.data.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
+from codeuf.errors import CallsFailedError, CodeufError, InputError
 from codeuf.sandbox import SandboxPool
 
 
@@ -43,16 +43,11 @@ class HumanEvalOptions:
     progress: bool | None = None
 
 
-def _generate(options: HumanEvalOptions, tasks: list[Any]) -> list[dict[str, Any]]:
-    from codeuf.stages.session import StageSession
-
+def _generate(options: HumanEvalOptions, tasks: list[Any], session: Any) -> list[dict[str, Any]]:
     assert options.model is not None
     mode = options.mode or ("completion" if options.model == "llamacpp:default" else "chat")
-    if mode not in ("chat", "completion"):
-        raise InputError("must be chat or completion", field="--mode")
     temperature = options.temperature if options.temperature is not None else (0.0 if options.n_samples == 1 else 0.8)
     jobs, slots = [], []
-    session = StageSession(options.out / "cache.sqlite", options.concurrency, options.progress)
     try:
         backend = session.backend(options.model)
         for task in tasks:
@@ -71,8 +66,16 @@ def _generate(options: HumanEvalOptions, tasks: list[Any]) -> list[dict[str, Any
 
 
 def run_humaneval(options: HumanEvalOptions) -> str:
+    """Generate or read the samples, evaluate them, write the results; returns the lines to print. When some
+    generations failed, the samples are written, nothing is scored (a pass@k over missing samples would
+    be wrong), and CallsFailedError says so: a rerun makes just the failed calls and then scores."""
+    from codeuf.stages.session import StageSession
+
     if (options.model is None) == (options.samples is None):
         raise InputError("give exactly one of --model (generate) or --samples (evaluate a file)", field="--model")
+    if options.mode not in (None, "chat", "completion"):
+        raise InputError("must be chat or completion", field="--mode")
+    check_writable_dir(options.out, "--out")
     notice = ""
     if options.dataset is None:
         try:
@@ -92,9 +95,26 @@ def run_humaneval(options: HumanEvalOptions) -> str:
     if options.limit:
         tasks = tasks[: options.limit]
     by_id = {t.task_id: t for t in tasks}
-    options.out.mkdir(parents=True, exist_ok=True)
-    samples = _generate(options, tasks) if options.model else read_samples(options.samples, by_id)  # type: ignore[arg-type]
-    write_jsonl_atomic(options.out / "samples.jsonl", samples)
+    session = StageSession(options.out / "cache.sqlite", options.concurrency, options.progress)
+    if options.model:
+        session.backend(options.model)
+    else:
+        samples = read_samples(options.samples, by_id)  # type: ignore[arg-type]
+    with folder_lock(options.out):
+        if options.model:
+            samples = _generate(options, tasks, session)
+        write_jsonl_atomic(options.out / "samples.jsonl", samples)
+        failed = [s for s in samples if s.get("error")]
+        if failed:
+            raise CallsFailedError(
+                f"{len(failed)} of {len(samples)} generations failed ({failed[0]['error'][:200]}); the samples "
+                f"are in {options.out / 'samples.jsonl'} and nothing was scored: rerun the same command to retry them"
+            )
+        return notice + _evaluate(options, tasks, by_id, samples, path)
+
+
+def _evaluate(options: HumanEvalOptions, tasks: list[Any], by_id: dict[str, Any], samples: list[dict[str, Any]],
+              path: Path) -> str:  # fmt: skip
     with SandboxPool(options.workers) as pool:
         results = evaluate_samples(samples, by_id, options.dataset, path, pool)
     write_jsonl_atomic(options.out / "results.jsonl", [r for rs in results.values() for r in rs])
@@ -109,4 +129,4 @@ def run_humaneval(options: HumanEvalOptions) -> str:
         if label in summary:
             lines.append(title + ": " + ", ".join(f"{k} = {v:.3f}" for k, v in summary[label].items()))
     lines.append(f"results: {options.out / 'results.jsonl'}\nsummary: {options.out / 'summary.json'}")
-    return notice + "\n".join(lines)
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ Every figure has a 95% bootstrap interval; unreadable verdicts are counted, neve
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,11 @@ def load_labels(path: Path) -> tuple[str, list[dict[str, Any]]]:
         if kind == "pairwise" and row.get("label") not in ("a", "b", "tie"):
             raise InputError("must be a, b or tie", path=where, line=number, field="label")
         if kind == "pointwise" and (
-            isinstance(row.get("score"), bool) or not isinstance(row.get("score"), (int, float))
+            isinstance(row.get("score"), bool)
+            or not isinstance(row.get("score"), (int, float))
+            or not math.isfinite(row["score"])
         ):
-            raise InputError("must be a number", path=where, line=number, field="score")
+            raise InputError("must be a finite number", path=where, line=number, field="score")
         if row.get("preference") not in (None, *PREFERENCES):
             raise InputError(f"unknown preference {row['preference']!r}", path=where, line=number, field="preference")
         rows.append(row)

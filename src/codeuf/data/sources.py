@@ -6,13 +6,12 @@ UTF-8 give one InputError naming the file, the line (or row) and the field.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from codeuf.data.io import iter_jsonl_lines, read_json_file
 from codeuf.errors import CodeufError, InputError
 
 BUILTIN_INSTRUCTIONS = Path(__file__).parent / "builtin" / "instructions.jsonl"
@@ -23,38 +22,16 @@ def record_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as handle:  # type: ignore[operator]
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read: {exc}", path=path) from None
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-8", path=path, line=number) from None
-        try:
-            yield number, json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
-
-
 def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[str, int, dict[str, Any]]]:
     """Yield (where, line or row number, row) from a local file, a saved dataset folder or a hub id."""
     path = Path(source)
-    if path.is_file():
+    kind = _kind(path)
+    if kind == "file":
         name = path.name
         if name.endswith((".jsonl", ".jsonl.gz")):
-            rows: Iterator[tuple[int, Any]] = _iter_jsonl(path)
+            rows: Iterator[tuple[int, Any]] = iter_jsonl_lines(path)
         elif name.endswith(".json"):
-            try:
-                data = json.loads(path.read_bytes().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"not valid UTF-8 JSON: {exc}", path=path) from None
+            data = read_json_file(path)
             if isinstance(data, dict) and isinstance(data.get(split), list):
                 data = data[split]
             if not isinstance(data, list):
@@ -65,22 +42,42 @@ def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[str, i
 
             try:
                 table = pq.read_table(path)
+                data = table.to_pylist()
             except Exception as exc:
-                raise InputError(f"not a readable Parquet file: {exc}", path=path) from None
-            rows = enumerate(table.to_pylist(), start=1)
+                raise InputError(f"not a readable Parquet file: {type(exc).__name__}", path=path) from None
+            rows = enumerate(data, start=1)
         else:
             raise InputError(f"unsupported file type (use {', '.join(LOCAL_SUFFIXES)})", path=path)
         for number, row in rows:
             if not isinstance(row, dict):
                 raise InputError("expected a JSON object", path=path, line=number)
-            yield str(path), number, row
+            yield (
+                str(path),
+                number,
+                row if name.endswith((".jsonl", ".jsonl.gz", ".json")) else _check_row(row, str(path), number),
+            )
         return
-    if path.is_dir():
+    if kind == "dir":
         yield from _iter_dataset(_load_saved(path), split, str(path))
         return
-    if path.suffix or "/" not in str(source) or str(source).startswith((".", "/")):
+    if kind == "other":
+        raise InputError("not a regular file or folder", path=source)
+    if path.suffix or "/" not in str(source) or str(source).startswith((".", "/")) or kind == "bad":
         raise InputError("file or folder not found", path=source)
     yield from _iter_dataset(_load_hub(str(source), split), split, str(source))
+
+
+def _kind(path: Path) -> str:
+    """file, dir, other (a device, a socket), missing, or bad (a name the system cannot take)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except (OSError, ValueError):
+        return "bad"
+    import stat
+
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
 
 
 def _load_saved(path: Path) -> Any:
@@ -113,7 +110,18 @@ def _iter_dataset(data: Any, split: str, where: str) -> Iterator[tuple[str, int,
             raise InputError(f"no split {split!r} (splits: {', '.join(data)})", path=where)
         data = data[split]
     for number, row in enumerate(data, start=1):
-        yield where, number, row
+        yield where, number, _check_row(dict(row), where, number)
+
+
+def _check_row(row: dict[str, Any], where: str, number: int) -> dict[str, Any]:
+    """Rows from Parquet and saved datasets did not pass through the JSON reader: check them the same way."""
+    from codeuf.data.io import JsonProblem, check_value
+
+    try:
+        check_value(row)
+    except JsonProblem as exc:
+        raise InputError(str(exc), path=where, line=number) from None
+    return row
 
 
 def load_instructions(

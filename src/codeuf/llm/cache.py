@@ -20,6 +20,8 @@ from typing import Any
 from codeuf.llm.types import LLMRequest, LLMResult
 
 KEY_VERSION = "v1"
+BUSY_TIMEOUT_S = 30.0
+"""How long a write waits for another process's write to finish before it fails."""
 
 
 def canonical_json(value: Any) -> str:
@@ -52,22 +54,30 @@ class ResultCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # The busy timeout comes first: switching to WAL takes a lock, and another process (a second run on
+        # the shared user cache) may hold it for a moment.
+        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._migrate()
 
     def _migrate(self) -> None:
+        """Apply each pending migration in its own write transaction, checking again inside it, so that two
+        processes opening a new cache at once apply each migration exactly once."""
         self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
         for name, migrate in MIGRATIONS:
-            if name in done:
+            if self._db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
                 continue
-            with self._db:
-                self._db.execute("BEGIN")
-                migrate(self._db)
-                self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    migrate(self._db)
+                    self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def get(self, key: str) -> LLMResult | None:
         row = self._db.execute("SELECT result FROM responses WHERE key = ?", (key,)).fetchone()

@@ -3,17 +3,24 @@
 Stages hand it (backend, request) jobs and get results back in order, with each result also
 delivered to a callback the moment it exists, so callers can append it to their output and a
 crash loses at most the calls in flight.
+
+A backend that fails every attempt for a while, with no success in between, is down (a dead server,
+a revoked key, a crashed model): the runner then stops, lets the other backends' calls in flight
+finish and be delivered, and raises BackendDownError naming the model and its URL. Jobs it did not
+finish are simply not delivered, so callers record nothing for them and a rerun does them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codeuf.errors import BackendDownError
 from codeuf.llm.base import Backend, BackendError
 from codeuf.llm.cache import ResultCache, request_key
 from codeuf.llm.types import LLMError, LLMRequest, LLMResult
@@ -30,6 +37,9 @@ class ModelUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    """Failed requests (after their retries) per error kind."""
+    last_error: str | None = None
 
 
 @dataclass
@@ -46,7 +56,10 @@ class Ledger:
             usage.cached += 1
             return  # a cached result cost nothing this run
         if not result.ok:
+            assert result.error is not None
             usage.errors += 1
+            usage.error_kinds[result.error.kind] = usage.error_kinds.get(result.error.kind, 0) + 1
+            usage.last_error = f"{result.error.kind}: {result.error.message}"[:300]
         usage.prompt_tokens += result.usage.prompt_tokens
         usage.completion_tokens += result.usage.completion_tokens
         price = self.prices.get(model) or self.prices.get(model.split(":", 1)[-1].split("@")[0])
@@ -58,7 +71,36 @@ class Ledger:
             usage.cost_usd = (usage.cost_usd or 0.0) + cost
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: vars(usage).copy() for name, usage in self.models.items()}
+        return {name: {**vars(usage), "error_kinds": dict(usage.error_kinds)} for name, usage in self.models.items()}
+
+
+# Errors that mean the backend itself is unwell, not the request. The first kinds may heal (a restart, a
+# network blip), so a backend is down only when they last `down_after_s`; the second never heal by waiting.
+_TRANSIENT = frozenset({"connection", "timeout", "server", "bad_response"})
+_PERSISTENT = frozenset({"auth", "internal"})
+
+
+@dataclass
+class _Health:
+    """Failed attempts on one backend since its last sign of life (a success, a 400, a 429)."""
+
+    streak: int = 0
+    since: float = 0.0
+
+    def alive(self) -> None:
+        self.streak = 0
+
+    def failed(self, kind: str, now: float, config: RunnerConfig) -> bool:
+        """Count a failed attempt; True when the backend is now down."""
+        if kind not in _TRANSIENT | _PERSISTENT:
+            self.alive()
+            return False
+        if self.streak == 0:
+            self.since = now
+        self.streak += 1
+        if config.down_after_s <= 0 or self.streak < config.down_after_attempts:
+            return False
+        return kind in _PERSISTENT or now - self.since >= config.down_after_s
 
 
 @dataclass
@@ -79,6 +121,11 @@ class RunnerConfig:
     progress: bool | None = None
     """Show a progress bar; None shows it when stderr is a terminal."""
     description: str = "requests"
+    down_after_s: float = 60.0
+    """A backend whose attempts have all failed (connection, timeout, 5xx) for this long is down: stop.
+    0 never stops early."""
+    down_after_attempts: int = 10
+    """...and only after this many failed attempts in a row; auth and internal errors stop at this count."""
 
 
 class Runner:
@@ -92,6 +139,10 @@ class Runner:
         self.cache = cache if self.config.use_cache else None
         self.ledger = ledger or Ledger()
         self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._health: dict[int, _Health] = {}
+        self._active: dict[int, set[asyncio.Task[Any]]] = {}
+        self._stop: BackendDownError | None = None
+        self._wake = asyncio.Event()
 
     def run(self, jobs: Sequence[tuple[Backend, LLMRequest]], on_result: OnResult | None = None) -> list[LLMResult]:
         return asyncio.run(self.arun(jobs, on_result))
@@ -120,14 +171,20 @@ class Runner:
 
             async def one(key: str, indexes: list[int]) -> None:
                 backend, request = jobs[indexes[0]]
-                result = await self._call(backend, request)
+                try:
+                    result = await self._call(backend, request)
+                except (BackendDownError, asyncio.CancelledError):
+                    return  # stopped: this job is not done, and nothing is delivered for it
                 if result.ok and self.cache is not None:
                     self.cache.put(key, str(backend.spec), request, result)
                 for i, index in enumerate(indexes):
                     shared = result if i == 0 else result.model_copy(update={"cached": True})
                     deliver(index, shared)
 
+            self._stop, self._wake = None, asyncio.Event()
             await asyncio.gather(*(one(key, indexes) for key, indexes in pending.items()))
+        if self._stop is not None:
+            raise self._stop
         return [r for r in results if r is not None]
 
     def _lookup(self, key: str) -> LLMResult | None:
@@ -145,31 +202,64 @@ class Runner:
         cfg = self.config
         started = time.perf_counter()
         error = LLMError(kind="internal", message="not attempted")
+        health = self._health.setdefault(id(backend), _Health())
+        active = self._active.setdefault(id(backend), set())
+        task = asyncio.current_task()
         for attempt in range(cfg.max_retries + 1):
             delay: float | None = None
+            retry = True
             async with self._semaphore(backend):
+                if self._stop is not None:
+                    raise self._stop
+                if task is not None:
+                    active.add(task)
                 try:
                     if backend.in_process:
                         result = await backend.generate(request)
                     else:
                         result = await asyncio.wait_for(backend.generate(request), cfg.timeout)
+                    health.alive()
                     return result.model_copy(
                         update={"attempts": attempt + 1, "latency_s": time.perf_counter() - started}
                     )
                 except BackendError as exc:
                     error = LLMError(kind=exc.kind, message=redact(exc.message), status_code=exc.status_code)
-                    if not exc.retryable:
-                        break
-                    delay = exc.retry_after
+                    retry, delay = exc.retryable, exc.retry_after
                 except asyncio.TimeoutError:
                     error = LLMError(kind="timeout", message=f"no answer within {cfg.timeout:g} s")
                 except Exception as exc:  # a bug or an SDK surprise: record it, never lose the request
                     error = LLMError(kind="internal", message=redact(f"{type(exc).__name__}: {exc}"))
-                    break
+                    retry = False
+                finally:
+                    active.discard(task)  # type: ignore[arg-type]
+                if health.failed(error.kind, time.perf_counter(), cfg):
+                    self._down(backend, health, error)
+            if not retry:
+                break
             if attempt < cfg.max_retries:
                 backoff = min(cfg.backoff_max, cfg.backoff_base * 2**attempt)
-                await asyncio.sleep(delay if delay is not None else random.uniform(0.5, 1.0) * backoff)
+                pause = delay if delay is not None else random.uniform(0.5, 1.0) * backoff
+                with contextlib.suppress(asyncio.TimeoutError):  # a stop wakes every sleeper at once
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                if self._stop is not None:
+                    raise self._stop
         return LLMResult(error=error, attempts=attempt + 1, latency_s=time.perf_counter() - started)
+
+    def _down(self, backend: Backend, health: _Health, error: LLMError) -> None:
+        """Stop the run: cancel this backend's other calls in flight, wake the sleepers, raise."""
+        if self._stop is None:
+            span = time.perf_counter() - health.since
+            self._stop = BackendDownError(redact(
+                f"{backend.spec}: {health.streak} attempts in a row failed over {span:.0f} s, none succeeded "
+                f"(last: {error.kind}: {error.message}); stopped early. Finished work is kept: rerun the same "
+                "command when the backend answers again"
+            ))  # fmt: skip
+            self._wake.set()
+            current = asyncio.current_task()
+            for task in list(self._active.get(id(backend), ())):
+                if task is not current:
+                    task.cancel()
+        raise self._stop
 
 
 class _progress:

@@ -16,22 +16,29 @@ from codeuf.manifest import write_manifest
 
 
 def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
+    """{model: {input: USD per Mtok, output: USD per Mtok}} from YAML; a bad table is one line."""
     if path is None:
         return {}
-    import yaml
+    from codeuf.config import read_yaml_mapping
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the price table: {exc}", path=path) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping {model: {input: ..., output: ...}}", path=path)
+    data, lines = read_yaml_mapping(path, empty_ok=True)
     for model, price in data.items():
-        if not isinstance(price, dict) or not all(
-            isinstance(price.get(k, 0), (int, float)) for k in ("input", "output")
-        ):
-            raise InputError("expected {input: USD per Mtok, output: USD per Mtok}", path=path, field=str(model))
-    return data
+        where = {"path": path, "line": lines.get(str(model)), "field": str(model)}
+        if not isinstance(price, dict) or set(price) - {"input", "output"}:
+            raise InputError("expected {input: USD per Mtok, output: USD per Mtok}", **where)
+        for key, value in price.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise InputError(f"{key}: expected a price in USD per million tokens (a number >= 0)", **where)
+    return {str(k): v for k, v in data.items()}
+
+
+def check_output_file(path: Path, field: str) -> None:
+    """A file we will create or replace: not a folder, in a folder we can write in."""
+    from codeuf.data.io import check_writable_dir
+
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path=path, field=field)
+    check_writable_dir(path.parent, field)
 
 
 @dataclass
@@ -53,15 +60,28 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.stem + ".manifest.json")
 
 
-def batch_command(options: BatchOptions) -> str:
-    """Run `codeuf llm batch`; returns the summary line to print."""
+def batch_command(options: BatchOptions) -> tuple[str, str | None]:
+    """Run `codeuf llm batch`; returns the summary to print and, when some requests failed, one line on
+    them (the output has an error line for each; a rerun retries just those)."""
+    from codeuf.data.io import exclusive
     from codeuf.llm.batch import read_batch, run_batch
 
     started = time.perf_counter()
-    items = read_batch(options.in_path)  # fail on bad input before loading a model or touching the output
+    # Everything is checked before a model is loaded or a file is touched.
+    items = read_batch(options.in_path)
     prices = load_prices(options.prices)
+    check_output_file(options.out_path, "--out")
+    cache_path = options.cache or default_cache_path()
+    if options.use_cache:
+        check_output_file(cache_path, "--cache")
     backend = load_backend(options.model, timeout=options.timeout)
-    cache = ResultCache(options.cache or default_cache_path()) if options.use_cache else None
+    with exclusive(options.out_path.with_name(options.out_path.name + ".lock"), f"output {options.out_path}"):
+        return _run_locked(options, items, prices, backend, cache_path, started, run_batch)
+
+
+def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, cache_path: Path, started: float,
+                run_batch: Any) -> tuple[str, str | None]:  # fmt: skip
+    cache = ResultCache(cache_path) if options.use_cache else None
     runner = Runner(
         RunnerConfig(
             concurrency=options.concurrency,
@@ -97,8 +117,11 @@ def batch_command(options: BatchOptions) -> str:
         usage=runner.ledger.to_dict(),
         wall_time_s=round(wall, 3),
     )
-    return (
+    from codeuf.stages.session import failure_summary
+
+    summary = (
         f"{counts['requests']} requests: {counts['requests'] - counts['errors']} answered "
         f"({counts['from_cache']} from cache, {counts['resumed_from_partial']} resumed), {counts['errors']} errors "
         f"in {wall:.1f} s\nresults: {options.out_path}\nmanifest: {manifest}"
     )
+    return summary, failure_summary({"llm batch": {"usage": runner.ledger.to_dict()}})

@@ -3,8 +3,10 @@
 One call per (instruction, judge, order): the responses are shown in a seeded random order,
 recorded with the result. The judge answers in JSON (constrained by a schema whose ratings are
 enums, where the backend supports it); a tolerant parser reads what it can of other answers;
-whatever is still unreadable is "N/A" with the raw text kept. With several orders or judges, a
-model's rating is the mean of its readable ratings (per judge over orders, then over judges).
+whatever is still unreadable is "N/A" with the raw text kept (the same request would give the same
+answer, so it stays N/A; `--refresh` asks again). A call that failed is different: its record is
+not finished, is not written, and the next run makes just that call again. With several orders or
+judges, a model's rating is the mean of its readable ratings (per judge over orders, then over judges).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from statistics import mean
 from typing import Any
 
 from codeuf.config import JudgeConfig
-from codeuf.data.io import JsonlAppender, read_jsonl_tolerant
+from codeuf.data.io import RecordLog
 from codeuf.data.schema import NA, Annotation, FeedbackRecord, GenerationRecord, Judgement, format_rating, rating_value
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import get_preference
@@ -118,22 +120,30 @@ def annotate_responses(
     orders: int = 1,
     prompts: Path | None = None,
 ) -> list[FeedbackRecord]:
-    saved = {r["id"]: FeedbackRecord.model_validate(r) for r in read_jsonl_tolerant(out_path)}
+    """The finished records, in input order; those with a failed judge call are left out (see above)."""
     labels = sorted(j.label for j in judges)
-    done = {
-        r.id: saved[r.id]
-        for r in records
-        if r.id in saved
-        and saved[r.id].responses == r.responses
-        and sorted({j.judge for j in saved[r.id].judgements}) == labels
-        and len(saved[r.id].judgements) == orders * len(judges)
-    }
+    wanted = {r.id: r for r in records}
+
+    def reusable(row: dict[str, Any]) -> bool:
+        try:
+            saved = FeedbackRecord.model_validate(row)
+        except ValueError:
+            return False
+        record = wanted.get(saved.id)
+        if record is None or saved.responses != record.responses:
+            return False
+        if not _rateable(record):
+            return not saved.judgements
+        judged = sorted({j.judge for j in saved.judgements})
+        return judged == labels and len(saved.judgements) == orders * len(judges)
+
+    log = RecordLog(out_path)
+    done = {k: FeedbackRecord.model_validate(v) for k, v in log.resume(reusable).items()}
     todo = [r for r in records if r.id not in done]
     jobs, slots = [], []
     for index, record in enumerate(todo):
-        failed = record.failed()
-        rateable = [m for m in record.models if m not in failed]
-        if len(rateable) < 1:
+        rateable = _rateable(record)
+        if not rateable:
             continue
         for judge in judges:
             rng = random.Random(f"{seed}:order:{record.id}:{judge.label}")
@@ -142,12 +152,16 @@ def annotate_responses(
                 slots.append((index, judge.label, k, order))
     expected = {i: sum(1 for s in slots if s[0] == i) for i in range(len(todo))}
     partial: dict[int, list[Judgement]] = {i: [] for i in range(len(todo))}
-    with JsonlAppender(out_path) as out:
+    failed_calls: set[int] = set()
+    with log:
 
         def finish(index: int) -> None:
             record = todo[index]
-            done[record.id] = aggregate(record, partial.pop(index), [j.label for j in judges])
-            out.append(done[record.id].model_dump())
+            judgements = partial.pop(index)
+            if index in failed_calls:
+                return  # not finished: the next run makes the failed call again
+            done[record.id] = aggregate(record, judgements, [j.label for j in judges])
+            log.append(done[record.id].model_dump())
 
         for index, count in expected.items():
             if count == 0:  # nothing to rate: every response failed
@@ -155,6 +169,8 @@ def annotate_responses(
 
         def on_result(job: int, result: LLMResult) -> None:
             index, label, k, order = slots[job]
+            if not result.ok:
+                failed_calls.add(index)
             ratings, rationales, error = parse_judgement(result, len(order))
             raw = result.text if error else None
             partial[index].append(Judgement(judge=label, order_index=k, order=order, ratings=ratings,
@@ -163,7 +179,12 @@ def annotate_responses(
                 finish(index)
 
         session.run("annotate", jobs, on_result)
-    return [done[r.id] for r in records]
+    return [done[r.id] for r in records if r.id in done]
+
+
+def _rateable(record: GenerationRecord) -> list[str]:
+    failed = record.failed()
+    return [m for m in record.models if m not in failed]
 
 
 def aggregate(record: GenerationRecord, judgements: list[Judgement], judges: list[str]) -> FeedbackRecord:

@@ -2,7 +2,9 @@
 
 The principle is drawn from the instruction's preference with a seeded RNG and recorded. A pool
 entry with a prompt format gets a raw completion prompt (base and older instruct models); one
-without gets chat messages. Records are appended as they complete; a rerun skips finished ids.
+without gets chat messages. Records are appended as they complete; a rerun skips finished ids. A
+record with a failed call is not finished: it is not written, and the next run makes just that call
+again (the others come from the cache).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 from pathlib import Path
 
 from codeuf.config import PoolModel
-from codeuf.data.io import JsonlAppender, read_jsonl_tolerant
+from codeuf.data.io import RecordLog
 from codeuf.data.schema import GenerationError, GenerationRecord, InstructionRecord, Response
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
@@ -39,10 +41,13 @@ def generate_responses(
     out_path: Path,
     seed: int,
 ) -> list[GenerationRecord]:
-    saved = {r["id"]: GenerationRecord.model_validate(r) for r in read_jsonl_tolerant(out_path)}
+    """The finished records, in input order; those with a failed call are left out (see above)."""
+    wanted = {r.id: r for r in records}
+    log = RecordLog(out_path)
     # A saved record is reused only for the same assignment; anything else is generated again
     # (cheaply: the cache still has every call that was made).
-    done = {r.id: saved[r.id] for r in records if r.id in saved and _same_task(saved[r.id], r)}
+    saved = log.resume(lambda row: _reusable(row, wanted))
+    done = {k: GenerationRecord.model_validate(v) for k, v in saved.items()}
     todo = [r for r in records if r.id not in done]
     jobs, slots = [], []
     for index, record in enumerate(todo):
@@ -53,22 +58,35 @@ def generate_responses(
             jobs.append((session.backend(entry.spec), request))
             slots.append((index, model, principle))
     partial: dict[int, dict[str, tuple[LLMResult, str]]] = {i: {} for i in range(len(todo))}
-    with JsonlAppender(out_path) as out:
+    with log:
 
         def on_result(job: int, result: LLMResult) -> None:
             index, model, principle = slots[job]
             partial[index][model] = (result, principle)
             record = todo[index]
             if len(partial[index]) == len(record.models):
-                done[record.id] = _assemble(record, partial.pop(index))
-                out.append(done[record.id].model_dump())
+                assembled = _assemble(record, partial.pop(index))
+                if not assembled.errors:
+                    done[record.id] = assembled
+                    log.append(assembled.model_dump())
 
         session.run("generate", jobs, on_result)
-    return [done[r.id] for r in records]
+    return [done[r.id] for r in records if r.id in done]
 
 
-def _same_task(saved: InstructionRecord, record: InstructionRecord) -> bool:
-    return (saved.instruction, saved.preference, saved.models) == (record.instruction, record.preference, record.models)
+def _reusable(row: dict, wanted: dict[str, InstructionRecord]) -> bool:
+    """A saved line is kept if it is a complete generation of the same assignment."""
+    record = wanted.get(row.get("id"))  # type: ignore[arg-type]
+    if record is None or row.get("errors"):
+        return False
+    same = (row.get("instruction"), row.get("preference"), row.get("models"))
+    if same != (record.instruction, record.preference, record.models):
+        return False
+    try:
+        GenerationRecord.model_validate(row)
+    except ValueError:
+        return False
+    return True
 
 
 def _assemble(record: InstructionRecord, results: dict[str, tuple[LLMResult, str]]) -> GenerationRecord:

@@ -8,6 +8,12 @@ OUT/binarized/           coseal/CodeUltraFeedback_binarized schema, train/test
 OUT/binarized_trl/       TRL conversational prompt/chosen/rejected, train/test
 OUT/manifest.json        config, versions, counts, statistics, tokens and wall time per stage
 OUT/cache.sqlite         every LLM call; a rerun makes none
+OUT/.codeuf.lock         while a command runs: one process per run folder
+
+Everything that can be checked is checked before the first call, and nothing is written, not even
+the cache, when a check fails: the config (specs, formats, judge names, types), the run folder (a
+writable folder), the prompt templates (rendered once on a sample), the source (readable, and not
+empty after filtering) and the models (a missing API key or GGUF is one line).
 """
 
 from __future__ import annotations
@@ -19,15 +25,18 @@ from typing import Any
 
 from codeuf.config import RunConfig
 from codeuf.data.card import binarized_card, feedback_card, feedback_stats
-from codeuf.data.io import write_jsonl_atomic
+from codeuf.data.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.data.save import save_dataset
-from codeuf.data.sources import load_instructions
+from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
+from codeuf.data.sources import BUILTIN_INSTRUCTIONS, load_instructions
+from codeuf.errors import InputError
 from codeuf.manifest import write_manifest
-from codeuf.stages.annotate import annotate_responses, flip_rate
+from codeuf.preferences import PREFERENCE_NAMES
+from codeuf.stages.annotate import annotate_responses, flip_rate, judge_request
 from codeuf.stages.binarize import binarize_feedback, trl_rows
-from codeuf.stages.generate import generate_responses
+from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
-from codeuf.stages.session import StageSession
+from codeuf.stages.session import StageSession, failure_summary
 
 
 @dataclass
@@ -39,36 +48,85 @@ class RunSummary:
     binarized: dict[str, Any]
     stages: dict[str, Any]
     wall_time_s: float
+    failures: str | None = None
+    """One line on the calls that failed after retries (their records are left for the next run), or None."""
+
+
+# ----------------------------------------------------------------------------- checks before any call
+
+
+def check_config(config: RunConfig, *, generate: bool = True, annotate: bool = True) -> None:
+    """What a config can get wrong beyond its types, checked without writing anything."""
+    check_writable_dir(config.out, "out")
+    sample = GenerationRecord(
+        id="check", instruction="Reverse a string.", preference=PREFERENCE_NAMES[0],
+        models=[f"m{i}" for i in range(config.models_per_instruction)],
+        responses=[Response(model=f"m{i}", response="def f(s): return s[::-1]")
+                   for i in range(config.models_per_instruction)],
+    )  # fmt: skip
+    if generate:
+        for entry in config.pool.values():
+            generation_request(entry, "principle", sample.instruction, 0)
+    if annotate:
+        if config.prompts is not None and not Path(config.prompts).is_dir():
+            raise InputError("not a folder of prompt templates", path=config.prompts, field="prompts")
+        for judge in config.judges:
+            judge_request(sample, sample.models, judge, config.prompts)
+
+
+def load_models(session: StageSession, specs: list[str]) -> None:
+    """Build every backend now, so that a missing key, file or package is one line before any write."""
+    for spec in dict.fromkeys(specs):
+        session.backend(spec)
+
+
+def instruction_pool(config: RunConfig) -> tuple[list[InstructionRecord], dict[str, int]]:
+    """The run's instructions; a source with none left after filtering is bad input."""
+    records, stats = build_instruction_pool(
+        load_instructions(config.source, config.column, config.split), n=config.n, seed=config.seed,
+        pool=list(config.pool), models_per_instruction=config.models_per_instruction,
+    )  # fmt: skip
+    if not records:
+        raise InputError(
+            f"no instructions left of {stats['source']}: {stats['dropped_cjk']} with CJK characters, "
+            f"{stats['dropped_empty']} empty, {stats['dropped_duplicates']} duplicates",
+            path=config.source or BUILTIN_INSTRUCTIONS, field=config.column,
+        )  # fmt: skip
+    return records, stats
+
+
+# ----------------------------------------------------------------------------- codeuf run
 
 
 def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
     started = time.perf_counter()
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     settings = config.model_dump(mode="json")
-    session = StageSession(out / "cache.sqlite", config.concurrency, progress)
-    try:
-        instructions = load_instructions(config.source, config.column, config.split)
-        records, pool_stats = build_instruction_pool(
-            instructions, n=config.n, seed=config.seed, pool=list(config.pool),
-            models_per_instruction=config.models_per_instruction,
+    check_config(config)
+    records, pool_stats = instruction_pool(config)
+    session = StageSession.for_run(config, progress)
+    load_models(session, [e.spec for e in config.pool.values()] + [j.spec for j in config.judges])
+    with folder_lock(out):
+        try:
+            write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
+            generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+            feedback = annotate_responses(
+                generations, config.judges, session, out / "annotations.jsonl",
+                seed=config.seed, orders=config.orders, prompts=config.prompts,
+            )  # fmt: skip
+            summary = save_outputs(config, feedback, session.stages, settings)
+        finally:
+            session.close()
+        wall = round(time.perf_counter() - started, 3)
+        failures = failure_summary(session.stages)
+        write_manifest(
+            out / "manifest.json", stage="run", config=settings, instructions=pool_stats, feedback=summary["feedback"],
+            flips=summary["flips"], binarized=summary["binarized"], stages=session.stages, wall_time_s=wall,
+            unfinished={"generate": len(records) - len(generations), "annotate": len(generations) - len(feedback)},
+            failures=failures,
         )  # fmt: skip
-        write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
-        generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
-        feedback = annotate_responses(
-            generations, config.judges, session, out / "annotations.jsonl",
-            seed=config.seed, orders=config.orders, prompts=config.prompts,
-        )  # fmt: skip
-        summary = save_outputs(config, feedback, session.stages, settings)
-    finally:
-        session.close()
-    wall = round(time.perf_counter() - started, 3)
-    write_manifest(
-        out / "manifest.json", stage="run", config=settings, instructions=pool_stats, feedback=summary["feedback"],
-        flips=summary["flips"], binarized=summary["binarized"], stages=session.stages, wall_time_s=wall,
-    )  # fmt: skip
     return RunSummary(
-        out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages, wall
+        out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages, wall, failures
     )
 
 
@@ -99,57 +157,76 @@ def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any]) 
 
 
 # One stage at a time, for the stage commands. Each reads the previous stage's output in the run
-# folder, or `source`: a file, a saved dataset folder or a hub id in the released schema.
+# folder, or `source`: a file, a saved dataset folder or a hub id in the released schema. Each raises
+# CallsFailedError after writing what succeeded, when some calls failed.
 
 
 def _records(source: str | Path | None, default: Path, model: type) -> list:
+    """The user's input, read strictly, or the previous stage's file in the run folder (last line per id)."""
+    from codeuf.data.io import RecordLog
     from codeuf.data.sources import load_records
-    from codeuf.errors import InputError
 
-    path = source if source is not None else default
-    if source is None and not Path(default).exists():
+    if source is not None:
+        return load_records(source, model)
+    if not Path(default).exists():
         raise InputError("not found: run the previous stage first, or give --input", path=default)
-    return load_records(path, model)
+    rows = RecordLog(default).read()
+    if not rows:
+        raise InputError("no records: run the previous stage first, or give --input", path=default)
+    records = []
+    for row in rows.values():
+        try:
+            records.append(model.model_validate({k: v for k, v in row.items() if k in model.model_fields}))
+        except ValueError as exc:
+            raise InputError(f"not a record of this stage: {str(exc).splitlines()[0]}", path=default,
+                             field=str(row.get("id"))) from None  # fmt: skip
+    return records
 
 
 def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
     out = Path(config.out)
-    records, stats = build_instruction_pool(
-        load_instructions(config.source, config.column, config.split), n=config.n, seed=config.seed,
-        pool=list(config.pool), models_per_instruction=config.models_per_instruction,
-    )  # fmt: skip
-    write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
+    check_writable_dir(out, "out")
+    records, stats = instruction_pool(config)
+    with folder_lock(out):
+        write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
     return out / "instructions.jsonl", stats
 
 
 def stage_generate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
-    from codeuf.data.schema import InstructionRecord
-
     out = Path(config.out)
+    check_config(config, annotate=False)
     records = _records(source, out / "instructions.jsonl", InstructionRecord)
-    session = StageSession(out / "cache.sqlite", config.concurrency, progress)
-    try:
-        generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
-    finally:
-        session.close()
+    unknown = sorted({m for r in records for m in r.models} - set(config.pool))
+    if unknown:
+        raise InputError(f"models {', '.join(map(repr, unknown))} are not in the config's pool", field="pool")
+    session = StageSession.for_run(config, progress)
+    load_models(session, [config.pool[m].spec for r in records for m in r.models])
+    with folder_lock(out):
+        try:
+            generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+        finally:
+            session.close()
+    session.raise_if_failed()
     return out / "generations.jsonl"
 
 
 def stage_annotate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
     """Annotate generations (or re-annotate a released dataset) and save the feedback dataset."""
-    from codeuf.data.schema import GenerationRecord
-
     out = Path(config.out)
+    check_config(config, generate=False)
     records = _records(source, out / "generations.jsonl", GenerationRecord)
-    session = StageSession(out / "cache.sqlite", config.concurrency, progress)
-    try:
-        feedback = annotate_responses(
-            records, config.judges, session, out / "annotations.jsonl",
-            seed=config.seed, orders=config.orders, prompts=config.prompts,
-        )  # fmt: skip
-    finally:
-        session.close()
-    save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
+    session = StageSession.for_run(config, progress)
+    load_models(session, [j.spec for j in config.judges])
+    with folder_lock(out):
+        try:
+            feedback = annotate_responses(
+                records, config.judges, session, out / "annotations.jsonl",
+                seed=config.seed, orders=config.orders, prompts=config.prompts,
+            )  # fmt: skip
+        finally:
+            session.close()
+        save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
+    session.raise_if_failed()
     return out / "feedback"
 
 
@@ -157,6 +234,8 @@ def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple
     from codeuf.data.schema import FeedbackRecord
 
     out = Path(config.out)
+    check_writable_dir(out, "out")
     feedback = _records(source, out / "annotations.jsonl", FeedbackRecord)
-    stats = save_binarized(config, feedback, config.model_dump(mode="json"))
+    with folder_lock(out):
+        stats = save_binarized(config, feedback, config.model_dump(mode="json"))
     return out / "binarized", stats

@@ -1,4 +1,5 @@
-"""What the stages of one run share: loaded models, the run's cache, and a ledger per stage."""
+"""What the stages of one run share: loaded models, the run's cache, a ledger per stage, and the tally of
+calls that failed, which makes the one-line summary a command ends with when it must be rerun."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codeuf.errors import CallsFailedError
 from codeuf.llm.base import Backend, load_backend
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
@@ -22,29 +24,50 @@ def stable_seed(*parts: object) -> int:
 
 
 class StageSession:
-    """Loads each model spec once (one embedded model serves every pool entry that names it)."""
+    """Loads each model spec once (one embedded model serves every pool entry that names it). The cache
+    file is opened at the first call, so a command that stops on a check leaves no cache behind."""
 
-    def __init__(self, cache_path: Path | None, concurrency: int = 8, progress: bool | None = None) -> None:
-        self.cache = ResultCache(cache_path) if cache_path is not None else None
+    def __init__(
+        self,
+        cache_path: Path | None,
+        concurrency: int = 8,
+        progress: bool | None = None,
+        *,
+        max_retries: int = 6,
+        timeout: float = 120.0,
+        down_after_s: float = 60.0,
+    ) -> None:
+        self.cache_path = cache_path
+        self.cache: ResultCache | None = None
         self.concurrency, self.progress = concurrency, progress
+        self.max_retries, self.timeout, self.down_after_s = max_retries, timeout, down_after_s
         self._backends: dict[str, Backend] = {}
         self.stages: dict[str, dict[str, Any]] = {}
 
+    @classmethod
+    def for_run(cls, config: Any, progress: bool | None = None) -> StageSession:
+        """The session of a RunConfig: its run folder's cache and its transport settings."""
+        return cls(Path(config.out) / "cache.sqlite", config.concurrency, progress, max_retries=config.max_retries,
+                   timeout=config.timeout, down_after_s=config.down_after_s)  # fmt: skip
+
     def backend(self, spec: str) -> Backend:
         if spec not in self._backends:
-            self._backends[spec] = load_backend(spec)
+            self._backends[spec] = load_backend(spec, timeout=self.timeout)
         return self._backends[spec]
 
     def run(
         self, stage: str, jobs: Sequence[tuple[Backend, LLMRequest]], on_result: OnResult | None = None
     ) -> list[LLMResult]:
-        """Run one stage's calls; usage and wall time add up in `self.stages[stage]`."""
+        """Run one stage's calls; usage, failures and wall time add up in `self.stages[stage]`."""
+        if self.cache is None and self.cache_path is not None and jobs:
+            self.cache = ResultCache(self.cache_path)
         ledger = Ledger()
         runner = Runner(
-            RunnerConfig(concurrency=self.concurrency, progress=self.progress, description=stage),
+            RunnerConfig(concurrency=self.concurrency, progress=self.progress, description=stage,
+                         max_retries=self.max_retries, timeout=self.timeout, down_after_s=self.down_after_s),
             cache=self.cache,
             ledger=ledger,
-        )
+        )  # fmt: skip
         started = time.perf_counter()
 
         async def go() -> list[LLMResult]:
@@ -54,18 +77,57 @@ class StageSession:
                 for backend in {id(b): b for b, _ in jobs}.values():
                     await backend.aclose()
 
-        results = asyncio.run(go())
+        try:
+            results = asyncio.run(go())
+        finally:
+            self._account(stage, ledger, time.perf_counter() - started)
+        return results
+
+    def _account(self, stage: str, ledger: Ledger, seconds: float) -> None:
         entry = self.stages.setdefault(stage, {"calls": 0, "errors": 0, "wall_time_s": 0.0, "usage": {}})
-        entry["calls"] += len(results)
-        entry["errors"] += sum(not r.ok for r in results)
-        entry["wall_time_s"] = round(entry["wall_time_s"] + time.perf_counter() - started, 3)
+        entry["wall_time_s"] = round(entry["wall_time_s"] + seconds, 3)
         for model, usage in ledger.to_dict().items():
+            entry["calls"] += usage["requests"]
+            entry["errors"] += usage["errors"]
             total = entry["usage"].setdefault(model, {})
             for key, value in usage.items():
-                if value is not None:
+                if key == "error_kinds":
+                    kinds = total.setdefault(key, {})
+                    for kind, count in value.items():
+                        kinds[kind] = kinds.get(kind, 0) + count
+                elif key == "last_error":
+                    total[key] = value or total.get(key)
+                elif value is not None:
                     total[key] = (total.get(key) or 0) + value
-        return results
+
+    def failures(self) -> int:
+        return sum(entry["errors"] for entry in self.stages.values())
+
+    def raise_if_failed(self) -> None:
+        """After a command has written what succeeded: CallsFailedError with one line saying what failed."""
+        message = failure_summary(self.stages)
+        if message:
+            raise CallsFailedError(message)
 
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+            self.cache = None
+
+
+def failure_summary(stages: dict[str, dict[str, Any]]) -> str | None:
+    """'3 calls failed after retries (generate: 3 connection on openai:m@URL; ...); ...', or None."""
+    parts, total = [], 0
+    for stage, entry in stages.items():
+        for model, usage in entry.get("usage", {}).items():
+            kinds = usage.get("error_kinds") or {}
+            if kinds:
+                total += sum(kinds.values())
+                described = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+                parts.append(f"{stage}: {described} on {model}")
+    if not total:
+        return None
+    last = next((u["last_error"] for e in stages.values() for u in e.get("usage", {}).values() if u.get("last_error")),
+                "")  # fmt: skip
+    return (f"{total} call{'s' if total != 1 else ''} failed after retries ({'; '.join(parts)}; last: {last}). "
+            "Everything else is written: rerun the same command to retry just these")  # fmt: skip

@@ -18,8 +18,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from codeuf.config import checked_spec
 from codeuf.data.io import atomic_write_text
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 from codeuf.train.run import losses
@@ -28,10 +29,12 @@ BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "coda
 
 
 class LoopConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    out: Path = Path("runs/loop")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    out: Path = Field(Path("runs/loop"), strict=False)
     base: str = Field("default", description="The model to align: the embedded default or a .gguf.")
-    run_config: Path | None = Field(None, description="A `codeuf run` config; none: the embedded demo pool.")
+    run_config: Path | None = Field(
+        None, strict=False, description="A `codeuf run` config; none: the embedded demo pool."
+    )
     instructions: int = Field(24, ge=2, description="Instructions for the dataset (with the demo pool).")
     test_fraction: float = Field(0.25, gt=0, lt=1, description="Held-out pairs, for the DPO reward accuracy.")
     recipe: str = "cpu-dpo"
@@ -44,10 +47,12 @@ class LoopConfig(BaseModel):
     reference: str = "gpt-4-turbo"
     answer_max_tokens: int = 256
     humaneval_dataset: str | None = None
-    humaneval_data: Path | None = None
+    humaneval_data: Path | None = Field(None, strict=False)
     humaneval_limit: int | None = Field(40, ge=1)
     humaneval_max_tokens: int = 256
     concurrency: int = Field(4, ge=1)
+
+    _judge = field_validator("judge")(checked_spec)
 
 
 def load_loop_config(path: Path | None) -> LoopConfig:
@@ -55,7 +60,7 @@ def load_loop_config(path: Path | None) -> LoopConfig:
         return LoopConfig()
     from codeuf.config import read_yaml_mapping, validated
 
-    return validated(LoopConfig, read_yaml_mapping(Path(path))[0], path)
+    return validated(LoopConfig, *read_yaml_mapping(Path(path)), path=path)
 
 
 def _build_data(config: LoopConfig, progress: bool | None) -> Path:
@@ -65,7 +70,11 @@ def _build_data(config: LoopConfig, progress: bool | None) -> Path:
     base = load_config(config.run_config) if config.run_config else default_config()
     settings = with_overrides(base, out=config.out / "data", n=config.instructions,
                               test_fraction=config.test_fraction, concurrency=config.concurrency)  # fmt: skip
-    run_pipeline(settings, progress=progress)
+    summary = run_pipeline(settings, progress=progress)
+    if summary.failures:
+        from codeuf.errors import CallsFailedError
+
+        raise CallsFailedError(summary.failures)  # no training on a dataset with holes: rerun to complete it
     return config.out / "data"
 
 
@@ -108,6 +117,7 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
             grade_answers(folder, judge, session, reference_model=config.reference)
         finally:
             session.close()
+        session.raise_if_failed()
         dirs.append(folder)
     report = build_report(dirs)
     write_report_files(report, config.out / "codal" / "report")
