@@ -66,3 +66,12 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 CODEUF = [sys.executable, "-m", "codeuf"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test, marked or not, so that
+    `pytest -m "not integration"` never loads a model, trains or starts a server."""
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if integration in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)

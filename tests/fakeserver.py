@@ -38,7 +38,8 @@ def _fake_json(schema: dict[str, Any], salt: str = "") -> Any:
 
 
 class FakeServer:
-    def __init__(self, latency: float = 0.0, hang_seconds: float = 30.0) -> None:
+    def __init__(self, latency: float = 0.0, hang_seconds: float = 30.0, port: int = 0) -> None:
+        """`port` 0 takes a free one; a test that stops the server can start another on the same port."""
         self.latency, self.hang_seconds = latency, hang_seconds
         self.attempts: Counter[str] = Counter()
         self.completed: Counter[str] = Counter()
@@ -49,7 +50,7 @@ class FakeServer:
         """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self.port = 0
+        self.port = port
 
     @property
     def url(self) -> str:
@@ -76,7 +77,7 @@ class FakeServer:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
+        server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, backlog=1024, reuse_address=True)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._handlers: set[asyncio.Task[None]] = set()

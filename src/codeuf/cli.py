@@ -5,6 +5,7 @@ Heavy modules are imported inside commands so that `codeuf --help` starts fast.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -469,14 +470,24 @@ def convert(
     chat_template: Annotated[Path | None, typer.Option(help="A Jinja chat template file.")] = None,
 ) -> None:
     """GGUF to a plain Hugging Face folder (float32, tokenizer, chat template) that can be trained."""
+    from codeuf.errors import InputError
     from codeuf.train.convert import convert_gguf, gguf_path
 
     gguf = gguf_path(model)
     if gguf is None:
-        from codeuf.errors import InputError
-
         raise InputError("expected a .gguf file or `default`", field="model")
-    template = chat_template.read_text(encoding="utf-8") if chat_template else None
+    template = None
+    if chat_template is not None:
+        from codeuf.data.io import read_input_bytes
+
+        try:
+            template = read_input_bytes(chat_template).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-8", path=chat_template, field="--chat-template") from None
+    if out is not None:
+        from codeuf.data.io import check_writable_dir
+
+        check_writable_dir(out, "--out")
     typer.echo(f"Hugging Face folder: {convert_gguf(gguf, out, chat_template=template)}")
 
 
@@ -502,6 +513,9 @@ def export(
         from codeuf.errors import InputError
 
         raise InputError("give MODEL and --out FILE.gguf", field="model" if model is None else "--out")
+    from codeuf.llm.session import check_output_file
+
+    check_output_file(out, "--out")
     result = exporting.export(model, out, outtype, merged)
     typer.echo(f"GGUF: {result['gguf']} ({result['bytes'] / 1e6:.0f} MB); merged folder: {result['hf']}")
     typer.echo(f"serve it: --model llamacpp:{result['gguf']}  or  --model hf:{result['hf']}")
@@ -516,8 +530,10 @@ def sft_data_command(
 ) -> None:
     """The paper's SFT set: the source minus every instruction of the given CodeUltraFeedback data."""
     from codeuf.data.io import write_jsonl_atomic
+    from codeuf.llm.session import check_output_file
     from codeuf.train.data import sft_data
 
+    check_output_file(out, "--out")
     rows, stats = sft_data(source, exclude, column)
     write_jsonl_atomic(out, rows)
     typer.echo(
@@ -556,6 +572,14 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+@functools.cache
+def _command():  # type: ignore[no-untyped-def]
+    """The click command tree, built from the Typer app once per process (building it takes ~10 ms)."""
+    import typer.main
+
+    return typer.main.get_command(app)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit (see codeuf.errors for the codes)."""
     try:  # recent Typer versions vendor click
@@ -564,7 +588,7 @@ def main() -> None:
         from click import exceptions as click_errors
 
     try:
-        code = app(standalone_mode=False)
+        code = _command().main(prog_name="codeuf", standalone_mode=False)
     except CodeufError as exc:
         _fail(str(exc), exc.exit_code)
     except click_errors.NoArgsIsHelpError as exc:

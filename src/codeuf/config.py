@@ -169,6 +169,7 @@ def load_config(path: str | Path) -> RunConfig:
     return validated(RunConfig, *read_yaml_mapping(Path(path)), path=Path(path))
 
 
+MAX_DEPTH = 100
 MAX_YAML_NODES = 100_000
 """More nodes than any real config has; stops alias bombs ("billion laughs") before they expand."""
 
@@ -184,6 +185,8 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
     raw = read_input_bytes(path)
     try:
         text = raw.decode("utf-8")
+        if _flow_depth(text) > MAX_DEPTH:
+            raise _TooLarge
         node = yaml.compose(text)
         lines = _key_lines(node)
         data = yaml.safe_load(text)
@@ -210,6 +213,26 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
 
 class _TooLarge(Exception):
     pass
+
+
+def _flow_depth(text: str) -> int:
+    """How deep `[` and `{` nest, quotes ignored: a cheap look before PyYAML, which takes half a second
+    to give up on a few thousand levels. No real config comes near MAX_DEPTH."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _key_lines(root: Any) -> dict[str, int]:

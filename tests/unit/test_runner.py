@@ -138,3 +138,92 @@ def test_runner_works_inside_a_running_loop() -> None:
         return await Runner().arun([(ScriptedBackend(), chat("x"))])
 
     assert asyncio.run(main())[0].text == "echo:x"
+
+
+# ----------------------------------------------------------------------------- a backend that is down
+
+
+def test_a_dead_backend_stops_the_run_keeping_what_finished() -> None:
+    """Once a backend has failed every attempt for down_after_s (and at least down_after_attempts times),
+    the run stops with one line naming it; results delivered before are kept, the rest are not delivered."""
+    from codeuf.errors import BackendDownError
+
+    def script(request: LLMRequest, attempt: int) -> BackendError | None:
+        text = (request.messages or [])[-1].content
+        return BackendError("connection", "Connection refused") if int(text[1:]) >= 5 else None
+
+    backend = ScriptedBackend(script, delay=0.001)
+    delivered: list[int] = []
+    runner = Runner(RunnerConfig(concurrency=2, max_retries=50, backoff_base=0.01, backoff_max=0.02,
+                                 down_after_s=0.2, down_after_attempts=5))  # fmt: skip
+    started = time.perf_counter()
+    try:
+        runner.run([(backend, chat(f"q{i}")) for i in range(40)], lambda i, r: delivered.append(i))
+    except BackendDownError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("the run did not stop")
+    assert time.perf_counter() - started < 5  # far less than 35 requests x 50 retries
+    assert "openai:scripted" in message and "connection: Connection refused" in message and "\n" not in message
+    assert sorted(delivered) == [0, 1, 2, 3, 4]  # every success was delivered; no failure was
+
+
+def test_a_backend_that_heals_is_not_stopped() -> None:
+    """A short outage (shorter than down_after_s) is ridden out by the retries."""
+    outage_until = time.perf_counter() + 0.15
+
+    def script(request: LLMRequest, attempt: int) -> BackendError | None:
+        return BackendError("connection", "refused") if time.perf_counter() < outage_until else None
+
+    runner = Runner(RunnerConfig(concurrency=4, max_retries=100, backoff_base=0.01, backoff_max=0.02,
+                                 down_after_s=5, down_after_attempts=3))  # fmt: skip
+    results = runner.run([(ScriptedBackend(script), chat(f"q{i}")) for i in range(8)])
+    assert all(r.ok for r in results) and len(results) == 8
+
+
+def test_auth_errors_stop_after_the_count_alone() -> None:
+    from codeuf.errors import BackendDownError
+
+    backend = ScriptedBackend(lambda r, a: BackendError("auth", "HTTP 401", status_code=401))
+    runner = Runner(RunnerConfig(concurrency=1, down_after_s=3600, down_after_attempts=3, **FAST))
+    try:
+        runner.run([(backend, chat(f"q{i}")) for i in range(50)])
+    except BackendDownError:
+        pass
+    else:
+        raise AssertionError("the run did not stop")
+    assert len(backend.calls) == 3  # a revoked key does not heal by waiting
+
+
+def test_bad_requests_and_rate_limits_never_stop_a_run() -> None:
+    """A 400 or a 429 is the server answering: the backend is alive."""
+
+    def script(request: LLMRequest, attempt: int) -> BackendError | None:
+        return BackendError("bad_request", "HTTP 400", status_code=400)
+
+    runner = Runner(RunnerConfig(concurrency=1, down_after_s=0.0001, down_after_attempts=1, **FAST))
+    results = runner.run([(ScriptedBackend(script), chat(f"q{i}")) for i in range(12)])
+    assert len(results) == 12 and not any(r.ok for r in results)
+
+
+def test_down_after_zero_never_stops() -> None:
+    backend = ScriptedBackend(lambda r, a: BackendError("connection", "refused"))
+    runner = Runner(RunnerConfig(concurrency=2, max_retries=2, down_after_s=0, down_after_attempts=1, **FAST))
+    results = runner.run([(backend, chat(f"q{i}")) for i in range(6)])
+    assert len(results) == 6 and all(r.error and r.error.kind == "connection" for r in results)
+
+
+def test_failed_calls_are_tallied_by_kind() -> None:
+    from codeuf.stages.session import failure_summary
+
+    backend = ScriptedBackend(lambda r, a: BackendError("bad_request", "HTTP 400: too long") if "bad" in
+                              (r.messages or [])[-1].content else None)  # fmt: skip
+    ledger = Ledger()
+    Runner(RunnerConfig(**FAST), ledger=ledger).run([(backend, chat(t)) for t in ("a", "bad1", "b", "bad2")])
+    usage = ledger.to_dict()["openai:scripted"]
+    assert usage["errors"] == 2 and usage["error_kinds"] == {"bad_request": 2}
+    line = failure_summary({"generate": {"usage": ledger.to_dict()}})
+    assert line is not None and line.startswith(
+        "2 calls failed after retries (generate: 2 bad_request on openai:scripted"
+    )
+    assert failure_summary({"generate": {"usage": {}}}) is None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +30,7 @@ from codeuf.prompts import render
 from codeuf.stages.annotate import rated_item
 from codeuf.stages.session import StageSession
 
+_Record = TypeVar("_Record", bound=BaseModel)
 HUB_ID = "coseal/codal-bench"
 REFERENCE_MODELS = ("gpt-3.5-turbo", "gpt-4-turbo", "claude-3-sonnet-20240229")
 GRADES = tuple(str(i) for i in range(1, 11))
@@ -157,25 +158,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "judge"
 
 
+def read_folder_records(path: Path, model: type[_Record]) -> list[_Record]:
+    """The records of a file codeuf appended to (a last line cut by a crash is skipped), each validated:
+    a hand-edited or foreign line is one InputError naming the file, line and field."""
+    from pydantic import ValidationError
+
+    records = []
+    for number, row in enumerate(read_jsonl_tolerant(path), start=1):
+        try:
+            records.append(model.model_validate(row))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InputError(error["msg"], path=path, line=number,
+                             field=".".join(map(str, error["loc"])) or None) from None  # fmt: skip
+    return records
+
+
 def check_answers(answers_dir: Path, reference_model: str) -> tuple[dict[str, CodalItem], list[CodalAnswer]]:
     """The items and answers of a folder made by `answer_bench`, checked: both present and readable, and
     every item with a reference from `reference_model`. Writes nothing."""
-    from pydantic import ValidationError
-
     if not Path(answers_dir).is_dir():
         raise InputError("not a folder made by `codeuf codal answer`", path=answers_dir, field="--answers")
-    rows: dict[str, list[Any]] = {}
-    for name, model in (("bench.jsonl", CodalItem), ("answers.jsonl", CodalAnswer)):
-        rows[name] = []
-        for number, row in enumerate(read_jsonl_tolerant(answers_dir / name), start=1):
-            try:
-                rows[name].append(model.model_validate(row))
-            except ValidationError as exc:
-                error = exc.errors()[0]
-                raise InputError(error["msg"], path=answers_dir / name, line=number,
-                                 field=".".join(map(str, error["loc"])) or None) from None  # fmt: skip
-    items = {i.id: i for i in rows["bench.jsonl"]}
-    answers = rows["answers.jsonl"]
+    items = {i.id: i for i in read_folder_records(answers_dir / "bench.jsonl", CodalItem)}
+    answers = read_folder_records(answers_dir / "answers.jsonl", CodalAnswer)
     if not items or not answers:
         raise InputError("no answers: run `codeuf codal answer` into this folder first", path=answers_dir)
     missing = [i for i in items.values() if reference_model not in i.references]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem
-from codeuf.data.io import atomic_write_text, read_jsonl_tolerant
+from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
+from codeuf.data.io import atomic_write_text
 from codeuf.data.schema import NA
 from codeuf.errors import InputError
 from codeuf.preferences import PREFERENCE_NAMES
@@ -34,10 +34,10 @@ def load_runs(dirs: list[Path]) -> list[GradedRun]:
         files = sorted((folder / "grades").glob("*.jsonl")) if (folder / "grades").is_dir() else []
         if not files:
             raise InputError("no grades: run `codeuf codal grade` on this folder first", path=folder)
-        items = {i["id"]: CodalItem.model_validate(i) for i in read_jsonl_tolerant(folder / "bench.jsonl")}
-        answers = {a["id"]: CodalAnswer.model_validate(a) for a in read_jsonl_tolerant(folder / "answers.jsonl")}
+        items = {i.id: i for i in read_folder_records(folder / "bench.jsonl", CodalItem)}
+        answers = {a.id: a for a in read_folder_records(folder / "answers.jsonl", CodalAnswer)}
         for path in files:
-            grades = list({g["id"]: CodalGrade.model_validate(g) for g in read_jsonl_tolerant(path)}.values())
+            grades = list({g.id: g for g in read_folder_records(path, CodalGrade)}.values())
             if grades:
                 runs.append(GradedRun(grades[0].model, grades[0].judge, grades, items, answers))
     return runs

@@ -130,7 +130,7 @@ def check_value(value: Any, text: str | None = None, max_depth: int | None = MAX
     if text is not None and text.count("[") + text.count("{") <= limit and not _SURROGATE_ESCAPE.search(text):
         return
     for depth, where, node in _walk(value):
-        if depth > limit:
+        if depth >= limit:  # the root is level 1
             raise JsonProblem(f"nested more than {max_depth} levels deep")
         strings = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
         for string in strings:

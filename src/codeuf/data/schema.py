@@ -9,7 +9,7 @@ expect the released schema ignore them.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NA = "N/A"
 
@@ -19,7 +19,23 @@ class InstructionRecord(BaseModel):
     id: str
     instruction: str
     preference: str
-    models: list[str]
+    models: list[str] = Field(min_length=1)
+
+    @field_validator("preference")
+    @classmethod
+    def _known_preference(cls, value: str) -> str:
+        from codeuf.preferences import PREFERENCE_NAMES
+
+        if value not in PREFERENCE_NAMES:
+            raise ValueError(f"unknown preference {value!r} (known: {', '.join(PREFERENCE_NAMES)})")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a model is named twice")
+        return value
 
 
 class Response(BaseModel):
@@ -58,10 +74,22 @@ class GenerationRecord(InstructionRecord):
     def failed(self) -> dict[str, str]:
         return {e.model: e.error for e in self.errors}
 
+    @model_validator(mode="after")
+    def _one_response_per_model(self) -> GenerationRecord:
+        if sorted(r.model for r in self.responses) != sorted(self.models):
+            raise ValueError("responses must hold one response per model of `models`")
+        return self
+
 
 class FeedbackRecord(GenerationRecord):
     annotations: list[Annotation]
     judgements: list[Judgement] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _annotations_of_the_models(self) -> FeedbackRecord:
+        if not {a.model for a in self.annotations} <= set(self.models):
+            raise ValueError("annotations must rate models of `models`")
+        return self
 
 
 def rating_value(rating: str) -> float | None:

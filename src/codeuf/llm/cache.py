@@ -57,10 +57,16 @@ class ResultCache:
         # The busy timeout comes first: switching to WAL takes a lock, and another process (a second run on
         # the shared user cache) may hold it for a moment.
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            from codeuf.errors import InputError
+
+            raise InputError(f"not a codeuf cache ({exc})", path=self.path) from None
 
     def _migrate(self) -> None:
         """Apply each pending migration in its own write transaction, checking again inside it, so that two

@@ -11,11 +11,13 @@ hf:/path/to/folder                     a local transformers model (or a hub id w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from codeuf.errors import InputError
 
 BACKENDS = ("llamacpp", "openai", "anthropic", "hf")
+_URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:\d{1,5})?(/[^\s]*)?")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ def parse_spec(text: str) -> ModelSpec:
     if at and not base_urls:
         raise InputError(f"model spec {text!r}: no base URL after '@'")
     for url in base_urls:
-        if not url.startswith(("http://", "https://")):
-            raise InputError(f"model spec {text!r}: base URL {url!r} must start with http:// or https://")
+        if not _URL.fullmatch(url):
+            raise InputError(f"model spec {text!r}: base URL {url!r} is not http(s)://HOST[:PORT][/PATH]")
     if not model:
         raise InputError(f"model spec {text!r}: empty model name")
     return ModelSpec(backend, model, base_urls)

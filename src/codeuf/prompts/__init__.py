@@ -42,7 +42,8 @@ def render(name: str, user_dir: str | Path | None = None, **context: Any) -> str
     if user_dir is not None and not Path(user_dir).is_dir():
         raise InputError("prompt folder not found", path=user_dir, field="prompts")
     try:
-        return _environment(str(user_dir) if user_dir else None).get_template(name).render(**context).strip()
+        folder = str(Path(user_dir).resolve()) if user_dir else None
+        return _environment(folder).get_template(name).render(**context).strip()
     except TemplateSyntaxError as exc:
         raise InputError(f"template error: {exc.message}", path=template_path(name, user_dir),
                          line=exc.lineno) from None  # fmt: skip

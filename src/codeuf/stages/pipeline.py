@@ -55,23 +55,25 @@ class RunSummary:
 # ----------------------------------------------------------------------------- checks before any call
 
 
-def check_config(config: RunConfig, *, generate: bool = True, annotate: bool = True) -> None:
-    """What a config can get wrong beyond its types, checked without writing anything."""
+def check_config(config: RunConfig) -> None:
+    """What a config can get wrong beyond its types, checked without writing anything. Every command that
+    takes a config checks it whole, so a mistake in the judge's prompt shows before anything is paid for."""
     check_writable_dir(config.out, "out")
+    if config.source is None and config.column != "instruction":
+        raise InputError("a column is read from a `source`; the built-in sample has only `instruction`",
+                         field="column")  # fmt: skip
     sample = GenerationRecord(
         id="check", instruction="Reverse a string.", preference=PREFERENCE_NAMES[0],
         models=[f"m{i}" for i in range(config.models_per_instruction)],
         responses=[Response(model=f"m{i}", response="def f(s): return s[::-1]")
                    for i in range(config.models_per_instruction)],
     )  # fmt: skip
-    if generate:
-        for entry in config.pool.values():
-            generation_request(entry, "principle", sample.instruction, 0)
-    if annotate:
-        if config.prompts is not None and not Path(config.prompts).is_dir():
-            raise InputError("not a folder of prompt templates", path=config.prompts, field="prompts")
-        for judge in config.judges:
-            judge_request(sample, sample.models, judge, config.prompts)
+    for entry in config.pool.values():
+        generation_request(entry, "principle", sample.instruction, 0)
+    if config.prompts is not None and not Path(config.prompts).is_dir():
+        raise InputError("not a folder of prompt templates", path=config.prompts, field="prompts")
+    for judge in config.judges:
+        judge_request(sample, sample.models, judge, config.prompts)
 
 
 def load_models(session: StageSession, specs: list[str]) -> None:
@@ -185,7 +187,7 @@ def _records(source: str | Path | None, default: Path, model: type) -> list:
 
 def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
     out = Path(config.out)
-    check_writable_dir(out, "out")
+    check_config(config)
     records, stats = instruction_pool(config)
     with folder_lock(out):
         write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
@@ -194,7 +196,7 @@ def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
 
 def stage_generate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
     out = Path(config.out)
-    check_config(config, annotate=False)
+    check_config(config)
     records = _records(source, out / "instructions.jsonl", InstructionRecord)
     unknown = sorted({m for r in records for m in r.models} - set(config.pool))
     if unknown:
@@ -213,7 +215,7 @@ def stage_generate(config: RunConfig, source: str | Path | None = None, progress
 def stage_annotate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
     """Annotate generations (or re-annotate a released dataset) and save the feedback dataset."""
     out = Path(config.out)
-    check_config(config, generate=False)
+    check_config(config)
     records = _records(source, out / "generations.jsonl", GenerationRecord)
     session = StageSession.for_run(config, progress)
     load_models(session, [j.spec for j in config.judges])
@@ -234,7 +236,7 @@ def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple
     from codeuf.data.schema import FeedbackRecord
 
     out = Path(config.out)
-    check_writable_dir(out, "out")
+    check_config(config)
     feedback = _records(source, out / "annotations.jsonl", FeedbackRecord)
     with folder_lock(out):
         stats = save_binarized(config, feedback, config.model_dump(mode="json"))

@@ -162,6 +162,8 @@ def sft_data(source: str, exclude: list[str], column: str = "instruction") -> tu
             if not isinstance(row.get("instruction"), str):
                 raise InputError("missing or not a string", path=where, line=line, field="instruction")
             taken.add(_key(row["instruction"]))
+    if not taken:
+        raise InputError("no instructions to exclude: the files are empty", path=", ".join(exclude))
     kept, removed, total = [], 0, 0
     for where, line, row in iter_rows(source):
         text = row.get(column)
@@ -172,4 +174,6 @@ def sft_data(source: str, exclude: list[str], column: str = "instruction") -> tu
             removed += 1
             continue
         kept.append(dict(row))
+    if not total:
+        raise InputError("no rows: the source is empty", path=source)
     return kept, {"source_rows": total, "excluded_instructions": len(taken), "removed": removed, "kept": len(kept)}

@@ -155,7 +155,24 @@ def _dpo_minus_base(report: dict[str, Any]) -> dict[str, Any] | None:
     return test
 
 
+def check_loop(config: LoopConfig) -> None:
+    """What would otherwise fail hours in (after building data or training), checked before anything runs."""
+    from codeuf.bench.codal import load_bench
+    from codeuf.config import load_config
+    from codeuf.data.io import check_writable_dir
+    from codeuf.errors import InputError
+    from codeuf.train.recipe import recipe_path, shipped_recipes
+
+    check_writable_dir(config.out, "out")
+    if config.run_config is not None:
+        load_config(config.run_config)
+    load_bench(config.bench)
+    if not recipe_path(config.recipe).is_file():
+        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", field="recipe")
+
+
 def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]:
+    check_loop(config)
     config.out.mkdir(parents=True, exist_ok=True)
     data = _build_data(config, progress)
     adapter, metrics = _train(config, data)
