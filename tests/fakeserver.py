@@ -48,6 +48,8 @@ class FakeServer:
         self.auth_headers: list[str] = []
         self.holding = False
         """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
+        self.fail_generations = 0
+        """The next this many requests without a response_format (generations, not judge calls) get a 500."""
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.port = port
@@ -145,6 +147,11 @@ class FakeServer:
             await asyncio.sleep(self.latency)
         while self.holding:
             await asyncio.sleep(0.01)
+        with self._lock:
+            injected = self.fail_generations > 0 and "response_format" not in req
+            self.fail_generations -= injected
+        if injected:
+            return 500, {}, {"error": {"message": "injected failure", "type": "server_error"}}
         match = _FAULT.search(text)
         if match:
             fault, times = match.group(1), int(match.group(2) or 10**9)

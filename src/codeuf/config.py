@@ -276,6 +276,10 @@ def validated(
         raise InputError(message, path=path, line=line, field=".".join(loc) or None) from None
 
 
+OPTION_NAMES = {"judges": "judge"}
+"""Config fields whose command-line option has another name."""
+
+
 def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
     """The config with command-line overrides applied and validated like the YAML; errors name the option."""
     values = config.model_dump()
@@ -286,5 +290,6 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(p) for p in error["loc"]]
-        field = f"--{loc[0].replace('_', '-')}" if loc and loc[0] in given else ".".join(loc) or None
+        option = OPTION_NAMES.get(loc[0], loc[0]) if loc else ""
+        field = f"--{option.replace('_', '-')}" if loc and loc[0] in given else ".".join(loc) or None
         raise InputError(error["msg"].removeprefix("Value error, "), field=field) from None

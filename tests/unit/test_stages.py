@@ -171,3 +171,78 @@ def test_generation_request_uses_format_or_chat(n: int) -> None:
     raw = generation_request(PoolModel(spec="openai:x", format="alpaca"), "Be clear.", "Sort.", seed=1)
     assert isinstance(raw, LLMRequest) and "### Instruction:\nBe clear.\n\nSort." in raw.prompt
     assert raw.stop == ["### Instruction:"]
+
+
+# ----------------------------------------------------------------------------- failed calls vs unreadable answers
+
+
+def _session(tmp_path, backend):  # type: ignore[no-untyped-def]
+    from codeuf.stages.session import StageSession
+
+    session = StageSession(tmp_path / "cache.sqlite", concurrency=2, max_retries=0)
+    session._backends = {spec: backend for spec in ("openai:j", "openai:a", "openai:b")}
+    return session
+
+
+def test_an_unreadable_verdict_stays_na_and_a_failed_call_is_asked_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A judge answer that parses to nothing is N/A for good (the same request would give the same answer);
+    a call that failed leaves its record unwritten, and only that call is made by the next run."""
+    from codeuf.config import JudgeConfig
+    from codeuf.llm.base import BackendError
+    from codeuf.stages.annotate import annotate_responses
+    from tests.conftest import ScriptedBackend
+
+    failing = {"fail": True}
+
+    def script(request: LLMRequest, attempt: int) -> BackendError | None:
+        text = (request.messages or [])[-1].content
+        if "FAILS" in text and failing["fail"]:
+            return BackendError("server", "HTTP 503", status_code=503)
+        return None
+
+    backend = ScriptedBackend(script)  # answers "echo:...", which is no JSON: every rating unreadable
+    records = [GenerationRecord(id=i, instruction=text, preference="style", models=["a", "b"],
+                                responses=[Response(model="a", response="x"), Response(model="b", response="y")])
+               for i, text in (("r1", "Sort a list."), ("r2", "FAILS here"))]  # fmt: skip
+    judges = [JudgeConfig(spec="openai:j", name="j")]
+    out = tmp_path / "annotations.jsonl"
+    session = _session(tmp_path, backend)
+    first = annotate_responses(records, judges, session, out, seed=0)
+    assert [r.id for r in first] == ["r1"] and [a.rating for a in first[0].annotations] == [NA, NA]
+    assert session.failures() == 1 and "1 server on openai:scripted" in (session_line := _line(session))
+    assert "annotate" in session_line
+    calls = len(backend.calls)
+    failing["fail"] = False
+    second = annotate_responses(records, judges, _session(tmp_path, backend), out, seed=0)
+    assert [r.id for r in second] == ["r1", "r2"]
+    assert len(backend.calls) == calls + 1  # just the failed call; r1's unreadable verdict is not asked again
+    assert [line.count('"id"') for line in out.read_text().splitlines()] == [1, 1]
+
+
+def _line(session) -> str:  # type: ignore[no-untyped-def]
+    from codeuf.stages.session import failure_summary
+
+    return failure_summary(session.stages) or ""
+
+
+def test_a_generation_with_a_failed_call_is_not_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from codeuf.config import PoolModel
+    from codeuf.data.schema import InstructionRecord
+    from codeuf.llm.base import BackendError
+    from codeuf.stages.generate import generate_responses
+    from tests.conftest import ScriptedBackend
+
+    def script(request: LLMRequest, attempt: int) -> BackendError | None:
+        return BackendError("timeout", "slow") if request.temperature == 0.5 and attempt == 1 else None
+
+    backend = ScriptedBackend(script)
+    pool = {"a": PoolModel(spec="openai:a"), "b": PoolModel(spec="openai:b", temperature=0.5)}
+    records = [InstructionRecord(id=f"r{i}", instruction=f"task {i}", preference="style", models=["a", "b"])
+               for i in range(3)]  # fmt: skip
+    out = tmp_path / "generations.jsonl"
+    assert generate_responses(records, pool, _session(tmp_path, backend), out, seed=0) == []
+    assert not out.exists() or out.read_text() == ""  # every record had b's call fail: none is finished
+    calls = len(backend.calls)
+    done = generate_responses(records, pool, _session(tmp_path, backend), out, seed=0)
+    assert [r.id for r in done] == ["r0", "r1", "r2"] and all(not r.errors for r in done)
+    assert len(backend.calls) == calls + 3  # only b's three calls; a's came from the cache
