@@ -156,6 +156,8 @@ def _task(dataset: str, row: Any, path: Path, number: int) -> Task:
         return Task(row["task_id"], row["prompt"], row["entry_point"], row["canonical_solution"], [], [], 0.0,
                     test=row["test"])  # fmt: skip
     for field in ("base_input", "plus_input"):
+        if row.get(field) == {}:  # MBPP+ v0.2.0 writes a task without plus inputs (Mbpp/793) so
+            row = {**row, field: []}
         if not isinstance(row.get(field), list) or not all(isinstance(i, list) for i in row[field]):
             raise InputError("missing or not a list of argument lists", path=path, line=number, field=field)
     atol = row.get("atol") or 0
