@@ -427,7 +427,7 @@ def humaneval_cases() -> Iterator[Case]:
     yield from _file_cases("humaneval--data", "data.jsonl", lambda f: [*base, "--data", f, "--samples",
                            "samples.jsonl"], TASKS, {"task_id": [5, None, DELETE, "T/0"], "prompt": [5, DELETE],
                            "entry_point": ["not a name", 5, DELETE], "canonical_solution": [5, DELETE],
-                           "base_input": ["x", [1], None, DELETE], "plus_input": [{}, DELETE],
+                           "base_input": ["x", [1], None, DELETE], "plus_input": [{"a": 1}, DELETE],
                            "atol": ["x", -1, True, [0]]}, {"samples.jsonl": jsonl(SAMPLES)})  # fmt: skip
     mbpp = ["humaneval", "--dataset", "mbpp+", "--out", "he", "--samples", "samples.jsonl", "--data", "data.jsonl"]
     named = [{**t, "task_id": f"Mbpp/{t['entry_point']}"} for t in TASKS]  # MBPP+ ids end in a number
