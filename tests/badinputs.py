@@ -319,6 +319,13 @@ def source_cases() -> Iterator[Case]:
         with_source = ydump({**RUN_CONFIG, "source": "src.jsonl"})
         yield Case(f"run-source/{label}", ["run", "c.yaml"], {"src.jsonl": content, "c.yaml": with_source},
                    ("src.jsonl",))  # fmt: skip
+    tasks = [{"instruction": "Add two numbers.", "entry_point": "add", "tests": "assert add(1, 2) == 3"},
+             {"instruction": "Negate.", "entry_point": "neg", "tests": [{"input": [1], "output": -1}]}]  # fmt: skip
+    yield from _file_cases("instructions--source-tests", "tasks.jsonl",
+                           lambda f: ["instructions", "--config", "c.yaml", "--source", f], tasks, {
+        "tests": [5, "def (", "x = 1", [], [5], [{"input": 1, "output": 2}], [{"input": []}], {"a": 1}, True],
+        "entry_point": ["not a name", 5, DELETE], "solution": [5, []],
+    }, extra)  # fmt: skip
     for label, content in (("gz-not-gzip", b"not gzip"), ("gz-truncated", b"\x1f\x8b\x08\x00\x00")):
         yield Case(f"instructions--source/{label}", ["instructions", "-c", "c.yaml", "--source", "src.jsonl.gz"],
                    {"src.jsonl.gz": content, **extra}, ("src.jsonl.gz",))  # fmt: skip

@@ -177,6 +177,21 @@ def generate_command(
     typer.echo(f"generations: {stage_generate(_settings(config, out=out), input, progress)}")
 
 
+@app.command("execute")
+def execute_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    input: InputOpt = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Stage 2b: run each response against its instruction's tests in the sandbox."""
+    from codeuf.stages.pipeline import stage_execute
+
+    path = stage_execute(_settings(config, out=out, execution_workers=workers), input, progress)
+    typer.echo(f"executions: {path}")
+
+
 @app.command("annotate")
 def annotate_command(
     config: ConfigOpt = None,

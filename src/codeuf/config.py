@@ -88,6 +88,10 @@ class RunConfig(BaseModel):
     prompts: Path | None = Field(
         None, strict=False, description="Folder of Jinja2 templates that override the built-in ones."
     )
+    execute: bool = Field(
+        True, description="Run each response against its instruction's tests, where it has some (codeuf execute)."
+    )
+    execution_workers: int | None = Field(None, ge=1, description="Sandbox processes [default: CPU count].")
     max_retries: int = Field(6, ge=0, description="Retries per call on 429, 5xx, timeouts and connection errors.")
     timeout: float = Field(120.0, gt=0, description="Seconds per attempt (HTTP backends).")
     down_after_s: float = Field(

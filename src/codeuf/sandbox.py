@@ -86,6 +86,9 @@ class Job:
     """Keep every output and its run time (for trusted reference solutions: the expected outputs)."""
     copy_inputs: bool = False
     """Deep-copy each input before the call (EvalPlus does for reference solutions)."""
+    keep_going: bool = False
+    """Run every input even after one fails, so that `details` counts them all (codeuf execute); an input
+    over its time limit still ends the job, as "timeout"."""
 
 
 @dataclass
@@ -408,6 +411,7 @@ def run_job(job: Job, limits: Limits) -> JobResult:
     outputs: list[Any] = []
     seconds: list[float] = []
     status, reason = "timeout", "no answer"
+    first_failure = ""
     deadline = time.monotonic() + job.wall_timeout
     reader = os.fdopen(read_fd, "rb")
     try:
@@ -424,7 +428,7 @@ def run_job(job: Job, limits: Limits) -> JobResult:
             kind = message[0]
             if kind == "done":
                 status = "pass" if len(details) == len(job.inputs) and all(details) else "fail"
-                reason = "" if status == "pass" else "not every test ran"
+                reason = "" if status == "pass" else first_failure or "not every test ran"
                 break
             if kind == "load-error":
                 status, reason = "fail", f"the code did not load: {message[1]}"
@@ -437,7 +441,13 @@ def run_job(job: Job, limits: Limits) -> JobResult:
                 seconds.append(message[3])
             if not ok:
                 status, reason = "fail", f"test {message[1]}: {message[2] if kind != 'ok' else 'wrong output'}"
-                break
+                first_failure = first_failure or reason
+                if kind == "error" and message[2] == "_Timeout" and job.keep_going:
+                    # code that ran out of time on one input will on the next: don't wait for each
+                    status, reason = "timeout", f"test {message[1]}: over its time limit"
+                    break
+                if not job.keep_going:
+                    break
     finally:
         reader.close()
         _finish(pid)

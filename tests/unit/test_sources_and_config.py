@@ -17,7 +17,7 @@ TINY = REPO / "tests" / "data" / "codeultrafeedback_tiny.jsonl"
 
 def test_builtin_sample_is_large_diverse_and_clean() -> None:
     rows = load_instructions(None)
-    texts = [t for _, t in rows]
+    texts = [r.text for r in rows]
     assert len(rows) >= 50 and len(set(texts)) == len(texts) and not any(has_cjk(t) for t in texts)
     for language in ("Python", "JavaScript", "SQL", "Rust", "Go", "Java", "C++", "Bash", "TypeScript", "Haskell"):
         assert any(language in t for t in texts), language
@@ -32,7 +32,7 @@ def test_local_formats_load(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text(json.dumps(rows))
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "x.parquet")
     for name in ("x.json", "x.parquet"):
-        assert [t for _, t in load_instructions(tmp_path / name, column="prompt")] == ["a", "b"]
+        assert [r.text for r in load_instructions(tmp_path / name, column="prompt")] == ["a", "b"]
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,50 @@ expect the released schema ignore them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NA = "N/A"
+
+
+class CallCase(BaseModel):
+    """One call and its expected result, each as JSON text (so every record has one Arrow type)."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: str = Field(description="JSON list of the arguments.")
+    output: str = Field(description="JSON of the expected return value.")
+
+
+class CodeTests(BaseModel):
+    """An instruction's tests, and where they came from.
+
+    `asserts`: Python statements (`code`) run after the response's code; each top-level statement that
+    asserts (an `assert`, or a block holding one or a `raise`) is one test, the others set up.
+    `cases`: calls of `entry_point` with their expected results, compared outside the code under test.
+    `evalplus`: an EvalPlus task (`dataset`, `task_id`, `data`), checked exactly as `codeuf humaneval` does.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["asserts", "cases", "evalplus"]
+    code: str = ""
+    cases: list[CallCase] = Field(default_factory=list)
+    dataset: str = ""
+    task_id: str = ""
+    data: str = ""
+    origin: str = Field("file", description="file, builtin, evalplus, or synthesized:<model>.")
+    dropped: int = Field(0, description="Tests left out (for example, failed by the reference solution).")
+    reasons: list[str] = Field(default_factory=list, description="Why each test was left out.")
+
+
+class Execution(BaseModel):
+    """What a response's code did against its instruction's tests."""
+
+    model: str
+    status: Literal["passed", "failed", "timeout", "not_executed"]
+    passed: int = 0
+    total: int = 0
+    reason: str = ""
 
 
 class InstructionRecord(BaseModel):
@@ -20,6 +61,9 @@ class InstructionRecord(BaseModel):
     instruction: str
     preference: str
     models: list[str] = Field(min_length=1)
+    tests: CodeTests | None = None
+    entry_point: str | None = Field(None, description="The function the tests call.")
+    solution: str | None = Field(None, description="A reference solution, when the source has one.")
 
     @field_validator("preference")
     @classmethod
@@ -70,6 +114,9 @@ class GenerationRecord(InstructionRecord):
     responses: list[Response]
     principles: list[str] = Field(default_factory=list, description="The system prompt of each model, in order.")
     errors: list[GenerationError] = Field(default_factory=list, description="Models that gave no response, and why.")
+    executions: list[Execution] = Field(
+        default_factory=list, description="Each response run against the tests (codeuf execute), in model order."
+    )
 
     def failed(self) -> dict[str, str]:
         return {e.model: e.error for e in self.errors}

@@ -6,30 +6,53 @@ UTF-8 give one InputError naming the file, the line (or row) and the field.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeuf.data.io import iter_jsonl_lines, read_json_file
+from codeuf.data.schema import CallCase, CodeTests
 from codeuf.errors import CodeufError, InputError
 
 BUILTIN_INSTRUCTIONS = Path(__file__).parent / "builtin" / "instructions.jsonl"
+BUILTIN_TASKS = Path(__file__).parent / "builtin" / "tasks.jsonl"
+"""42 function-level Python tasks with reference solutions and assert tests, written for codeuf."""
+BUILTIN_SOURCES = {"builtin": BUILTIN_INSTRUCTIONS, "builtin:tasks": BUILTIN_TASKS}
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
+EVALPLUS_CHAT = "Please provide a self-contained Python code solving the following problem:\n```python\n{prompt}\n```"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction of a source, with the tests, entry point and reference solution it may carry."""
+
+    id: str
+    text: str
+    tests: CodeTests | None = None
+    entry_point: str | None = None
+    solution: str | None = None
 
 
 def record_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
 
 
-def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """Yield (where, line or row number, row) from a local file, a saved dataset folder or a hub id."""
+def iter_rows(
+    source: str | Path, split: str = "train", *, evalplus_numbers: bool = False
+) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Yield (where, line or row number, row) from a local file, a saved dataset folder or a hub id.
+    `evalplus_numbers` reads NaN, Infinity and deep nesting in JSON as EvalPlus's releases hold them."""
     path = Path(source)
     kind = _kind(path)
     if kind == "file":
         name = path.name
         if name.endswith((".jsonl", ".jsonl.gz")):
-            rows: Iterator[tuple[int, Any]] = iter_jsonl_lines(path)
+            relaxed = {"allow_nan": True, "max_depth": None} if evalplus_numbers else {}
+            rows: Iterator[tuple[int, Any]] = iter_jsonl_lines(path, **relaxed)
         elif name.endswith(".json"):
             data = read_json_file(path)
             if isinstance(data, dict) and isinstance(data.get(split), list):
@@ -126,12 +149,20 @@ def _check_row(row: dict[str, Any], where: str, number: int) -> dict[str, Any]:
 
 def load_instructions(
     source: str | Path | None, column: str = "instruction", split: str = "train"
-) -> list[tuple[str, str]]:
-    """[(id, instruction)] from a source; ids come from an `id` column or the text itself."""
-    if source is None:
-        source, column = BUILTIN_INSTRUCTIONS, "instruction"
+) -> list[Instruction]:
+    """The instructions of a source; ids come from an `id` column or the text itself. A row may carry
+    `tests` (Python asserts as a string, or a list of {input, output} cases), `entry_point` and a reference
+    `solution`; a row in EvalPlus's format (HumanEval+, MBPP+) becomes a task whose tests are its inputs."""
+    origin = "file"
+    if source is None or str(source) in BUILTIN_SOURCES:
+        name = "builtin" if source is None else str(source)
+        source, column, origin = BUILTIN_SOURCES[name], "instruction", name.replace("builtin:tasks", "builtin")
     out = []
-    for where, number, row in iter_rows(source, split):
+    # EvalPlus's files hold -Infinity and NaN among their test inputs; the fields read here are checked.
+    for where, number, row in iter_rows(source, split, evalplus_numbers=True):
+        if _is_evalplus(row):
+            out.append(_evalplus_instruction(row, where, number))
+            continue
         if column not in row:
             raise InputError(f"missing column (columns: {', '.join(sorted(row)) or 'none'})", path=where,
                              line=number, field=column)  # fmt: skip
@@ -139,10 +170,79 @@ def load_instructions(
         if not isinstance(text, str):
             raise InputError(f"expected a string, got {type(text).__name__}", path=where, line=number, field=column)
         identifier = row.get("id")
-        out.append((str(identifier) if identifier is not None else record_id(text), text))
+        entry_point = _optional_name(row, "entry_point", where, number)
+        solution = _optional_text(row, "solution", where, number)
+        tests = _tests(row.get("tests"), entry_point, origin, where, number)
+        out.append(Instruction(str(identifier) if identifier is not None else record_id(text), text, tests,
+                               entry_point, solution))  # fmt: skip
     if not out:
         raise InputError("no instructions: the source is empty", path=str(source))
     return out
+
+
+def _is_evalplus(row: dict[str, Any]) -> bool:
+    return {"task_id", "prompt", "canonical_solution", "entry_point", "base_input"} <= set(row)
+
+
+def _evalplus_instruction(row: dict[str, Any], where: str, number: int) -> Instruction:
+    """An EvalPlus task as an instruction: its prompt asked as `codeuf humaneval` asks it in chat mode, and
+    tests that are the task itself (checked with EvalPlus's semantics, on the same file)."""
+    for field in ("task_id", "prompt", "canonical_solution", "entry_point"):
+        if not isinstance(row[field], str):
+            raise InputError("not a string", path=where, line=number, field=field)
+    dataset = "mbpp+" if row["task_id"].startswith("Mbpp/") else "humaneval+"
+    canonical = row["canonical_solution"]
+    solution = canonical if f"def {row['entry_point']}" in canonical else row["prompt"] + canonical
+    tests = CodeTests(kind="evalplus", dataset=dataset, task_id=row["task_id"], data=str(Path(where).resolve()),
+                      origin="evalplus")  # fmt: skip
+    return Instruction(row["task_id"], EVALPLUS_CHAT.format(prompt=row["prompt"].strip()), tests,
+                       row["entry_point"], solution)  # fmt: skip
+
+
+def _optional_name(row: dict[str, Any], field: str, where: str, number: int) -> str | None:
+    value = row.get(field)
+    if value is not None and (not isinstance(value, str) or not value.isidentifier()):
+        raise InputError("not a Python name", path=where, line=number, field=field)
+    return value
+
+
+def _optional_text(row: dict[str, Any], field: str, where: str, number: int) -> str | None:
+    value = row.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InputError("not a string", path=where, line=number, field=field)
+    return value
+
+
+def _tests(value: Any, entry_point: str | None, origin: str, where: str, number: int) -> CodeTests | None:
+    """A row's `tests`: Python asserts (a string) or calls with their results (a list of {input, output})."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            tree = ast.parse(value)
+        except SyntaxError as exc:
+            raise InputError(f"not valid Python (line {exc.lineno} of the tests: {exc.msg})", path=where,
+                             line=number, field="tests") from None  # fmt: skip
+        if not any(is_test_statement(node) for node in tree.body):
+            raise InputError("no assert in the tests", path=where, line=number, field="tests")
+        return CodeTests(kind="asserts", code=value, origin=origin)
+    if isinstance(value, list) and value:
+        if entry_point is None:
+            raise InputError("cases need an `entry_point` to call", path=where, line=number, field="entry_point")
+        cases = []
+        for index, case in enumerate(value):
+            if not isinstance(case, dict) or set(case) != {"input", "output"} or not isinstance(case["input"], list):
+                raise InputError("each case is {input: [arguments], output: result}", path=where, line=number,
+                                 field=f"tests.{index}")  # fmt: skip
+            cases.append(CallCase(input=json.dumps(case["input"]), output=json.dumps(case["output"])))
+        return CodeTests(kind="cases", cases=cases, origin=origin)
+    raise InputError("expected Python asserts (a string) or a non-empty list of {input, output} cases",
+                     path=where, line=number, field="tests")  # fmt: skip
+
+
+def is_test_statement(node: ast.stmt) -> bool:
+    """A top-level statement of asserts code that tests something: it asserts or raises somewhere inside."""
+    return any(isinstance(n, (ast.Assert, ast.Raise)) for n in ast.walk(node))
 
 
 def load_records(source: str | Path, model: type[Any], split: str = "train") -> list[Any]:

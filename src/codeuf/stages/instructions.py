@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 from codeuf.data.schema import InstructionRecord
+from codeuf.data.sources import Instruction
 from codeuf.errors import InputError
 from codeuf.preferences import PREFERENCE_NAMES
 
@@ -22,41 +24,46 @@ def has_cjk(text: str) -> bool:
 
 
 def build_instruction_pool(
-    instructions: list[tuple[str, str]],
+    instructions: list[Any],
     *,
     n: int,
     seed: int,
     pool: list[str],
     models_per_instruction: int,
 ) -> tuple[list[InstructionRecord], dict[str, int]]:
-    """Returns the records and the counts of what each step removed."""
+    """Returns the records and the counts of what each step removed. `instructions` are Instructions of
+    `codeuf.data.sources` (or plain (id, text) pairs); their tests, entry point and solution ride along."""
     if models_per_instruction > len(pool):
         raise InputError(f"models per instruction ({models_per_instruction}) exceeds the pool ({len(pool)} models)")
-    kept = [(i, t) for i, t in instructions if t.strip() and not has_cjk(t)]
-    with_cjk = sum(1 for _, t in instructions if has_cjk(t))
+    items = [i if isinstance(i, Instruction) else Instruction(*i) for i in instructions]
+    kept = [i for i in items if i.text.strip() and not has_cjk(i.text)]
+    with_cjk = sum(1 for i in items if has_cjk(i.text))
     seen: set[str] = set()
     unique = []
-    for identifier, text in kept:
-        if text not in seen:
-            seen.add(text)
-            unique.append((identifier, text))
+    for item in kept:
+        if item.text not in seen:
+            seen.add(item.text)
+            unique.append(item)
     random.Random(seed).shuffle(unique)
     chosen = unique[:n]
     records = []
-    for index, (identifier, text) in enumerate(chosen):
-        rng = random.Random(f"{seed}:models:{identifier}")
+    for index, item in enumerate(chosen):
+        rng = random.Random(f"{seed}:models:{item.id}")
         records.append(
             InstructionRecord(
-                id=identifier,
-                instruction=text,
+                id=item.id,
+                instruction=item.text,
                 preference=PREFERENCE_NAMES[index % len(PREFERENCE_NAMES)],
                 models=rng.sample(pool, models_per_instruction),
+                tests=item.tests,
+                entry_point=item.entry_point,
+                solution=item.solution,
             )
         )
     stats = {
-        "source": len(instructions),
+        "source": len(items),
         "dropped_cjk": with_cjk,
-        "dropped_empty": sum(1 for _, t in instructions if not t.strip()),
+        "dropped_empty": sum(1 for i in items if not i.text.strip()),
         "dropped_duplicates": len(kept) - len(unique),
         "kept": len(records),
     }

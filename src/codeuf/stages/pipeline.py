@@ -2,6 +2,7 @@
 
 OUT/instructions.jsonl   the pool (ids, preferences, assigned models)
 OUT/generations.jsonl    append-only; a rerun skips finished ids
+OUT/executions.jsonl     where instructions have tests: each response run against them (append-only)
 OUT/annotations.jsonl    append-only; a rerun skips finished ids
 OUT/feedback/            coseal/CodeUltraFeedback schema: hf/ (DatasetDict), train.parquet, train.jsonl, README.md
 OUT/binarized/           coseal/CodeUltraFeedback_binarized schema, train/test
@@ -28,12 +29,13 @@ from codeuf.data.card import binarized_card, feedback_card, feedback_stats
 from codeuf.data.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.data.save import save_dataset
 from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
-from codeuf.data.sources import BUILTIN_INSTRUCTIONS, load_instructions
+from codeuf.data.sources import BUILTIN_INSTRUCTIONS, BUILTIN_SOURCES, load_instructions
 from codeuf.errors import InputError
 from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.stages.annotate import annotate_responses, flip_rate, judge_request
 from codeuf.stages.binarize import binarize_feedback, trl_rows
+from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
 from codeuf.stages.session import StageSession, failure_summary
@@ -59,7 +61,7 @@ def check_config(config: RunConfig) -> None:
     """What a config can get wrong beyond its types, checked without writing anything. Every command that
     takes a config checks it whole, so a mistake in the judge's prompt shows before anything is paid for."""
     check_writable_dir(config.out, "out")
-    if config.source is None and config.column != "instruction":
+    if (config.source is None or config.source in BUILTIN_SOURCES) and config.column != "instruction":
         raise InputError("a column is read from a `source`; the built-in sample has only `instruction`",
                          field="column")  # fmt: skip
     sample = GenerationRecord(
@@ -112,8 +114,9 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
         try:
             write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
             generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+            executed = run_executions(config, generations, progress)
             feedback = annotate_responses(
-                generations, config.judges, session, out / "annotations.jsonl",
+                executed, config.judges, session, out / "annotations.jsonl",
                 seed=config.seed, orders=config.orders, prompts=config.prompts,
             )  # fmt: skip
             summary = save_outputs(config, feedback, session.stages, settings)
@@ -124,12 +127,20 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
         write_manifest(
             out / "manifest.json", stage="run", config=settings, instructions=pool_stats, feedback=summary["feedback"],
             flips=summary["flips"], binarized=summary["binarized"], stages=session.stages, wall_time_s=wall,
+            executions=execution_stats(executed),
             unfinished={"generate": len(records) - len(generations), "annotate": len(generations) - len(feedback)},
             failures=failures,
         )  # fmt: skip
     return RunSummary(
         out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages, wall, failures
     )
+
+
+def run_executions(config: RunConfig, records: list[GenerationRecord], progress: bool | None) -> list:
+    """The records with their executions, where the config executes and an instruction has tests."""
+    if not config.execute or not any(r.tests is not None for r in records):
+        return records
+    return execute_responses(records, Path(config.out) / "executions.jsonl", config.execution_workers, progress)
 
 
 def save_outputs(config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -212,11 +223,42 @@ def stage_generate(config: RunConfig, source: str | Path | None = None, progress
     return out / "generations.jsonl"
 
 
+def stage_execute(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
+    """Run the responses of instructions with tests against them; OUT/executions.jsonl."""
+    out = Path(config.out)
+    check_config(config)
+    records = _records(source, out / "generations.jsonl", GenerationRecord)
+    if not any(r.tests is not None for r in records):
+        raise InputError("no instruction has tests: nothing to execute (see `tests` in the README)",
+                         path=source or out / "generations.jsonl")  # fmt: skip
+    with folder_lock(out):
+        execute_responses(records, out / "executions.jsonl", config.execution_workers, progress)
+    return out / "executions.jsonl"
+
+
+def _with_executions(records: list[GenerationRecord], path: Path) -> list[GenerationRecord]:
+    """Records with the executions `codeuf execute` recorded for the same responses and tests."""
+    from codeuf.data.io import RecordLog
+
+    saved = RecordLog(path).read()
+    merged = []
+    for record in records:
+        row = saved.get(record.id)
+        same = row is not None and (row.get("responses"), row.get("tests")) == (
+            [r.model_dump() for r in record.responses],
+            record.tests.model_dump() if record.tests else None,
+        )
+        merged.append(GenerationRecord.model_validate({**record.model_dump(), "executions": row["executions"]})
+                      if same and row else record)  # fmt: skip
+    return merged
+
+
 def stage_annotate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
     """Annotate generations (or re-annotate a released dataset) and save the feedback dataset."""
     out = Path(config.out)
     check_config(config)
-    records = _records(source, out / "generations.jsonl", GenerationRecord)
+    records = _with_executions(_records(source, out / "generations.jsonl", GenerationRecord),
+                               out / "executions.jsonl")  # fmt: skip
     session = StageSession.for_run(config, progress)
     load_models(session, [j.spec for j in config.judges])
     with folder_lock(out):
