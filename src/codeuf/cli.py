@@ -223,13 +223,21 @@ def binarize_command(
     min_margin: Annotated[
         float | None, typer.Option(min=0, callback=_finite, help="Smallest rating gap to keep a pair.")
     ] = None,
+    criterion: Annotated[
+        str | None,
+        typer.Option(
+            help="judge, tests, tests-then-judge, or auto (tests-then-judge where responses ran against "
+            "tests, judge elsewhere)."
+        ),
+    ] = None,
     push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
     from codeuf.data.save import push_to_hub as push
     from codeuf.stages.pipeline import stage_binarize
 
-    path, stats = stage_binarize(_settings(config, out=out, ties=ties, min_margin=min_margin), input)
+    settings = _settings(config, out=out, ties=ties, min_margin=min_margin, criterion=criterion)
+    path, stats = stage_binarize(settings, input)
     typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
                f"ties dropped {stats['dropped_ties']}): {path}")  # fmt: skip
     if push_to_hub:

@@ -81,6 +81,11 @@ class RunConfig(BaseModel):
     judges: list[JudgeConfig] = Field(min_length=1)
     orders: int = Field(1, ge=1, description="Orders in which each judge sees the responses (the paper: 1).")
     ties: Literal["keep", "drop"] = "drop"
+    criterion: Literal["auto", "judge", "tests", "tests-then-judge"] = Field(
+        "auto",
+        description="What makes a pair: the judge, the tests, or tests then judge (auto: tests-then-judge "
+        "where responses ran against tests, judge elsewhere).",
+    )
     min_margin: float = Field(0.0, ge=0)
     test_fraction: float = Field(0.05, ge=0, lt=1)
     out: Path = Field(Path("runs/codeuf"), strict=False)

@@ -246,3 +246,71 @@ def test_a_generation_with_a_failed_call_is_not_written(tmp_path) -> None:  # ty
     done = generate_responses(records, pool, _session(tmp_path, backend), out, seed=0)
     assert [r.id for r in done] == ["r0", "r1", "r2"] and all(not r.errors for r in done)
     assert len(backend.calls) == calls + 3  # only b's three calls; a's came from the cache
+
+
+# ----------------------------------------------------------------------------- pairs chosen by tests
+
+
+def record_with_tests(
+    ratings: dict[str, str], results: dict[str, tuple[str, int, int]], rid: str = "t1"
+) -> FeedbackRecord:
+    """A feedback record whose models have `ratings` and ran against 4 tests: (status, passed, total)."""
+    from codeuf.data.schema import CodeTests, Execution
+
+    models = list(ratings)
+    return FeedbackRecord(
+        id=rid, instruction="Sort.", preference="style", models=models,
+        responses=[Response(model=m, response=f"code of {m}") for m in models],
+        annotations=[Annotation(model=m, rating=r, rationale="") for m, r in ratings.items()],
+        tests=CodeTests(kind="asserts", code="assert True"), entry_point="f",
+        executions=[Execution(model=m, status=s, passed=p, total=t) for m, (s, p, t) in results.items()],
+    )  # fmt: skip
+
+
+def test_tests_then_judge_chooses_the_best_rated_passing_response_and_a_failing_one() -> None:
+    results = {"a": ("failed", 3, 4), "b": ("passed", 4, 4), "c": ("passed", 4, 4), "d": ("timeout", 0, 4)}
+    record = record_with_tests({"a": "5", "b": "2", "c": "4", "d": "1"}, results)
+    splits, _ = binarize_feedback([record], seed=0, test_fraction=0, criterion="tests-then-judge")
+    [row] = splits["train"]
+    assert (row["model_chosen"], row["model_rejected"]) == ("c", "d")  # c: the best-rated that passes
+    assert row["criterion"] == "tests-then-judge" and row["execution_chosen"]["status"] == "passed"
+    assert row["rating_chosen"] == 4.0 and row["rating_rejected"] == 1.0
+    # the judge alone would have chosen a, which fails a test
+    judge_rows, _ = binarize_feedback([record], seed=0, test_fraction=0, criterion="judge")
+    assert judge_rows["train"][0]["model_chosen"] == "a"
+
+
+def test_tests_prefers_the_higher_pass_rate_and_the_judge_breaks_ties() -> None:
+    record = record_with_tests({"a": "1", "b": "5", "c": "3"},
+                    {"a": ("failed", 3, 4), "b": ("failed", 3, 4), "c": ("failed", 1, 4)})  # fmt: skip
+    splits, _ = binarize_feedback([record], seed=0, test_fraction=0, criterion="tests")
+    assert (splits["train"][0]["model_chosen"], splits["train"][0]["model_rejected"]) == ("b", "c")
+
+
+def test_auto_uses_tests_where_they_ran_and_the_judge_elsewhere_and_counts_what_it_drops() -> None:
+    with_tests = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("failed", 0, 4)})
+    no_contrast = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("passed", 4, 4)}, rid="t2")
+    prose = record_with_tests(
+        {"a": "2", "b": "4"}, {"a": ("not_executed", 0, 0), "b": ("not_executed", 0, 0)}, rid="t3"
+    )
+    splits, stats = binarize_feedback([with_tests, no_contrast, prose], seed=0, test_fraction=0)
+    assert sorted((r["id"], r["criterion"], r["model_chosen"]) for r in splits["train"]) == [
+        ("t1", "tests-then-judge", "a"), ("t3", "judge", "b")]  # fmt: skip
+    assert stats["pairs_per_criterion"] == {"judge": 1, "tests-then-judge": 1} and stats["dropped_no_pass_fail"] == 1
+    _, strict = binarize_feedback([prose], seed=0, test_fraction=0, criterion="tests-then-judge")
+    assert strict["pairs"] == 0 and strict["dropped_no_tests"] == 1
+
+
+def test_judge_vs_tests_agreement_counts_pass_fail_pairs() -> None:
+    from codeuf.stages.binarize import judge_vs_tests
+
+    agree = record_with_tests({"a": "5", "b": "1"}, {"a": ("passed", 4, 4), "b": ("failed", 0, 4)})
+    disagree = record_with_tests({"a": "1", "b": "5", "c": "1"},
+                      {"a": ("passed", 4, 4), "b": ("failed", 2, 4), "c": ("failed", 0, 4)}, rid="t2")  # fmt: skip
+    result = judge_vs_tests([agree, disagree])
+    # pairs: (a>b) agree; t2: (a,b) judge lower, (a,c) equal -> 1 of 3 higher, 1 of 3 equal
+    assert result["pass_fail_pairs"] == 3 and result["records_with_pass_and_fail"] == 2
+    assert result["agreement"]["value"] == 1 / 3 and result["ties"]["value"] == 1 / 3
+    assert result["top_rated_fails"] == 0.5
+    assert 0 <= result["agreement"]["ci_low"] <= result["agreement"]["ci_high"] <= 1
+    assert judge_vs_tests([])["agreement"]["value"] is None

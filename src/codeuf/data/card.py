@@ -115,6 +115,27 @@ Calls, tokens and wall time per stage:
 """
 
 
+def _tests_lines(stats: dict[str, Any]) -> str:
+    """The card's lines on tests: pairs per criterion, and how the judge's ratings relate to the tests."""
+    per = stats.get("pairs_per_criterion") or {}
+    lines = [f"- criterion: {stats.get('criterion', 'judge')}; pairs per criterion: "
+             + (", ".join(f"{k} {v}" for k, v in per.items()) or "none")]  # fmt: skip
+    if stats.get("dropped_no_pass_fail") or stats.get("dropped_no_tests"):
+        lines.append(f"- dropped with no passing and failing response to contrast: {stats['dropped_no_pass_fail']}; "
+                     f"without tests (for a tests criterion): {stats['dropped_no_tests']}")  # fmt: skip
+    vs = stats.get("judge_vs_tests") or {}
+    if vs.get("pass_fail_pairs"):
+        a, t = vs["agreement"], vs["ties"]
+        interval = f" [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["ci_low"] is not None else ""
+        lines.append(
+            f"- judge-tests agreement: over {vs['pass_fail_pairs']} pairs of a passing and a failing response "
+            f"({vs['records_with_pass_and_fail']} records), the judge rates the passing one higher in "
+            f"{a['value']:.3f}{interval} (equal ratings: {t['value']:.3f}); a top-rated response fails its tests in "
+            f"{vs['top_rated_fails']:.3f} of those records"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def binarized_card(config: dict[str, Any], stats: dict[str, Any], trl: bool = False) -> str:
     schema = (
         "TRL's conversational preference format: `prompt`, `chosen`, `rejected` as message lists, plus "
@@ -141,7 +162,7 @@ N/A ratings are left out. Split train/test stratified by preference.
 - dropped because every readable rating was equal: {stats["dropped_ties"]} (kept ties: {stats["kept_ties"]})
 - dropped below the minimum margin: {stats["dropped_margin"]}
 - dropped with fewer than two readable ratings: {stats["dropped_too_few_ratings"]}
-
+{_tests_lines(stats)}
 ## Configuration
 
 ```json

@@ -5,6 +5,13 @@ responses broken with the seeded RNG; N/A ratings are left out. When every reada
 same, the paper keeps a pair anyway; here `ties="drop"` (the default) drops it and counts it.
 Pairs whose margin is below `min_margin` are dropped and counted too. The split into train and
 test is stratified by preference.
+
+Where responses were run against tests (`codeuf execute`), a pair can be chosen by them instead:
+`tests`: the higher pass rate wins and the judge breaks ties (responses not executed are left out);
+`tests-then-judge`: chosen passes all its tests and is the best-rated of those that do, rejected fails at
+least one (the worst-rated of those). `auto` (the default) is tests-then-judge for records with
+executed responses and judge for the others. Each pair records the criterion that made it and, where
+there are tests, the execution results of both responses.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ import random
 from collections import Counter, defaultdict
 from typing import Any, Literal
 
-from codeuf.data.schema import FeedbackRecord, rating_value
+from codeuf.data.schema import Execution, FeedbackRecord, rating_value
+
+Criterion = Literal["auto", "judge", "tests", "tests-then-judge"]
+CRITERIA = ("auto", "judge", "tests", "tests-then-judge")
 
 
 def binarize_feedback(
@@ -23,37 +33,28 @@ def binarize_feedback(
     ties: Literal["keep", "drop"] = "drop",
     min_margin: float = 0.0,
     test_fraction: float = 0.05,
+    criterion: Criterion = "auto",
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """Returns ({"train": rows, "test": rows}, statistics)."""
     counts: Counter[str] = Counter()
     rows = []
     for record in records:
         rng = random.Random(f"{seed}:binarize:{record.id}")
-        texts = {r.model: r.response for r in record.responses}
-        failed = record.failed()
-        rated = [
-            (a.model, value)
-            for a in record.annotations
-            if (value := rating_value(a.rating)) is not None and a.model not in failed
-        ]
-        if len(rated) < 2:
-            counts["dropped_too_few_ratings"] += 1
-            continue
-        best = max(v for _, v in rated)
-        worst = min(v for _, v in rated)
-        if best == worst:
-            if ties == "drop":
-                counts["dropped_ties"] += 1
+        executed = _executed(record)
+        chosen_by = "tests-then-judge" if criterion == "auto" and executed else criterion
+        if chosen_by == "auto" or (chosen_by != "judge" and not executed):
+            if chosen_by != "auto":
+                counts["dropped_no_tests"] += 1
                 continue
-            counts["kept_ties"] += 1
-            chosen, rejected = rng.sample([m for m, _ in rated], 2)
+            chosen_by = "judge"
+        if chosen_by == "judge":
+            row = _judge_pair(record, rng, ties, min_margin, counts)
         else:
-            chosen = rng.choice([m for m, v in rated if v == best])
-            rejected = rng.choice([m for m, v in rated if v == worst])
-        if best - worst < min_margin:
-            counts["dropped_margin"] += 1
-            continue
-        rows.append(_row(record, texts, chosen, rejected, best, worst))
+            row = _tests_pair(record, executed, rng, chosen_by, counts)
+        if row is not None:
+            row["criterion"] = chosen_by
+            counts[f"pairs_{chosen_by}"] += 1
+            rows.append(row)
     splits = stratified_split(rows, test_fraction, seed)
     stats = {
         "records": len(records),
@@ -61,11 +62,123 @@ def binarize_feedback(
         "train": len(splits["train"]),
         "test": len(splits["test"]),
         **{k: counts.get(k, 0) for k in ("dropped_ties", "kept_ties", "dropped_margin", "dropped_too_few_ratings")},
+        "criterion": criterion,
+        "pairs_per_criterion": {c: counts[f"pairs_{c}"] for c in CRITERIA[1:] if counts[f"pairs_{c}"]},
+        **{k: counts.get(k, 0) for k in ("dropped_no_tests", "dropped_no_pass_fail")},
+        "judge_vs_tests": judge_vs_tests(records, seed),
     }
     return splits, stats
 
 
-def _row(record: FeedbackRecord, texts: dict[str, str], chosen: str, rejected: str, best: float, worst: float) -> dict:
+def _executed(record: FeedbackRecord) -> dict[str, Execution]:
+    """The responses that ran against tests (passed, failed or timed out), by model."""
+    return {e.model: e for e in record.executions if e.status != "not_executed" and e.total > 0}
+
+
+def _ratings(record: FeedbackRecord) -> dict[str, float]:
+    failed = record.failed()
+    return {
+        a.model: v for a in record.annotations if (v := rating_value(a.rating)) is not None and a.model not in failed
+    }
+
+
+def _tests_pair(record: FeedbackRecord, executed: dict[str, Execution], rng: random.Random, criterion: str,
+                counts: Counter[str]) -> dict[str, Any] | None:  # fmt: skip
+    ratings = _ratings(record)
+    if criterion == "tests":
+        rate = {m: e.passed / e.total for m, e in executed.items()}
+        best, worst = max(rate.values()), min(rate.values())
+        if best == worst:
+            counts["dropped_no_pass_fail"] += 1
+            return None
+        top = [m for m in rate if rate[m] == best]
+        bottom = [m for m in rate if rate[m] == worst]
+    else:
+        top = [m for m, e in executed.items() if e.status == "passed"]
+        bottom = [m for m, e in executed.items() if e.status != "passed"]
+        if not top or not bottom:
+            counts["dropped_no_pass_fail"] += 1
+            return None
+    chosen = _pick(top, ratings, rng, best=True)
+    rejected = _pick(bottom, ratings, rng, best=False)
+    texts = {r.model: r.response for r in record.responses}
+    return _row(record, texts, chosen, rejected, ratings.get(chosen), ratings.get(rejected))
+
+
+def _pick(models: list[str], ratings: dict[str, float], rng: random.Random, *, best: bool) -> str:
+    """The best- (or worst-) rated of `models`, the seed breaking ties; unrated ones only when none is rated."""
+    rated = [m for m in models if m in ratings]
+    if not rated:
+        return rng.choice(sorted(models))
+    target = (max if best else min)(ratings[m] for m in rated)
+    return rng.choice(sorted(m for m in rated if ratings[m] == target))
+
+
+def _judge_pair(record: FeedbackRecord, rng: random.Random, ties: str, min_margin: float,
+                counts: Counter[str]) -> dict[str, Any] | None:  # fmt: skip
+    texts = {r.model: r.response for r in record.responses}
+    rated = list(_ratings(record).items())
+    if len(rated) < 2:
+        counts["dropped_too_few_ratings"] += 1
+        return None
+    best = max(v for _, v in rated)
+    worst = min(v for _, v in rated)
+    if best == worst:
+        if ties == "drop":
+            counts["dropped_ties"] += 1
+            return None
+        counts["kept_ties"] += 1
+        chosen, rejected = rng.sample([m for m, _ in rated], 2)
+    else:
+        chosen = rng.choice([m for m, v in rated if v == best])
+        rejected = rng.choice([m for m, v in rated if v == worst])
+    if best - worst < min_margin:
+        counts["dropped_margin"] += 1
+        return None
+    return _row(record, texts, chosen, rejected, best, worst)
+
+
+def judge_vs_tests(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
+    """How the judge's ratings relate to the tests, over records whose responses ran against tests.
+
+    `agreement`: over pairs of responses of one record where one passed and one failed, both rated, the
+    share the judge rates the passing one higher (equal ratings count as not higher; `ties` is their
+    share), with a 95% bootstrap interval over records. `top_rated_fails`: the share of records with a
+    passing and a failing response in which a top-rated response fails."""
+    from codeuf.stats import bootstrap_statistic
+
+    per_record: list[tuple[int, int, int]] = []  # (pass-fail pairs, judge higher on the pass, equal)
+    top_fails = contrasted = 0
+    for record in records:
+        executed, ratings = _executed(record), _ratings(record)
+        passing = [m for m, e in executed.items() if e.status == "passed" and m in ratings]
+        failing = [m for m, e in executed.items() if e.status != "passed" and m in ratings]
+        if not passing or not failing:
+            continue
+        pairs = [(ratings[p], ratings[f]) for p in passing for f in failing]
+        per_record.append((len(pairs), sum(a > b for a, b in pairs), sum(a == b for a, b in pairs)))
+        contrasted += 1
+        top = max(ratings[m] for m in passing + failing)
+        top_fails += any(ratings[m] == top for m in failing)
+
+    def share(index: int):  # type: ignore[no-untyped-def]
+        def statistic(sample: list[tuple[int, int, int]]) -> float | None:
+            total = sum(s[0] for s in sample)
+            return sum(s[index] for s in sample) / total if total else None
+
+        return statistic
+
+    return {
+        "records_with_pass_and_fail": contrasted,
+        "pass_fail_pairs": sum(r[0] for r in per_record),
+        "agreement": bootstrap_statistic(per_record, share(1), seed=seed).as_dict(),
+        "ties": bootstrap_statistic(per_record, share(2), seed=seed).as_dict(),
+        "top_rated_fails": top_fails / contrasted if contrasted else None,
+    }
+
+
+def _row(record: FeedbackRecord, texts: dict[str, str], chosen: str, rejected: str, best: float | None,
+         worst: float | None) -> dict:  # fmt: skip
     released = {
         "id": record.id,
         "instruction": record.instruction,
@@ -80,6 +193,9 @@ def _row(record: FeedbackRecord, texts: dict[str, str], chosen: str, rejected: s
         "model_chosen": chosen,
         "model_rejected": rejected,
     }
+    executions = {e.model: e.model_dump() for e in record.executions}
+    released["execution_chosen"] = executions.get(chosen)
+    released["execution_rejected"] = executions.get(rejected)
     return released
 
 

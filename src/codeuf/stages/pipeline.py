@@ -161,8 +161,9 @@ def save_feedback(
 def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any]) -> dict[str, Any]:
     out = Path(config.out)
     splits, stats = binarize_feedback(
-        feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin, test_fraction=config.test_fraction
-    )
+        feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin,
+        test_fraction=config.test_fraction, criterion=config.criterion,
+    )  # fmt: skip
     save_dataset(out / "binarized", splits, binarized_card(settings, stats))
     save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
                  binarized_card(settings, stats, trl=True))  # fmt: skip
