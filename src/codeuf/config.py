@@ -59,6 +59,9 @@ class JudgeConfig(BaseModel):
     max_tokens: int = Field(2048, ge=16)
     rationale_chars: int = Field(400, ge=8, description="Longest rationale per response (a schema maxLength).")
     structured: bool = Field(True, description="Ask for JSON-schema constrained output where supported.")
+    show_tests: bool = Field(
+        False, description="Show the judge each response's test results (codeuf execute) beside it, as evidence."
+    )
 
     _spec = field_validator("spec")(checked_spec)
 

@@ -314,3 +314,23 @@ def test_judge_vs_tests_agreement_counts_pass_fail_pairs() -> None:
     assert result["top_rated_fails"] == 0.5
     assert 0 <= result["agreement"]["ci_low"] <= result["agreement"]["ci_high"] <= 1
     assert judge_vs_tests([])["agreement"]["value"] is None
+
+
+def test_the_judge_sees_test_results_only_when_asked() -> None:
+    from codeuf.config import JudgeConfig
+    from codeuf.stages.annotate import judge_request
+
+    record = record_with_tests({"a": "5", "b": "1"}, {"a": ("passed", 4, 4), "b": ("failed", 1, 4)})
+    record = record.model_copy(
+        update={
+            "executions": [
+                *record.executions[:1],
+                record.executions[1].model_copy(update={"reason": "test 2: AssertionError"}),
+            ]
+        }
+    )
+    plain = judge_request(record, ["b", "a"], JudgeConfig(spec="openai:j"), None).messages[0].content
+    shown = judge_request(record, ["b", "a"], JudgeConfig(spec="openai:j", show_tests=True), None).messages[0].content
+    assert "Tests:" not in plain
+    assert "## Response 1\ncode of b\n\nTests: failed, 1 of 4 passed; first failure: test 2: AssertionError." in shown
+    assert "## Response 2\ncode of a\n\nTests: passed, 4 of 4 passed." in shown

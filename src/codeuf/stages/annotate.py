@@ -93,6 +93,18 @@ def parse_judgement(result: LLMResult, n: int) -> tuple[list[str], list[str], st
     return ratings, rationales, error
 
 
+def test_evidence(record: GenerationRecord, model: str) -> str | None:
+    """What the judge is told of a response's tests (where the judge is to see them): one line."""
+    execution = next((e for e in record.executions if e.model == model), None)
+    if execution is None:
+        return None
+    if execution.status == "not_executed":
+        return f"Tests: not run ({execution.reason})."
+    outcome = {"passed": "passed", "failed": "failed", "timeout": "ran out of time"}[execution.status]
+    detail = f"; first failure: {execution.reason}" if execution.reason and execution.status != "passed" else ""
+    return f"Tests: {outcome}, {execution.passed} of {execution.total} passed{detail}."
+
+
 def judge_request(record: GenerationRecord, order: list[str], judge: JudgeConfig, prompts: Path | None) -> LLMRequest:
     texts = {r.model: r.response for r in record.responses}
     prompt = render(
@@ -101,6 +113,7 @@ def judge_request(record: GenerationRecord, order: list[str], judge: JudgeConfig
         preference=get_preference(record.preference),
         instruction=record.instruction,
         responses=[texts[m] for m in order],
+        evidence=[test_evidence(record, m) for m in order] if judge.show_tests else [None] * len(order),
     )
     return LLMRequest(
         messages=[Message(role="user", content=prompt)],
