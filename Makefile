@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/humaneval_vs_evalplus.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/execute_vs_humaneval.py
+	$(BIN)/python benchmarks/failure_scenarios.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -128,8 +128,7 @@ RUN_CONFIG: dict[str, Any] = {
     "judges": [{"spec": f"openai:j@{URL}", "name": "j"}],
     "out": "out",
     "concurrency": 2,
-    "max_retries": 0,
-}
+}  # only keys every version of codeuf knows, so that benchmarks/failure_scenarios.py compares like with like
 INSTRUCTIONS = [{"instruction": "Write a function that reverses a string."},
                 {"instruction": "Explain what a Python generator is, with an example."},
                 {"instruction": "Write SQL that counts the rows of a table per day."}]  # fmt: skip
