@@ -7,6 +7,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeuf.data.io import MAX_DEPTH
 from codeuf.errors import InputError
 
 # Unknown keys are errors, and types are strict: `n: true` or `temperature: "0.5"` is refused, not coerced.
@@ -181,7 +182,6 @@ def load_config(path: str | Path) -> RunConfig:
     return validated(RunConfig, *read_yaml_mapping(Path(path)), path=Path(path))
 
 
-MAX_DEPTH = 100
 MAX_YAML_NODES = 100_000
 """More nodes than any real config has; stops alias bombs ("billion laughs") before they expand."""
 

@@ -375,7 +375,7 @@ def summarize(results: dict[str, list[dict[str, Any]]], plus: bool) -> dict[str,
 # ----------------------------------------------------------------------------- sanitizing
 
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+CODE_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 def _parseable_prefix(code: str) -> ast.Module | None:
@@ -396,7 +396,7 @@ def sanitize(text: str, entry_point: str) -> str:
     """The code a sample really submits: from the fenced block that defines the entry point (or the
     raw text), keep imports, the entry point and the functions, classes and constants it uses; drop
     everything else (tests, prints, chatter), so that stray code can neither break nor fake a pass."""
-    blocks = _FENCE.findall(text) or [text]
+    blocks = CODE_FENCE.findall(text) or [text]
     defining = [b for b in blocks if re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
     code = max(defining or blocks, key=len)
     tree = _parseable_prefix(code)

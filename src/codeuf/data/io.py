@@ -247,16 +247,30 @@ class RecordLog:
 
     def read(self) -> dict[str, dict[str, Any]]:
         """The records by id, the last line winning, without changing the file."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[dict[str, dict[str, Any]], int]:
+        """(records by id, the last line winning; how many non-blank lines the file holds), in one read."""
         latest: dict[str, dict[str, Any]] = {}
-        for row in read_jsonl_tolerant(self.path):
+        lines = 0
+        if not self.path.exists():
+            return latest, lines
+        for line in self.path.read_bytes().split(b"\n"):
+            if not line.strip():
+                continue
+            lines += 1
+            try:
+                row = json.loads(line.decode("utf-8", "replace"))
+            except (ValueError, RecursionError):
+                continue  # a line cut short by a crash
             if isinstance(row, dict) and isinstance(row.get(self.key), str):
                 latest.pop(row[self.key], None)  # the last line wins, at the last position
                 latest[row[self.key]] = row
-        return latest
+        return latest, lines
 
     def resume(self, keep: Any = None) -> dict[str, dict[str, Any]]:
-        lines = sum(1 for line in self.path.read_bytes().split(b"\n") if line.strip()) if self.path.exists() else 0
-        kept = {k: r for k, r in self.read().items() if keep is None or keep(r)}
+        latest, lines = self._scan()
+        kept = {k: r for k, r in latest.items() if keep is None or keep(r)}
         if self.path.exists() and (len(kept) != lines or self._torn()):
             write_jsonl_atomic(self.path, kept.values())
         self._ids = set(kept)

@@ -64,7 +64,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     """Run `codeuf llm batch`; returns the summary to print and, when some requests failed, one line on
     them (the output has an error line for each; a rerun retries just those)."""
     from codeuf.data.io import exclusive
-    from codeuf.llm.batch import read_batch, run_batch
+    from codeuf.llm.batch import read_batch
 
     started = time.perf_counter()
     # Everything is checked before a model is loaded or a file is touched.
@@ -76,11 +76,13 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
         check_output_file(cache_path, "--cache")
     backend = load_backend(options.model, timeout=options.timeout)
     with exclusive(options.out_path.with_name(options.out_path.name + ".lock"), f"output {options.out_path}"):
-        return _run_locked(options, items, prices, backend, cache_path, started, run_batch)
+        return _run_locked(options, items, prices, backend, cache_path, started)
 
 
-def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, cache_path: Path, started: float,
-                run_batch: Any) -> tuple[str, str | None]:  # fmt: skip
+def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, cache_path: Path,
+                started: float) -> tuple[str, str | None]:  # fmt: skip
+    from codeuf.llm.batch import run_batch
+
     cache = ResultCache(cache_path) if options.use_cache else None
     runner = Runner(
         RunnerConfig(

@@ -40,7 +40,7 @@ _PYTHON_TAGS = {"", "python", "py", "python3", "pycon"}
 
 def response_code(text: str, entry_point: str | None) -> tuple[str | None, str]:
     """(code, "") for the Python a response submits, or (None, why it is not executed)."""
-    from codeuf.bench.humaneval import sanitize
+    from codeuf.bench.humaneval import CODE_FENCE, sanitize
 
     tags = {t.lower() for t in _TAGS.findall(text)}
     if tags and not tags & _PYTHON_TAGS:
@@ -50,7 +50,7 @@ def response_code(text: str, entry_point: str | None) -> tuple[str | None, str]:
     if entry_point:
         code = sanitize(text, entry_point)
     else:
-        blocks = re.findall(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", text, re.DOTALL)
+        blocks = CODE_FENCE.findall(text)
         code = max(blocks, key=len) if blocks else text
     try:
         tree = ast.parse(code)
