@@ -16,7 +16,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# llama.cpp's AMX kernels crash on Q4_K weights (ggml-org/llama.cpp#20824; seen on this project's Xeon
+# machines), and the default -march=native build turns them on wherever the CPU has AMX. On x86_64,
+# llama-cpp-python is built for AVX2 instead, which every x86 server of the last decade runs; pip's wheel
+# cache is bypassed for it, since a cached native build would otherwise be reused.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
+LLAMA_REQ := $(shell sed -n 's/^server = \["\(llama-cpp-python[^"]*\)"\]/\1/p' pyproject.toml)
+
 $(STAMP): pyproject.toml | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --progress-bar off --no-cache-dir '$(LLAMA_REQ)'
 	$(BIN)/python -m pip install --progress-bar off -e '.[$(EXTRAS)]'
 	$(BIN)/codeuf export --fetch-converter
 	touch $@

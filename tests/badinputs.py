@@ -126,6 +126,7 @@ RUN_CONFIG: dict[str, Any] = {
     },
     "models_per_instruction": 2,
     "judges": [{"spec": f"openai:j@{URL}", "name": "j"}],
+    "synthesize_tests": {"spec": f"openai:w@{URL}"},
     "out": "out",
     "concurrency": 2,
 }  # only keys every version of codeuf knows, so that benchmarks/failure_scenarios.py compares like with like
@@ -506,6 +507,10 @@ def run_config_cases() -> Iterator[Case]:
         "concurrency": [0, True], "prompts": ["missing", "c.yaml", "broken", "undefined", "latin1"],
         "source": ["missing.jsonl", "emptydir", "x.txt", "bad.jsonl"], "column": ["nope", 5], "split": [5],
         "max_retries": [-1, True], "timeout": [0, "x"], "down_after_s": [-1, "x"], "judge": [["typo"]],
+        "synthesize_tests": ["x", 5, {}, {"spec": "bogus:w"}], "solution_column": [5, None],
+        "synthesize_tests.count": [0, 51, "x"], "synthesize_tests.agreement": ["vote", 1],
+        "synthesize_tests.min_tests": [0, "x"], "synthesize_tests.min_agree": [0], "synthesize_tests.format": ["zzz"],
+        "synthesize_tests.typo": [1],
     }  # fmt: skip
     folders: dict[str, bytes | None] = {
         "broken/annotate.j2": b"{{ instruction ", "undefined/annotate.j2": b"{{ no_such_variable.attribute }}",
@@ -515,7 +520,10 @@ def run_config_cases() -> Iterator[Case]:
     for label, content in [*yaml_corruptions(RUN_CONFIG), *yaml_fields(RUN_CONFIG, fields)]:
         if label == "empty":
             content = b"n: 3\n"  # an empty file lacks pool and judges; say it once with a key
-        for command in (["run", "c.yaml"], ["instructions", "--config", "c.yaml"], ["annotate", "-c", "c.yaml"]):
+        commands = [["run", "c.yaml"], ["instructions", "--config", "c.yaml"], ["annotate", "-c", "c.yaml"]]
+        if label.startswith("synthesize_tests"):
+            commands.append(["tests", "-c", "c.yaml"])
+        for command in commands:
             yield Case(f"{command[0]}-config/{label}", command, {"c.yaml": content, **folders})
     yield Case("run-config/missing", ["run", "nope.yaml"], {}, ("nope.yaml",))
     yield Case("run-config/folder", ["run", "cfgdir"], {"cfgdir": None}, ("cfgdir",))

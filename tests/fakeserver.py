@@ -50,6 +50,9 @@ class FakeServer:
         """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
         self.fail_generations = 0
         """The next this many requests without a response_format (generations, not judge calls) get a 500."""
+        self.script: Any = None
+        """A function of the request body giving the answer's text, or None for the default (echo, or a value
+        of the schema): a test scripts what a model writes."""
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.port = port
@@ -178,6 +181,8 @@ class FakeServer:
         fmt = req.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
         content = forced
+        if content is None and self.script is not None:
+            content = self.script(req)
         if content is None:
             content = json.dumps(_fake_json(schema, text)) if schema else f"echo: {text}"
         usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(content.split())}

@@ -167,6 +167,39 @@ def instructions_command(
                f"{stats['dropped_duplicates']} duplicates dropped of {stats['source']}): {path}")  # fmt: skip
 
 
+@app.command("tests")
+def tests_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    input: InputOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Test writer's model spec (overrides the config's).")
+    ] = None,
+    count: Annotated[int | None, typer.Option(min=1, max=50, help="Tests asked for per instruction.")] = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option(help="Without a reference solution: codet, majority or none (see the README)."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Stage 1b: a model writes tests for instructions without any; a test is kept once validated."""
+    from codeuf.stages.pipeline import stage_tests
+
+    settings = _settings(config, out=out, execution_workers=workers)
+    synthesis = settings.synthesize_tests.model_dump() if settings.synthesize_tests else {}
+    given = {k: v for k, v in {"spec": model, "count": count, "agreement": agreement}.items() if v is not None}
+    if given or synthesis:
+        from codeuf.config import with_overrides
+
+        settings = with_overrides(settings, synthesize_tests={**synthesis, **given})
+    path, stats = stage_tests(settings, input, progress)
+    validations = ", ".join(f"{k} {v}" for k, v in sorted(stats["validations"].items())) or "none"
+    typer.echo(f"{stats['with_tests']} instructions with tests; written by the model: "
+               f"{stats['synthesized_records']} records, {stats['kept']} tests kept of {stats['candidates']} "
+               f"runnable ({validations}): {path}")  # fmt: skip
+
+
 @app.command("generate")
 def generate_command(
     config: ConfigOpt = None, out: OutOpt = None, input: InputOpt = None, progress: ProgressOpt = None

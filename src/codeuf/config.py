@@ -26,6 +26,15 @@ def checked_spec(value: str) -> str:
     return value
 
 
+def known_format(value: str | None) -> str | None:
+    """A field validator: a prompt format codeuf knows, or none."""
+    from codeuf.llm.formats import FORMATS
+
+    if value is not None and value not in FORMATS:
+        raise ValueError(f"unknown prompt format {value!r} (known: {', '.join(FORMATS)})")
+    return value
+
+
 class PoolModel(BaseModel):
     """One model of the pool: where it is served and how it is prompted."""
 
@@ -41,15 +50,7 @@ class PoolModel(BaseModel):
     max_tokens: int = Field(1024, ge=1)
 
     _spec = field_validator("spec")(checked_spec)
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str | None) -> str | None:
-        from codeuf.llm.formats import FORMATS
-
-        if value is not None and value not in FORMATS:
-            raise ValueError(f"unknown prompt format {value!r} (known: {', '.join(FORMATS)})")
-        return value
+    _format = field_validator("format")(known_format)
 
 
 class JudgeConfig(BaseModel):
@@ -71,6 +72,35 @@ class JudgeConfig(BaseModel):
         return self.name or self.spec
 
 
+class TestSynthesis(BaseModel):
+    """`codeuf tests`: a model writes assert tests for the instructions that have none (AceCoder's recipe),
+    and a test is kept only once validated: by the reference solution where the instruction has one, or
+    else by the agreement of the pool's responses (`agreement`, see codeuf.stages.synthesize)."""
+
+    model_config = _STRICT
+    spec: str = Field(description="Model spec of the test writer.")
+    name: str | None = Field(None, description="Name in the records' `origin` [default: the spec].")
+    format: str | None = Field(None, description="Prompt format for a raw completion prompt (as in the pool).")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(768, ge=16)
+    count: int = Field(10, ge=1, le=50, description="Tests asked for per instruction (AceCoder asks 20).")
+    min_tests: int = Field(3, ge=1, description="Fewer validated tests than this: the instruction keeps none.")
+    agreement: Literal["codet", "majority", "none"] = Field(
+        "codet",
+        description="Without a reference solution: codet (the tests of the best consensus set of responses, "
+        "Chen et al. 2023), majority (each test that most executed responses pass), or none (no tests).",
+    )
+    min_agree: int = Field(2, ge=1, description="Responses that must agree on a test (agreement rules).")
+    structured: bool = Field(True, description="Ask for JSON-schema constrained output where supported.")
+
+    _spec = field_validator("spec")(checked_spec)
+    _format = field_validator("format")(known_format)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.spec
+
+
 class RunConfig(BaseModel):
     """Everything `codeuf run` needs. The defaults reproduce the embedded offline demo."""
 
@@ -78,6 +108,9 @@ class RunConfig(BaseModel):
     source: str | None = Field(None, description="Hub id or local .jsonl/.json/.parquet; none: built-in sample.")
     split: str = "train"
     column: str = "instruction"
+    solution_column: str = Field(
+        "solution", description="Column of a reference solution (Evol-Instruct: output), used to validate tests."
+    )
     n: int = Field(10, ge=1, description="Instructions to keep (the paper: 10,000).")
     seed: int = 42
     pool: dict[str, PoolModel] = Field(min_length=2)
@@ -99,6 +132,9 @@ class RunConfig(BaseModel):
     )
     execute: bool = Field(
         True, description="Run each response against its instruction's tests, where it has some (codeuf execute)."
+    )
+    synthesize_tests: TestSynthesis | None = Field(
+        None, description="Write tests for the instructions that have none (codeuf tests); none: do not."
     )
     execution_workers: int | None = Field(None, ge=1, description="Sandbox processes [default: CPU count].")
     max_retries: int = Field(6, ge=0, description="Retries per call on 429, 5xx, timeouts and connection errors.")
@@ -288,7 +324,7 @@ def validated(
         raise InputError(message, path=path, line=line, field=".".join(loc) or None) from None
 
 
-OPTION_NAMES = {"judges": "judge"}
+OPTION_NAMES = {"judges": "judge", "synthesize_tests": "model"}
 """Config fields whose command-line option has another name."""
 
 
@@ -303,5 +339,7 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
         error = exc.errors()[0]
         loc = [str(p) for p in error["loc"]]
         option = OPTION_NAMES.get(loc[0], loc[0]) if loc else ""
+        if loc[:1] == ["synthesize_tests"] and len(loc) > 1:  # `codeuf tests --count 0`
+            option = {"spec": "model"}.get(loc[1], loc[1])
         field = f"--{option.replace('_', '-')}" if loc and loc[0] in given else ".".join(loc) or None
         raise InputError(error["msg"].removeprefix("Value error, "), field=field) from None

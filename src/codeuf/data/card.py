@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from collections import Counter, defaultdict
 from typing import Any
@@ -23,6 +24,7 @@ def feedback_stats(records: list[FeedbackRecord]) -> dict[str, Any]:
             annotations += 1
             na += a.rating == NA
     judge_calls = sum(len(r.judgements) for r in records)
+    tests = test_stats(records)
     judge_errors = sum(1 for r in records for j in r.judgements if j.error)
     return {
         "records": len(records),
@@ -35,7 +37,47 @@ def feedback_stats(records: list[FeedbackRecord]) -> dict[str, Any]:
         "judge_calls_with_unreadable_ratings": judge_errors,
         "ratings_by_model": {m: dict(sorted(c.items())) for m, c in sorted(by_model.items())},
         "ratings_by_preference": {p: dict(sorted(c.items())) for p, c in sorted(by_preference.items())},
+        "tests": tests,
     }
+
+
+def test_stats(records: list[Any]) -> dict[str, Any]:
+    """Where the records' tests came from, and what test synthesis (codeuf tests) kept and dropped, for the
+    manifest and the card."""
+    origins = Counter((r.tests.origin.split(":")[0] if r.tests else "none") for r in records)
+    synthesized = [r.tests for r in records if r.tests and r.tests.synthesis]
+    reasons: Counter[str] = Counter()
+    for tests in synthesized:
+        for reason in tests.reasons:
+            reasons[_reason_kind(reason)] += 1
+    return {
+        "origins": dict(origins),
+        "with_tests": sum(1 for r in records if r.has_tests),
+        "synthesized_records": len(synthesized),
+        "validations": dict(Counter(t.synthesis.validation for t in synthesized)),
+        "candidates": sum(len(t.synthesis.candidates) for t in synthesized),
+        "kept": sum(len(ast.parse(t.code).body) for t in synthesized if t.code.strip()),  # one statement each
+        "dropped": sum(t.dropped for t in synthesized),
+        "drop_reasons": dict(reasons.most_common()),
+    }
+
+
+_REASON_KINDS = (
+    "the reference solution fails it",
+    "not kept by",
+    "not valid Python",
+    "does not call",
+    "not one assert statement",
+    "a duplicate",
+    "unreadable",
+    "only",
+    "no reference",
+    "named no function",
+)
+
+
+def _reason_kind(reason: str) -> str:
+    return next((kind for kind in _REASON_KINDS if kind in reason), "other")
 
 
 def _bucket(rating: str) -> str:
@@ -94,7 +136,7 @@ raw text when unreadable).
 - annotations: {stats["annotations"]}; N/A: {stats["na"]} ({na_rate}); generation errors: {stats["generation_errors"]}
 - judge calls: {stats["judge_calls"]}, of which with unreadable ratings: {stats["judge_calls_with_unreadable_ratings"]}
 - position-bias flip rate: {flip}
-
+{_test_origin_lines(stats.get("tests") or {})}
 Ratings per model:
 
 {_table(stats["ratings_by_model"])}
@@ -113,6 +155,20 @@ Calls, tokens and wall time per stage:
 {json.dumps(config, indent=2, default=str)}
 ```
 """
+
+
+def _test_origin_lines(tests: dict[str, Any]) -> str:
+    """The card's lines on where tests came from (nothing when no record has tests or synthesis)."""
+    if not tests.get("with_tests") and not tests.get("synthesized_records"):
+        return ""
+    origins = ", ".join(f"{k} {v}" for k, v in sorted(tests["origins"].items()))
+    lines = [f"- records with tests: {tests['with_tests']} (origin of the tests: {origins})"]
+    if tests["synthesized_records"]:
+        validations = ", ".join(f"{k} {v}" for k, v in sorted(tests["validations"].items()))
+        reasons = ", ".join(f"{k}: {v}" for k, v in tests["drop_reasons"].items()) or "none"
+        lines.append(f"- tests written by a model: {tests['synthesized_records']} records, {tests['candidates']} "
+                     f"runnable candidates, {tests['kept']} kept ({validations}); dropped: {reasons}")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def _tests_lines(stats: dict[str, Any]) -> str:

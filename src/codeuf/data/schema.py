@@ -43,6 +43,47 @@ class CodeTests(BaseModel):
     origin: str = Field("file", description="file, builtin, evalplus, or synthesized:<model>.")
     dropped: int = Field(0, description="Tests left out (for example, failed by the reference solution).")
     reasons: list[str] = Field(default_factory=list, description="Why each test was left out.")
+    synthesis: Synthesis | None = Field(None, description="For tests a model wrote (codeuf tests): how.")
+
+    @property
+    def pending(self) -> bool:
+        """Synthesized tests waiting for the pool's responses to be validated by agreement (codeuf execute)."""
+        return self.synthesis is not None and self.synthesis.validation.startswith("pending:")
+
+    @property
+    def runnable(self) -> bool:
+        """There is something to run (synthesis may have kept no test, and says why)."""
+        return self.kind != "asserts" or bool(self.code.strip()) or self.pending
+
+    def same_source(self, other: CodeTests | None) -> bool:
+        """The same tests, or the same synthesized candidates before and after their agreement was settled
+        (codeuf execute settles it), so that a stage can match its input with what execute recorded."""
+        if other is None or self == other:
+            return other is not None
+        a, b = self.synthesis, other.synthesis
+        return (a is not None and b is not None and self.origin == other.origin and a.candidates == b.candidates
+                and a.rule == b.rule and (self.pending or other.pending))  # fmt: skip
+
+
+class Synthesis(BaseModel):
+    """How a model's tests were made and validated (AceCoder's recipe; see codeuf.stages.synthesize)."""
+
+    model_config = ConfigDict(extra="forbid")
+    writer: str = Field(description="The model that wrote the tests.")
+    candidates: list[str] = Field(default_factory=list, description="Every test it wrote that could be run.")
+    validation: str = Field(
+        description="reference (the reference solution passes each kept test), pending:<rule> (to be settled "
+        "by the pool's responses in codeuf execute), agreement:<rule> (settled), or none (no test kept)."
+    )
+    rule: str = Field("", description="The agreement rule: codet or majority (empty: validated by a reference).")
+    min_agree: int = Field(2, description="Responses that must agree on a test (agreement rules).")
+    min_tests: int = Field(1, description="Fewer validated tests than this and the instruction keeps none.")
+    note: str = Field(
+        "", description="The sentence appended to the instruction to name the function the tests call, if any."
+    )
+
+
+CodeTests.model_rebuild()
 
 
 class Execution(BaseModel):
@@ -64,6 +105,10 @@ class InstructionRecord(BaseModel):
     tests: CodeTests | None = None
     entry_point: str | None = Field(None, description="The function the tests call.")
     solution: str | None = Field(None, description="A reference solution, when the source has one.")
+
+    @property
+    def has_tests(self) -> bool:
+        return self.tests is not None and self.tests.runnable
 
     @field_validator("preference")
     @classmethod

@@ -148,15 +148,17 @@ def _check_row(row: dict[str, Any], where: str, number: int) -> dict[str, Any]:
 
 
 def load_instructions(
-    source: str | Path | None, column: str = "instruction", split: str = "train"
+    source: str | Path | None, column: str = "instruction", split: str = "train", solution_column: str = "solution"
 ) -> list[Instruction]:
     """The instructions of a source; ids come from an `id` column or the text itself. A row may carry
     `tests` (Python asserts as a string, or a list of {input, output} cases), `entry_point` and a reference
-    `solution`; a row in EvalPlus's format (HumanEval+, MBPP+) becomes a task whose tests are its inputs."""
+    solution (in `solution_column`: code, or an answer holding a fenced code block); a row in EvalPlus's format
+    (HumanEval+, MBPP+) becomes a task whose tests are its inputs."""
     origin = "file"
     if source is None or str(source) in BUILTIN_SOURCES:
         name = "builtin" if source is None else str(source)
         source, column, origin = BUILTIN_SOURCES[name], "instruction", name.replace("builtin:tasks", "builtin")
+        solution_column = "solution"
     out = []
     # EvalPlus's files hold -Infinity and NaN among their test inputs; the fields read here are checked.
     for where, number, row in iter_rows(source, split, evalplus_numbers=True):
@@ -171,7 +173,7 @@ def load_instructions(
             raise InputError(f"expected a string, got {type(text).__name__}", path=where, line=number, field=column)
         identifier = row.get("id")
         entry_point = _optional_name(row, "entry_point", where, number)
-        solution = _optional_text(row, "solution", where, number)
+        solution = _optional_text(row, solution_column, where, number)
         tests = _tests(row.get("tests"), entry_point, origin, where, number)
         out.append(Instruction(str(identifier) if identifier is not None else record_id(text), text, tests,
                                entry_point, solution))  # fmt: skip

@@ -16,9 +16,11 @@ floats (gigabytes for Gemma's 262k vocabulary) for nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,40 @@ def resolve_model(name: str) -> tuple[Path, str]:
         raise InputError(f"no GGUF file at {path}", field="model")
     stat = path.stat()
     return path.resolve(), f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _has_amx() -> bool:
+    """This llama.cpp build runs AMX kernels (a -march=native build on a CPU that has AMX)."""
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextlib.contextmanager
+def _without_amx_buffers() -> Iterator[None]:
+    """Where the build has AMX kernels, load the weights without llama.cpp's extra buffer types: the AMX
+    matrix product crashes the process on Q4_K weights (ggml-org/llama.cpp#20824, seen here on Xeon
+    machines). `make` builds llama.cpp without AMX; this keeps a user's own native build working too, at
+    the cost of the weight repacking those buffers also do. Llama() takes no such option, so the default
+    model parameters it starts from are adjusted while it loads."""
+    if not _has_amx():
+        yield
+        return
+    module = llama_cpp.llama.llama_cpp
+    original = module.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOADING:
+        module.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = original
+
+
+_LOADING = threading.Lock()
 
 
 class _GgufTemplate:
@@ -125,13 +161,14 @@ class LlamaCppBackend(Backend):
     ) -> None:
         super().__init__(spec)
         path, self._model_id = resolve_model(spec.model)
-        self._llm = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or max(1, os.cpu_count() or 1),
-            n_threads_batch=n_threads or max(1, os.cpu_count() or 1),
-            verbose=False,
-        )
+        with _without_amx_buffers():
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or max(1, os.cpu_count() or 1),
+                n_threads_batch=n_threads or max(1, os.cpu_count() or 1),
+                verbose=False,
+            )
         self._format = self._choose_format(prompt_format)
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -113,6 +113,23 @@ def _dispatcher(steps: list[str]) -> str:
     )
 
 
+def assert_verdicts(code: str, test_code: str, pool: Any) -> tuple[list[bool], str, str]:
+    """Whether the code passes each test of asserts code (in order), its status and the first failure."""
+    from codeuf.sandbox import Job
+
+    steps, test_indexes = assert_steps(test_code)
+    inputs: list[Any] = [(i,) for i in range(len(steps))]
+    job = Job(code + _dispatcher(steps), "__codeuf_step__", inputs, [STEP_SECONDS] * len(steps),
+              wall_timeout=min(MAX_JOB_SECONDS, STEP_SECONDS * len(steps)) + 2, check=_ReturnsNone(),
+              keep_going=True)  # fmt: skip
+    result = pool.run(job)
+    verdicts = [i < len(result.details) and bool(result.details[i]) for i in test_indexes]
+    return verdicts, _STATUS.get(result.status, "failed"), result.reason
+
+
+_STATUS = {"pass": "passed", "timeout": "timeout"}
+
+
 def run_tests(code: str, tests: CodeTests, entry_point: str | None, pool: Any, evalplus: Any) -> Execution:
     """One response's code against its tests (the model name is filled in by the caller)."""
     from codeuf.sandbox import Job
@@ -120,23 +137,18 @@ def run_tests(code: str, tests: CodeTests, entry_point: str | None, pool: Any, e
     if tests.kind == "evalplus":
         return evalplus.check(code, tests)
     if tests.kind == "asserts":
-        steps, test_indexes = assert_steps(tests.code)
-        inputs: list[Any] = [(i,) for i in range(len(steps))]
-        job = Job(code + _dispatcher(steps), "__codeuf_step__", inputs, [STEP_SECONDS] * len(steps),
-                  wall_timeout=min(MAX_JOB_SECONDS, STEP_SECONDS * len(steps)) + 2, check=_ReturnsNone(),
-                  keep_going=True)  # fmt: skip
-    else:
-        assert entry_point is not None
-        inputs = [json.loads(c.input) for c in tests.cases]
-        test_indexes = list(range(len(inputs)))
-        expected = tuple(json.loads(c.output) for c in tests.cases)
-        job = Job(code, entry_point, inputs, [STEP_SECONDS] * len(inputs),
-                  wall_timeout=min(MAX_JOB_SECONDS, STEP_SECONDS * len(inputs)) + 2, check=JsonEquals(expected),
-                  keep_going=True)  # fmt: skip
+        verdicts, status, reason = assert_verdicts(code, tests.code, pool)
+        return Execution(model="", status=status, passed=sum(verdicts), total=len(verdicts), reason=reason)  # type: ignore[arg-type]
+    assert entry_point is not None
+    inputs = [json.loads(c.input) for c in tests.cases]
+    expected = tuple(json.loads(c.output) for c in tests.cases)
+    job = Job(code, entry_point, inputs, [STEP_SECONDS] * len(inputs),
+              wall_timeout=min(MAX_JOB_SECONDS, STEP_SECONDS * len(inputs)) + 2, check=JsonEquals(expected),
+              keep_going=True)  # fmt: skip
     result = pool.run(job)
-    passed = sum(1 for i in test_indexes if i < len(result.details) and result.details[i])
-    status = {"pass": "passed", "timeout": "timeout"}.get(result.status, "failed")
-    return Execution(model="", status=status, passed=passed, total=len(test_indexes), reason=result.reason)
+    passed = sum(1 for i in range(len(inputs)) if i < len(result.details) and result.details[i])
+    status = _STATUS.get(result.status, "failed")
+    return Execution(model="", status=status, passed=passed, total=len(inputs), reason=result.reason)  # type: ignore[arg-type]
 
 
 class EvalPlusTasks:
@@ -187,15 +199,15 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
         except ValueError:
             return False
         record = wanted.get(saved.id)
-        return record is not None and (saved.responses, saved.tests) == (record.responses, record.tests)
+        return record is not None and saved.responses == record.responses and same_tests(record.tests, saved.tests)
 
     done = {k: GenerationRecord.model_validate(v) for k, v in log.resume(reusable).items()}
     todo = [r for r in records if r.id not in done]
     with log:
-        for record in [r for r in todo if r.tests is None]:
+        for record in [r for r in todo if not r.has_tests]:
             done[record.id] = record.model_copy(update={"executions": []})
             log.append(done[record.id].model_dump())
-        tested = [r for r in todo if r.tests is not None]
+        tested = [r for r in todo if r.has_tests]
         if tested:
             with SandboxPool(workers) as pool:
                 evalplus = EvalPlusTasks(pool)
@@ -208,8 +220,15 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
     return [done[r.id] for r in records]
 
 
+def same_tests(given: CodeTests | None, recorded: CodeTests | None) -> bool:
+    """The tests a stage was given are those `codeuf execute` recorded (settled, where they were pending)."""
+    return (given is None and recorded is None) or (given is not None and given.same_source(recorded))
+
+
 def _execute(record: GenerationRecord, pool: Any, evalplus: EvalPlusTasks) -> GenerationRecord:
     assert record.tests is not None
+    if record.tests.pending:
+        return settle_agreement(record, pool)
     failed = record.failed()
     executions = []
     for response in record.responses:
@@ -228,13 +247,68 @@ def _execute(record: GenerationRecord, pool: Any, evalplus: EvalPlusTasks) -> Ge
     return record.model_copy(update={"executions": executions})
 
 
+def settle_agreement(record: GenerationRecord, pool: Any) -> GenerationRecord:
+    """Synthesized tests without a reference solution: every response runs against every candidate test,
+    the agreement rule keeps some (see codeuf.stages.synthesize), and each response's execution counts the
+    kept tests. The record's tests become the kept ones, with the others' reasons."""
+    from codeuf.stages.synthesize import agreed_tests
+
+    tests = record.tests
+    assert tests is not None and tests.synthesis is not None
+    synthesis = tests.synthesis
+    runs = _candidate_runs(record, "\n".join(synthesis.candidates), pool)
+    keep, why = agreed_tests({m: v for m, (v, _, _) in runs.items()}, synthesis.rule, synthesis.min_agree)
+    reasons = [*tests.reasons, *(f"candidate {i + 1}: not kept by {synthesis.rule} agreement"
+                                 for i in range(len(synthesis.candidates)) if i not in keep)]  # fmt: skip
+    if why:
+        reasons.append(why)
+    if keep and len(keep) < synthesis.min_tests:
+        reasons.append(f"only {len(keep)} agreed tests (min_tests: {synthesis.min_tests})")
+        keep = []
+    settled = tests.model_copy(update={
+        "code": "".join(synthesis.candidates[i] + "\n" for i in keep), "reasons": reasons,
+        "dropped": tests.dropped + len(synthesis.candidates) - len(keep),
+        "synthesis": synthesis.model_copy(update={"validation": f"agreement:{synthesis.rule}"}),
+    })  # fmt: skip
+    executions = []
+    for response in record.responses if keep else []:
+        if response.model not in runs:
+            why_not = (
+                "no response"
+                if response.model in record.failed()
+                else response_code(response.response, record.entry_point)[1]
+            )
+            executions.append(Execution(model=response.model, status="not_executed", reason=why_not))
+            continue
+        verdicts, status, reason = runs[response.model]
+        passed = sum(verdicts[i] for i in keep)
+        outcome = "passed" if passed == len(keep) else "timeout" if status == "timeout" else "failed"
+        executions.append(Execution(model=response.model, status=outcome, passed=passed, total=len(keep),
+                                    reason="" if outcome == "passed" else reason))  # fmt: skip
+    return record.model_copy(update={"tests": settled, "executions": executions})
+
+
+def _candidate_runs(record: GenerationRecord, candidates: str, pool: Any) -> dict[str, tuple[list[bool], str, str]]:
+    """Each response with code: (its verdict on each candidate test, its status, its first failure)."""
+    failed, runs = record.failed(), {}
+    count = len(assert_steps(candidates)[1])
+    for response in record.responses:
+        if response.model in failed:
+            continue
+        code, why = response_code(response.response, record.entry_point)
+        if code is None:
+            continue
+        runs[response.model] = ([False] * count, "failed", why) if why else assert_verdicts(code, candidates, pool)
+    return runs
+
+
 def _total(tests: CodeTests) -> int:
     if tests.kind == "asserts":
         return len(assert_steps(tests.code)[1])
     return len(tests.cases) if tests.kind == "cases" else 2
 
 
-def _progress(results: Any, total: int, enabled: bool | None) -> Any:
+def _progress(results: Any, total: int, enabled: bool | None, description: str = "execute") -> Any:
     import sys
 
     if not (enabled if enabled is not None else sys.stderr.isatty()):
@@ -242,7 +316,7 @@ def _progress(results: Any, total: int, enabled: bool | None) -> Any:
         return
     from rich.progress import track
 
-    yield from track(results, total=total, description="execute", console=None, transient=False)
+    yield from track(results, total=total, description=description, console=None, transient=False)
 
 
 def execution_stats(records: list[GenerationRecord]) -> dict[str, Any]:
@@ -254,5 +328,5 @@ def execution_stats(records: list[GenerationRecord]) -> dict[str, Any]:
             overall[execution.status] = overall.get(execution.status, 0) + 1
             model = per_model.setdefault(execution.model, {})
             model[execution.status] = model.get(execution.status, 0) + 1
-    tested = sum(1 for r in records if r.tests is not None)
+    tested = sum(1 for r in records if r.has_tests)
     return {"records_with_tests": tested, "responses": overall, "per_model": per_model}

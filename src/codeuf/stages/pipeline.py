@@ -1,6 +1,7 @@
 """`codeuf run`: instructions -> generate -> annotate -> binarize, in one run folder.
 
 OUT/instructions.jsonl   the pool (ids, preferences, assigned models)
+OUT/tests.jsonl          with `synthesize_tests`: the instructions with the tests a model wrote (append-only)
 OUT/generations.jsonl    append-only; a rerun skips finished ids
 OUT/executions.jsonl     where instructions have tests: each response run against them (append-only)
 OUT/annotations.jsonl    append-only; a rerun skips finished ids
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.config import RunConfig
-from codeuf.data.card import binarized_card, feedback_card, feedback_stats
+from codeuf.data.card import binarized_card, feedback_card, feedback_stats, test_stats
 from codeuf.data.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.data.save import save_dataset
 from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
@@ -39,6 +40,7 @@ from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
 from codeuf.stages.session import StageSession, failure_summary
+from codeuf.stages.synthesize import synthesis_request, synthesize_tests
 
 
 @dataclass
@@ -76,6 +78,15 @@ def check_config(config: RunConfig) -> None:
         raise InputError("not a folder of prompt templates", path=config.prompts, field="prompts")
     for judge in config.judges:
         judge_request(sample, sample.models, judge, config.prompts)
+    if config.synthesize_tests is not None:
+        synthesis_request(sample, None, None, config.synthesize_tests, config.prompts)
+        synthesis_request(sample, "f", "def f(s)", config.synthesize_tests, config.prompts)
+
+
+def model_specs(config: RunConfig) -> list[str]:
+    """Every model a run calls: the pool, the judges and the test writer."""
+    writer = [config.synthesize_tests.spec] if config.synthesize_tests else []
+    return [e.spec for e in config.pool.values()] + [j.spec for j in config.judges] + writer
 
 
 def load_models(session: StageSession, specs: list[str]) -> None:
@@ -87,8 +98,8 @@ def load_models(session: StageSession, specs: list[str]) -> None:
 def instruction_pool(config: RunConfig) -> tuple[list[InstructionRecord], dict[str, int]]:
     """The run's instructions; a source with none left after filtering is bad input."""
     records, stats = build_instruction_pool(
-        load_instructions(config.source, config.column, config.split), n=config.n, seed=config.seed,
-        pool=list(config.pool), models_per_instruction=config.models_per_instruction,
+        load_instructions(config.source, config.column, config.split, config.solution_column),
+        n=config.n, seed=config.seed, pool=list(config.pool), models_per_instruction=config.models_per_instruction,
     )  # fmt: skip
     if not records:
         raise InputError(
@@ -109,11 +120,12 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
     check_config(config)
     records, pool_stats = instruction_pool(config)
     session = StageSession.for_run(config, progress)
-    load_models(session, [e.spec for e in config.pool.values()] + [j.spec for j in config.judges])
+    load_models(session, model_specs(config))
     with folder_lock(out):
         try:
             write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
-            generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+            tested = run_synthesis(config, records, session, progress)
+            generations = generate_responses(tested, config.pool, session, out / "generations.jsonl", config.seed)
             executed = run_executions(config, generations, progress)
             feedback = annotate_responses(
                 executed, config.judges, session, out / "annotations.jsonl",
@@ -127,8 +139,9 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
         write_manifest(
             out / "manifest.json", stage="run", config=settings, instructions=pool_stats, feedback=summary["feedback"],
             flips=summary["flips"], binarized=summary["binarized"], stages=session.stages, wall_time_s=wall,
-            executions=execution_stats(executed),
-            unfinished={"generate": len(records) - len(generations), "annotate": len(generations) - len(feedback)},
+            executions=execution_stats(executed), tests=test_stats(executed),
+            unfinished={"tests": len(records) - len(tested), "generate": len(tested) - len(generations),
+                        "annotate": len(generations) - len(feedback)},
             failures=failures,
         )  # fmt: skip
     return RunSummary(
@@ -136,9 +149,18 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
     )
 
 
+def run_synthesis(config: RunConfig, records: list[InstructionRecord], session: StageSession,
+                  progress: bool | None) -> list[InstructionRecord]:  # fmt: skip
+    """The records with the tests a model wrote, where the config asks for them (OUT/tests.jsonl)."""
+    if config.synthesize_tests is None:
+        return records
+    return synthesize_tests(records, config.synthesize_tests, session, Path(config.out) / "tests.jsonl",
+                            workers=config.execution_workers, prompts=config.prompts, progress=progress)  # fmt: skip
+
+
 def run_executions(config: RunConfig, records: list[GenerationRecord], progress: bool | None) -> list:
     """The records with their executions, where the config executes and an instruction has tests."""
-    if not config.execute or not any(r.tests is not None for r in records):
+    if not config.execute or not any(r.has_tests for r in records):
         return records
     return execute_responses(records, Path(config.out) / "executions.jsonl", config.execution_workers, progress)
 
@@ -206,10 +228,42 @@ def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
     return out / "instructions.jsonl", stats
 
 
+def stage_tests(
+    config: RunConfig, source: str | Path | None = None, progress: bool | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Tests written by a model for the instructions that have none, validated; OUT/tests.jsonl."""
+    out = Path(config.out)
+    if config.synthesize_tests is None:
+        raise InputError("no test writer: give --model SPEC or `synthesize_tests:` in the config",
+                         field="synthesize_tests")  # fmt: skip
+    check_config(config)
+    records = _records(source, out / "instructions.jsonl", InstructionRecord)
+    session = StageSession.for_run(config, progress)
+    load_models(session, [config.synthesize_tests.spec])
+    with folder_lock(out):
+        try:
+            tested = run_synthesis(config, records, session, progress)
+        finally:
+            session.close()
+    session.raise_if_failed()
+    return out / "tests.jsonl", test_stats(tested)
+
+
+def _with_tests(records: list[InstructionRecord], path: Path) -> list[InstructionRecord]:
+    """Records with the tests `codeuf tests` wrote for the same instructions, where it has."""
+    from codeuf.data.io import RecordLog
+
+    saved = RecordLog(path).read()
+    fields = InstructionRecord.model_fields
+    return [InstructionRecord.model_validate({k: v for k, v in row.items() if k in fields})
+            if (row := saved.get(r.id)) is not None and row.get("source") == r.instruction else r
+            for r in records]  # fmt: skip
+
+
 def stage_generate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
     out = Path(config.out)
     check_config(config)
-    records = _records(source, out / "instructions.jsonl", InstructionRecord)
+    records = _with_tests(_records(source, out / "instructions.jsonl", InstructionRecord), out / "tests.jsonl")
     unknown = sorted({m for r in records for m in r.models} - set(config.pool))
     if unknown:
         raise InputError(f"models {', '.join(map(repr, unknown))} are not in the config's pool", field="pool")
@@ -229,7 +283,7 @@ def stage_execute(config: RunConfig, source: str | Path | None = None, progress:
     out = Path(config.out)
     check_config(config)
     records = _records(source, out / "generations.jsonl", GenerationRecord)
-    if not any(r.tests is not None for r in records):
+    if not any(r.has_tests for r in records):
         raise InputError("no instruction has tests: nothing to execute (see `tests` in the README)",
                          path=source or out / "generations.jsonl")  # fmt: skip
     with folder_lock(out):
@@ -240,17 +294,21 @@ def stage_execute(config: RunConfig, source: str | Path | None = None, progress:
 def _with_executions(records: list[GenerationRecord], path: Path) -> list[GenerationRecord]:
     """Records with the executions `codeuf execute` recorded for the same responses and tests."""
     from codeuf.data.io import RecordLog
+    from codeuf.stages.execute import same_tests
 
     saved = RecordLog(path).read()
     merged = []
     for record in records:
         row = saved.get(record.id)
-        same = row is not None and (row.get("responses"), row.get("tests")) == (
-            [r.model_dump() for r in record.responses],
-            record.tests.model_dump() if record.tests else None,
+        try:
+            executed = GenerationRecord.model_validate(row) if row is not None else None
+        except ValueError:
+            executed = None
+        same = (
+            executed is not None and executed.responses == record.responses and same_tests(record.tests, executed.tests)
         )
-        merged.append(GenerationRecord.model_validate({**record.model_dump(), "executions": row["executions"]})
-                      if same and row else record)  # fmt: skip
+        merged.append(record.model_copy(update={"tests": executed.tests, "executions": executed.executions})
+                      if same and executed else record)  # fmt: skip
     return merged
 
 
