@@ -495,7 +495,8 @@ def run_config_cases() -> Iterator[Case]:
         "pool": [{}, [], "x", None, {"a": RUN_CONFIG["pool"]["a"]}],
         "pool.a": ["x", None, [], {}], "pool.a.spec": ["bogus:x", "", "openai:", "openai:m@ftp://h", "openai:m@",
         5, None], "pool.a.format": ["zzz", 5], "pool.a.temperature": BAD_TEMPERATURE, "pool.a.top_p": [0, 1.5, "x"],
-        "pool.a.max_tokens": BAD_POS_INT, "pool.a.extra": [1],
+        "pool.a.max_tokens": BAD_POS_INT, "pool.a.extra": [1], "pool.a.prefill": [5, "```python\n"],
+        "pool.a.stop": ["x", [5], ["```"]],
         "models_per_instruction": [1, 3, True, "2"],
         "judges": [[], "x", None, [5], [{}], [{"spec": "bogus:j"}],
                    [{"spec": f"openai:j@{URL}"}, {"spec": f"openai:j@{URL}"}],
@@ -535,6 +536,7 @@ def other_yaml_cases() -> Iterator[Case]:
         "out": [5, "/dev/null/loop"], "base": [5], "instructions": [1, True, "4"], "test_fraction": [0, 1, "x"],
         "recipe": [5], "train_overrides": ["--max_steps 2", [5]], "judge": ["bogus:j", 5], "judge_max_tokens": ["x"],
         "humaneval_limit": [0, "x"], "concurrency": [0], "run_config": ["missing.yaml", 5], "bench": ["nope.jsonl"],
+        "criteria": [[], ["vibes"], "judge", ["judge", "judge"]], "source": ["missing.jsonl", 5],
         "unknown": [1],
     }  # fmt: skip
     for label, content in [*yaml_corruptions(LOOP), *yaml_fields(LOOP, loop_fields)]:

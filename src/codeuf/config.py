@@ -48,9 +48,21 @@ class PoolModel(BaseModel):
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(1024, ge=1)
+    prefill: str = Field(
+        "",
+        description="Text the response starts with (raw prompts: needs `format`): the prompt ends with it and the "
+        "recorded response begins with it, e.g. a code fence, so that a base model writes code.",
+    )
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings (raw prompts).")
 
     _spec = field_validator("spec")(checked_spec)
     _format = field_validator("format")(known_format)
+
+    @model_validator(mode="after")
+    def _prefill_needs_a_format(self) -> PoolModel:
+        if (self.prefill or self.stop) and self.format is None:
+            raise ValueError("prefill and stop apply to raw prompts: give the entry a `format`")
+        return self
 
 
 class JudgeConfig(BaseModel):
@@ -172,19 +184,22 @@ class RunConfig(BaseModel):
         return self
 
 
+CODE_PREFILL = "```python\n"
+
+
 def default_config() -> RunConfig:
-    """The offline demo: the embedded Gemma 3 270M in four honestly named configurations, judging itself."""
+    """The offline demo: the built-in Python tasks with tests, answered by the embedded Gemma 3 270M in four
+    honestly named configurations (two chat, two started on a code fence so that the base model writes code),
+    judging itself; every response runs against its task's tests."""
+    code = {"spec": "llamacpp:default", "format": "gemma", "prefill": CODE_PREFILL, "stop": ["```"]}
     return RunConfig(
+        source="builtin:tasks",
         n=10,
         pool={
             "gemma3-270m-chat-greedy": PoolModel(spec="llamacpp:default", temperature=0.0, max_tokens=128),
             "gemma3-270m-chat-t0.8": PoolModel(spec="llamacpp:default", temperature=0.8, max_tokens=128),
-            "gemma3-270m-alpaca-t0.3": PoolModel(
-                spec="llamacpp:default", format="alpaca", temperature=0.3, max_tokens=128
-            ),
-            "gemma3-270m-plain-t1.0": PoolModel(
-                spec="llamacpp:default", format="plain", temperature=1.0, max_tokens=128
-            ),
+            "gemma3-270m-code-greedy": PoolModel(**code, temperature=0.0, max_tokens=160),
+            "gemma3-270m-code-t0.8": PoolModel(**code, temperature=0.8, max_tokens=160),
         },
         judges=[JudgeConfig(spec="llamacpp:default", name="gemma3-270m-judge", max_tokens=400, rationale_chars=48)],
         out=Path("runs/demo"),

@@ -287,18 +287,22 @@ def test_tests_prefers_the_higher_pass_rate_and_the_judge_breaks_ties() -> None:
     assert (splits["train"][0]["model_chosen"], splits["train"][0]["model_rejected"]) == ("b", "c")
 
 
-def test_auto_uses_tests_where_they_ran_and_the_judge_elsewhere_and_counts_what_it_drops() -> None:
-    with_tests = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("failed", 0, 4)})
-    no_contrast = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("passed", 4, 4)}, rid="t2")
+def test_auto_takes_the_strongest_evidence_each_record_has() -> None:
+    pass_fail = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("failed", 0, 4)})
+    partial = {"a": ("failed", 3, 4), "b": ("failed", 1, 4), "c": ("failed", 1, 4)}
+    rates = record_with_tests({"a": "2", "b": "4", "c": "5"}, partial, rid="t2")
+    all_pass = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("passed", 4, 4)}, rid="t3")
     prose = record_with_tests(
-        {"a": "2", "b": "4"}, {"a": ("not_executed", 0, 0), "b": ("not_executed", 0, 0)}, rid="t3"
+        {"a": "2", "b": "4"}, {"a": ("not_executed", 0, 0), "b": ("not_executed", 0, 0)}, rid="t4"
     )
-    splits, stats = binarize_feedback([with_tests, no_contrast, prose], seed=0, test_fraction=0)
-    assert sorted((r["id"], r["criterion"], r["model_chosen"]) for r in splits["train"]) == [
-        ("t1", "tests-then-judge", "a"), ("t3", "judge", "b")]  # fmt: skip
-    assert stats["pairs_per_criterion"] == {"judge": 1, "tests-then-judge": 1} and stats["dropped_no_pass_fail"] == 1
-    _, strict = binarize_feedback([prose], seed=0, test_fraction=0, criterion="tests-then-judge")
-    assert strict["pairs"] == 0 and strict["dropped_no_tests"] == 1
+    splits, stats = binarize_feedback([pass_fail, rates, all_pass, prose], seed=0, test_fraction=0)
+    assert sorted((r["id"], r["criterion"], r["model_chosen"], r["model_rejected"]) for r in splits["train"]) == [
+        ("t1", "tests-then-judge", "a", "b"), ("t2", "tests", "a", "b"),  # t2: c is rated higher, but passes less
+        ("t3", "judge", "b", "a"), ("t4", "judge", "b", "a")]  # fmt: skip
+    assert stats["pairs_per_criterion"] == {"judge": 2, "tests": 1, "tests-then-judge": 1}
+    assert stats["dropped_no_pass_fail"] == 0
+    _, strict = binarize_feedback([prose, all_pass], seed=0, test_fraction=0, criterion="tests-then-judge")
+    assert strict["pairs"] == 0 and strict["dropped_no_tests"] == 1 and strict["dropped_no_pass_fail"] == 1
 
 
 def test_judge_vs_tests_agreement_counts_pass_fail_pairs() -> None:
@@ -314,6 +318,12 @@ def test_judge_vs_tests_agreement_counts_pass_fail_pairs() -> None:
     assert result["top_rated_fails"] == 0.5
     assert 0 <= result["agreement"]["ci_low"] <= result["agreement"]["ci_high"] <= 1
     assert judge_vs_tests([])["agreement"]["value"] is None
+    # pass rates: t1 (a 4/4 > b 0/4, rated higher), t2 (a>b lower, a>c equal, b 2/4 > c 0/4 rated higher)
+    assert result["pass_rate_pairs"] == 4 and result["pass_rate_agreement"]["value"] == 2 / 4
+    assert result["pass_rate_ties"]["value"] == 1 / 4
+    partial = record_with_tests({"a": "3", "b": "4"}, {"a": ("failed", 3, 4), "b": ("failed", 1, 4)})
+    assert judge_vs_tests([partial])["agreement"]["value"] is None  # no response passes everything
+    assert judge_vs_tests([partial])["pass_rate_agreement"]["value"] == 0.0
 
 
 def test_the_judge_sees_test_results_only_when_asked() -> None:
@@ -334,3 +344,20 @@ def test_the_judge_sees_test_results_only_when_asked() -> None:
     assert "Tests:" not in plain
     assert "## Response 1\ncode of b\n\nTests: failed, 1 of 4 passed; first failure: test 2: AssertionError." in shown
     assert "## Response 2\ncode of a\n\nTests: passed, 4 of 4 passed." in shown
+
+
+def test_a_prefill_starts_the_prompt_and_the_recorded_response_and_its_fence_is_closed() -> None:
+    from codeuf.config import PoolModel
+    from codeuf.stages.generate import generation_request, recorded_response
+
+    entry = PoolModel(spec="openai:m", format="plain", prefill="```python\n", stop=["```"])
+    request = generation_request(entry, "Be brief.", "Add two numbers.", 0)
+    assert request.prompt == "Be brief.\n\nAdd two numbers.\n\n```python\n" and request.stop == ["```"]
+    assert recorded_response(entry, "def add(a, b):\n    return a + b\n") == (
+        "```python\ndef add(a, b):\n    return a + b\n```"
+    )
+    assert recorded_response(entry, "x = 1\n```\nmore") == "```python\nx = 1\n```\nmore"  # closed already
+    plain = PoolModel(spec="openai:m", format="plain")
+    assert recorded_response(plain, "  text \n") == "text"
+    with pytest.raises(ValueError, match="give the entry a `format`"):
+        PoolModel(spec="openai:m", prefill="```python\n")

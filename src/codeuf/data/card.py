@@ -189,6 +189,12 @@ def _tests_lines(stats: dict[str, Any]) -> str:
             f"{a['value']:.3f}{interval} (equal ratings: {t['value']:.3f}); a top-rated response fails its tests in "
             f"{vs['top_rated_fails']:.3f} of those records"
         )
+    if vs.get("pass_rate_pairs"):
+        a, t = vs["pass_rate_agreement"], vs["pass_rate_ties"]
+        interval = f" [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["ci_low"] is not None else ""
+        lines.append(f"- judge-pass-rate agreement: over {vs['pass_rate_pairs']} pairs of responses whose pass rates "
+                     f"differ, the judge rates the one passing more tests higher in {a['value']:.3f}{interval} "
+                     f"(equal ratings: {t['value']:.3f})")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -40,8 +40,37 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
         f"below margin {pairs['dropped_margin']}, too few ratings {pairs['dropped_too_few_ratings']}\n"
         f"wall time: {summary.wall_time_s:.1f} s"
     )
+    for line in _test_lines(summary):
+        console.print(line)
     out = summary.out.resolve()
     console.print(f"feedback dataset:  {out / 'feedback'}  (card: {out / 'feedback' / 'README.md'})")
     console.print(f"binarized dataset: {out / 'binarized'}  (card: {out / 'binarized' / 'README.md'})")
     console.print(f"TRL DPO dataset:   {out / 'binarized_trl'}")
     console.print(f"manifest:          {out / 'manifest.json'}")
+
+
+def _test_lines(summary: RunSummary) -> list[str]:
+    """What the tests said, where responses ran against them: outcomes, pairs per criterion, and how the
+    judge's ratings relate to the tests."""
+    executions, pairs = summary.executions or {}, summary.binarized
+    outcomes = executions.get("responses") or {}
+    if not outcomes:
+        return []
+    counted = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(outcomes.items()))
+    lines = [f"executions: {sum(outcomes.values())} responses of {executions['records_with_tests']} records with "
+             f"tests: {counted}"]  # fmt: skip
+    per = pairs.get("pairs_per_criterion") or {}
+    lines.append("pairs per criterion: " + (", ".join(f"{k} {v}" for k, v in per.items()) or "none"))
+    vs = pairs.get("judge_vs_tests") or {}
+    checks = (
+        ("agreement", "pass_fail_pairs", "a passing over a failing response"),
+        ("pass_rate_agreement", "pass_rate_pairs", "the response passing more tests"),
+    )
+    for key, pairs_key, what in checks:
+        estimate = vs.get(key) or {}
+        if estimate.get("value") is None:
+            lines.append(f"judge rates {what} higher: undefined (no such pair)")
+        else:
+            lines.append(f"judge rates {what} higher: {estimate['value']:.3f} [{estimate['ci_low']:.3f}, "
+                         f"{estimate['ci_high']:.3f}] over {vs[pairs_key]} pairs")  # fmt: skip
+    return lines

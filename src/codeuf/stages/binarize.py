@@ -9,13 +9,16 @@ test is stratified by preference.
 Where responses were run against tests (`codeuf execute`), a pair can be chosen by them instead:
 `tests`: the higher pass rate wins and the judge breaks ties (responses not executed are left out);
 `tests-then-judge`: chosen passes all its tests and is the best-rated of those that do, rejected fails at
-least one (the worst-rated of those). `auto` (the default) is tests-then-judge for records with
-executed responses and judge for the others. Each pair records the criterion that made it and, where
-there are tests, the execution results of both responses.
+least one (the worst-rated of those). `auto` (the default) takes the strongest evidence each record has:
+tests-then-judge where a response passes all its tests and another does not, else tests where the executed
+responses' pass rates differ, else the judge (records without tests, or whose responses the tests cannot
+tell apart). Each pair records the criterion that made it and, where there are tests, the execution
+results of both responses.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter, defaultdict
 from typing import Any, Literal
@@ -41,12 +44,10 @@ def binarize_feedback(
     for record in records:
         rng = random.Random(f"{seed}:binarize:{record.id}")
         executed = _executed(record)
-        chosen_by = "tests-then-judge" if criterion == "auto" and executed else criterion
-        if chosen_by == "auto" or (chosen_by != "judge" and not executed):
-            if chosen_by != "auto":
-                counts["dropped_no_tests"] += 1
-                continue
-            chosen_by = "judge"
+        chosen_by = _strongest(executed) if criterion == "auto" else criterion
+        if chosen_by != "judge" and not executed:
+            counts["dropped_no_tests"] += 1
+            continue
         if chosen_by == "judge":
             row = _judge_pair(record, rng, ties, min_margin, counts)
         else:
@@ -73,6 +74,16 @@ def binarize_feedback(
 def _executed(record: FeedbackRecord) -> dict[str, Execution]:
     """The responses that ran against tests (passed, failed or timed out), by model."""
     return {e.model: e for e in record.executions if e.status != "not_executed" and e.total > 0}
+
+
+def _strongest(executed: dict[str, Execution]) -> str:
+    """`auto`: the strongest criterion the executions can decide (see the module's docstring)."""
+    passed = {e.status == "passed" for e in executed.values()}
+    if passed == {True, False}:
+        return "tests-then-judge"
+    if len({e.passed / e.total for e in executed.values()}) > 1:
+        return "tests"
+    return "judge"
 
 
 def _ratings(record: FeedbackRecord) -> dict[str, float]:
@@ -144,13 +155,20 @@ def judge_vs_tests(records: list[FeedbackRecord], seed: int = 0) -> dict[str, An
     `agreement`: over pairs of responses of one record where one passed and one failed, both rated, the
     share the judge rates the passing one higher (equal ratings count as not higher; `ties` is their
     share), with a 95% bootstrap interval over records. `top_rated_fails`: the share of records with a
-    passing and a failing response in which a top-rated response fails."""
+    passing and a failing response in which a top-rated response fails. `pass_rate_agreement`: the same
+    share over pairs of responses whose pass rates differ (the one passing more of its tests should be
+    rated higher), which is defined where no response passes everything."""
     from codeuf.stats import bootstrap_statistic
 
     per_record: list[tuple[int, int, int]] = []  # (pass-fail pairs, judge higher on the pass, equal)
+    by_rate: list[tuple[int, int, int]] = []  # the same over pairs whose pass rates differ
     top_fails = contrasted = 0
     for record in records:
         executed, ratings = _executed(record), _ratings(record)
+        rated = [(e.passed / e.total, ratings[m]) for m, e in executed.items() if m in ratings]
+        differing = [(a, b) if x > y else (b, a) for (x, a), (y, b) in itertools.combinations(rated, 2) if x != y]
+        if differing:
+            by_rate.append((len(differing), sum(a > b for a, b in differing), sum(a == b for a, b in differing)))
         passing = [m for m, e in executed.items() if e.status == "passed" and m in ratings]
         failing = [m for m, e in executed.items() if e.status != "passed" and m in ratings]
         if not passing or not failing:
@@ -174,6 +192,9 @@ def judge_vs_tests(records: list[FeedbackRecord], seed: int = 0) -> dict[str, An
         "agreement": bootstrap_statistic(per_record, share(1), seed=seed).as_dict(),
         "ties": bootstrap_statistic(per_record, share(2), seed=seed).as_dict(),
         "top_rated_fails": top_fails / contrasted if contrasted else None,
+        "pass_rate_pairs": sum(r[0] for r in by_rate),
+        "pass_rate_agreement": bootstrap_statistic(by_rate, share(1), seed=seed).as_dict(),
+        "pass_rate_ties": bootstrap_statistic(by_rate, share(2), seed=seed).as_dict(),
     }
 
 

@@ -27,7 +27,16 @@ def generation_request(entry: PoolModel, principle: str, instruction: str, seed:
     if entry.format is None:
         return LLMRequest(messages=messages, **sampling)
     fmt = get_format(entry.format)
-    return LLMRequest(prompt=fmt.render(messages), stop=list(fmt.stop), **sampling)
+    return LLMRequest(prompt=fmt.render(messages) + entry.prefill, stop=[*fmt.stop, *entry.stop], **sampling)
+
+
+def recorded_response(entry: PoolModel, text: str) -> str:
+    """The response as the model gave it: its prefill, then what it wrote (a code fence the prefill opened is
+    closed, where generation stopped at the closing fence)."""
+    text = entry.prefill + text
+    if entry.prefill.count("```") % 2 == 1 and "```" in entry.stop and text.count("```") % 2 == 1:
+        text = text.rstrip() + "\n```"
+    return text.strip()
 
 
 def pick_principle(seed: int, record_id: str, model: str, preference: str) -> str:
@@ -65,7 +74,7 @@ def generate_responses(
             partial[index][model] = (result, principle)
             record = todo[index]
             if len(partial[index]) == len(record.models):
-                assembled = _assemble(record, partial.pop(index))
+                assembled = _assemble(record, partial.pop(index), pool)
                 if not assembled.errors:
                     done[record.id] = assembled
                     log.append(assembled.model_dump())
@@ -89,13 +98,14 @@ def _reusable(row: dict, wanted: dict[str, InstructionRecord]) -> bool:
     return True
 
 
-def _assemble(record: InstructionRecord, results: dict[str, tuple[LLMResult, str]]) -> GenerationRecord:
+def _assemble(record: InstructionRecord, results: dict[str, tuple[LLMResult, str]],
+              pool: dict[str, PoolModel]) -> GenerationRecord:  # fmt: skip
     responses, principles, errors = [], [], []
     for model in record.models:
         result, principle = results[model]
         principles.append(principle)
         if result.ok:
-            responses.append(Response(model=model, response=(result.text or "").strip()))
+            responses.append(Response(model=model, response=recorded_response(pool[model], result.text or "")))
         else:
             assert result.error is not None
             responses.append(Response(model=model, response=""))

@@ -54,6 +54,8 @@ class RunSummary:
     wall_time_s: float
     failures: str | None = None
     """One line on the calls that failed after retries (their records are left for the next run), or None."""
+    executions: dict[str, Any] | None = None
+    """Execution outcomes (codeuf execute), where instructions had tests."""
 
 
 # ----------------------------------------------------------------------------- checks before any call
@@ -144,9 +146,8 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
                         "annotate": len(generations) - len(feedback)},
             failures=failures,
         )  # fmt: skip
-    return RunSummary(
-        out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages, wall, failures
-    )
+    return RunSummary(out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages,
+                      wall, failures, execution_stats(executed))  # fmt: skip
 
 
 def run_synthesis(config: RunConfig, records: list[InstructionRecord], session: StageSession,

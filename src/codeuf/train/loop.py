@@ -1,22 +1,27 @@
-"""`codeuf loop`: the paper's loop, closed, on one machine.
+"""`codeuf loop`: the paper's loop, closed, on one machine, and the paper's question asked of it.
 
-1. build a preference dataset with `codeuf run` (the embedded model's demo pool and judge);
-2. DPO the base model on it (a shipped recipe, `cpu-dpo` by default);
-3. export the trained model to GGUF;
-4. answer and grade CODAL-Bench (a local bench file) with base and trained, same judge;
-5. HumanEval+ (or HumanEval offline) pass@1 for both, same prompts and decoding;
-6. one comparison table: CODAL scores with 95% bootstrap CIs and the paired difference, pass@1
-   with a bootstrap CI over tasks and the paired difference, and the DPO reward accuracy on the held-out pairs.
+1. build a preference dataset with `codeuf run` (the embedded model's demo pool and judge by default);
+2. binarize the same feedback once per criterion (`criteria`): `judge` (the paper's pairs), `tests` or
+   `tests-then-judge` (pairs grounded in test execution, see codeuf.stages.binarize);
+3. DPO the base model on each set of pairs (a shipped recipe, `cpu-dpo` by default), and export each to GGUF;
+4. answer and grade CODAL-Bench (a local bench file) with base and every trained model, same judge;
+5. HumanEval+ (or HumanEval offline) pass@1 for all, same prompts and decoding;
+6. one comparison table: CODAL scores with 95% bootstrap CIs, pass@1 with a bootstrap CI over tasks, the DPO
+   reward accuracy on held-out pairs, and paired tests of each trained model against the base and of the
+   execution-grounded model against the judge-trained one.
 
-Every step resumes: the run, the answers and the grades are cached and appended; training and
-export are skipped when their outputs exist. The table is written to comparison.json and .md.
+Training tasks are never evaluation tasks: before anything runs, the source's instructions are checked
+against the HumanEval tasks and the CODAL items (ids, and 13-word overlaps: codeuf.data.decontaminate).
+
+Every step resumes: the run, the answers and the grades are cached and appended; training and export are
+skipped when their outputs exist. The table is written to comparison.json and comparison.md.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +31,10 @@ from codeuf.stats import bootstrap_mean, paired_bootstrap
 from codeuf.train.run import losses
 
 BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "codal_mini.jsonl"
+ARM_NAMES = {"judge": "dpo-judge", "tests": "dpo-tests", "tests-then-judge": "dpo-tests-then-judge"}
+"""The trained model of each criterion, as the table names it."""
+JUDGE_ARM = ARM_NAMES["judge"]
+Criterion = Literal["judge", "tests", "tests-then-judge"]
 
 
 class LoopConfig(BaseModel):
@@ -35,7 +44,12 @@ class LoopConfig(BaseModel):
     run_config: Path | None = Field(
         None, strict=False, description="A `codeuf run` config; none: the embedded demo pool."
     )
+    source: str | None = Field(None, description="Instruction source (overrides the run config's).")
     instructions: int = Field(24, ge=2, description="Instructions for the dataset (with the demo pool).")
+    criteria: list[Criterion] = Field(
+        default_factory=lambda: ["judge", "tests"], min_length=1,
+        description="One DPO model per criterion, trained on pairs binarized from the same feedback.",
+    )  # fmt: skip
     test_fraction: float = Field(0.25, gt=0, lt=1, description="Held-out pairs, for the DPO reward accuracy.")
     recipe: str = "cpu-dpo"
     train_overrides: list[str] = Field(default_factory=lambda: ["--max_steps", "16"], description="Recipe overrides.")
@@ -54,6 +68,13 @@ class LoopConfig(BaseModel):
 
     _judge = field_validator("judge")(checked_spec)
 
+    @field_validator("criteria")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a criterion is named twice")
+        return value
+
 
 def load_loop_config(path: Path | None) -> LoopConfig:
     if path is None:
@@ -63,51 +84,158 @@ def load_loop_config(path: Path | None) -> LoopConfig:
     return validated(LoopConfig, *read_yaml_mapping(Path(path)), path=path)
 
 
-def _build_data(config: LoopConfig, progress: bool | None) -> Path:
+# ----------------------------------------------------------------------------- checks before anything runs
+
+
+def run_settings(config: LoopConfig) -> Any:
+    """The `codeuf run` config that builds the loop's data."""
     from codeuf.config import default_config, load_config, with_overrides
-    from codeuf.stages.pipeline import run_pipeline
 
     base = load_config(config.run_config) if config.run_config else default_config()
-    settings = with_overrides(base, out=config.out / "data", n=config.instructions,
-                              test_fraction=config.test_fraction, concurrency=config.concurrency)  # fmt: skip
+    overrides: dict[str, Any] = {"out": config.out / "data", "n": config.instructions,
+                                 "test_fraction": config.test_fraction, "concurrency": config.concurrency}  # fmt: skip
+    if config.source is not None:
+        overrides["source"] = config.source
+    return with_overrides(base, **overrides)
+
+
+def check_overlap(config: LoopConfig, settings: Any) -> None:
+    """Refuse a training source that holds evaluation tasks (HumanEval's or the CODAL bench's)."""
+    from codeuf.bench.codal import load_bench
+    from codeuf.data.decontaminate import find_overlaps
+    from codeuf.data.sources import load_instructions
+    from codeuf.errors import InputError
+
+    tasks = _evaluated_tasks(config)
+    evaluation = [(t.task_id, t.prompt) for t in tasks] + [(i.id, i.instruction) for i in load_bench(config.bench)]
+    train = [(i.id, i.text) for i in load_instructions(settings.source, settings.column, settings.split)]
+    found = find_overlaps(train, evaluation)
+    if found:
+        first = found[0]
+        raise InputError(
+            f"{len(found)} training instructions overlap the evaluation set (first: {first.train_id} and "
+            f"{first.eval_id}, {first.why}); train on tasks the evaluation does not hold",
+            path=settings.source, field="source",
+        )  # fmt: skip
+
+
+def _evaluated_tasks(config: LoopConfig) -> list[Any]:
+    """The tasks `codeuf humaneval` will evaluate: the configured set, else HumanEval+ where it can be had,
+    else the original HumanEval (as `codeuf humaneval` falls back offline)."""
+    from codeuf.bench.humaneval import load_tasks
+    from codeuf.errors import CodeufError, InputError
+
+    if config.humaneval_dataset is not None:
+        return load_tasks(config.humaneval_dataset, config.humaneval_data)[0]
+    try:
+        return load_tasks("humaneval+", config.humaneval_data)[0]
+    except InputError:
+        raise
+    except CodeufError:
+        return load_tasks("humaneval")[0]
+
+
+def check_loop(config: LoopConfig) -> Any:
+    """What would otherwise fail hours in (after building data or training), checked before anything runs;
+    returns the run settings."""
+    from codeuf.bench.codal import load_bench
+    from codeuf.data.io import check_writable_dir
+    from codeuf.errors import InputError
+    from codeuf.stages.pipeline import check_config
+    from codeuf.train.recipe import recipe_path, shipped_recipes
+
+    check_writable_dir(config.out, "out")
+    settings = run_settings(config)
+    check_config(settings)
+    load_bench(config.bench)
+    if not recipe_path(config.recipe).is_file():
+        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", field="recipe")
+    check_overlap(config, settings)
+    return settings
+
+
+# ----------------------------------------------------------------------------- data, pairs, training
+
+
+def _build_data(settings: Any, progress: bool | None) -> list[Any]:
+    from codeuf.data.schema import FeedbackRecord
+    from codeuf.stages.pipeline import _records, run_pipeline
+
     summary = run_pipeline(settings, progress=progress)
     if summary.failures:
         from codeuf.errors import CallsFailedError
 
         raise CallsFailedError(summary.failures)  # no training on a dataset with holes: rerun to complete it
-    return config.out / "data"
+    return _records(None, Path(settings.out) / "annotations.jsonl", FeedbackRecord)
 
 
-def _train(config: LoopConfig, data: Path) -> tuple[Path, dict[str, Any]]:
+def _pairs(config: LoopConfig, settings: Any, feedback: list[Any], criterion: str) -> tuple[Path, dict[str, Any]]:
+    """The feedback binarized by one criterion, saved where the arm trains from."""
+    from codeuf.data.card import binarized_card
+    from codeuf.data.save import save_dataset
+    from codeuf.stages.binarize import binarize_feedback
+
+    splits, stats = binarize_feedback(
+        feedback,
+        seed=settings.seed,
+        ties=settings.ties,
+        min_margin=settings.min_margin,
+        test_fraction=settings.test_fraction,
+        criterion=criterion,
+    )  # type: ignore[arg-type]
+    folder = config.out / "pairs" / ARM_NAMES[criterion]
+    save_dataset(folder, splits, binarized_card({"criterion": criterion}, stats))
+    return folder, stats
+
+
+def _train(config: LoopConfig, arm: str, data: Path) -> tuple[Path, dict[str, Any]]:
     from codeuf.train.recipe import load_recipe
     from codeuf.train.run import train
 
-    out = config.out / "dpo"
+    out = config.out / arm
     if (out / "metrics.json").is_file():
         return out, json.loads((out / "metrics.json").read_text())
     overrides = ["--model", config.base, "--dataset", str(data), "--output_dir", str(out), *config.train_overrides]
     return out, train("dpo", load_recipe("dpo", config.recipe, overrides))
 
 
-def _export(config: LoopConfig, adapter: Path) -> Path:
+def _export(config: LoopConfig, arm: str, adapter: Path) -> Path:
     from codeuf.train.export import export
 
-    gguf = config.out / "trained.gguf"
+    gguf = config.out / f"{arm}.gguf"
     if not gguf.is_file():
         export(adapter, gguf, config.outtype)
     return gguf
 
 
+def _training_summary(metrics: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    evaluation = metrics.get("eval") or {}
+    return {
+        "pairs": metrics.get("train_rows"),
+        "held_out_pairs": metrics.get("eval_rows"),
+        "reward_accuracy": evaluation.get("eval_rewards/accuracies"),
+        "reward_margin": evaluation.get("eval_rewards/margins"),
+        "first_loss": next(iter(losses(metrics)), None),
+        "train_loss": metrics.get("train", {}).get("train_loss"),
+        "binarized": {k: stats.get(k) for k in ("pairs", "pairs_per_criterion", "dropped_no_pass_fail",
+                                                "dropped_no_tests", "dropped_ties")},
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
 def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) -> dict[str, Any]:
+    """Answers and grades for every model; returns {"scores": {name: overall}, "runs": {name: GradedRun}}."""
     from codeuf.bench.codal import answer_bench, grade_answers, load_bench
-    from codeuf.bench.report import build_report, write_report_files
+    from codeuf.bench.report import load_runs, score_run
     from codeuf.config import JudgeConfig
     from codeuf.stages.session import StageSession
 
     items = load_bench(config.bench)
     judge = JudgeConfig(spec=config.judge, name="judge", max_tokens=config.judge_max_tokens,
                         rationale_chars=config.rationale_chars)  # fmt: skip
-    dirs = []
+    runs = {}
     for name, spec in models.items():
         folder = config.out / "codal" / name
         session = StageSession(folder / "cache.sqlite", config.concurrency, progress)
@@ -118,10 +246,8 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
         finally:
             session.close()
         session.raise_if_failed()
-        dirs.append(folder)
-    report = build_report(dirs)
-    write_report_files(report, config.out / "codal" / "report")
-    return report
+        runs[name] = load_runs([folder])[0]
+    return {"scores": {name: score_run(run)["overall"] for name, run in runs.items()}, "runs": runs}
 
 
 def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
@@ -143,69 +269,55 @@ def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
             "passed": passed}  # fmt: skip
 
 
-def _dpo_minus_base(report: dict[str, Any]) -> dict[str, Any] | None:
-    """The report's paired CODAL test, oriented as dpo - base (the report computes a - b in run order)."""
-    comparison = next(iter(report["comparisons"]), None)
-    if not comparison or not comparison["overall"]:
-        return None
-    test = dict(comparison["overall"])
-    if comparison["a"] != "dpo":
-        # 0.0 - x, not -x: no "-0.00" in the table.
-        test.update(difference=0.0 - test["difference"], ci_low=0.0 - test["ci_high"], ci_high=0.0 - test["ci_low"])
-    return test
+def paired_differences(
+    names: list[str], codal_runs: dict[str, Any], humaneval: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each trained model against the base, and the execution-grounded ones against the judge-trained one:
+    a paired bootstrap of a - b over the same CODAL items and the same HumanEval tasks."""
+    from codeuf.bench.report import compare
+
+    pairs = [(name, "base") for name in names if name != "base"]
+    pairs += [(name, JUDGE_ARM) for name in names if name not in ("base", JUDGE_ARM) and JUDGE_ARM in names]
+    out = []
+    for a, b in pairs:
+        codal = compare(codal_runs[a], codal_runs[b])["overall"]
+        he = paired_bootstrap(humaneval[a]["passed"], humaneval[b]["passed"]).as_dict()
+        out.append({"a": a, "b": b, "codal": codal, "humaneval": he})
+    return out
 
 
-def check_loop(config: LoopConfig) -> None:
-    """What would otherwise fail hours in (after building data or training), checked before anything runs."""
-    from codeuf.bench.codal import load_bench
-    from codeuf.config import load_config
-    from codeuf.data.io import check_writable_dir
-    from codeuf.errors import InputError
-    from codeuf.train.recipe import recipe_path, shipped_recipes
-
-    check_writable_dir(config.out, "out")
-    if config.run_config is not None:
-        load_config(config.run_config)
-    load_bench(config.bench)
-    if not recipe_path(config.recipe).is_file():
-        raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", field="recipe")
+# ----------------------------------------------------------------------------- the loop
 
 
 def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]:
-    check_loop(config)
+    settings = check_loop(config)
     config.out.mkdir(parents=True, exist_ok=True)
-    data = _build_data(config, progress)
-    adapter, metrics = _train(config, data)
-    gguf = _export(config, adapter)
+    feedback = _build_data(settings, progress)
     base_spec = config.base if config.base.startswith("llamacpp:") else f"llamacpp:{config.base}"
-    models = {"base": base_spec, "dpo": f"llamacpp:{gguf.resolve()}"}
-    report = _codal(config, models, progress)
+    models, train, skipped = {"base": base_spec}, {}, {}
+    for criterion in config.criteria:
+        arm = ARM_NAMES[criterion]
+        folder, stats = _pairs(config, settings, feedback, criterion)
+        if stats["train"] == 0:
+            skipped[arm] = f"no training pairs by {criterion} ({stats['pairs']} pairs in all)"
+            continue
+        adapter, metrics = _train(config, arm, folder)
+        models[arm] = f"llamacpp:{_export(config, arm, adapter).resolve()}"
+        train[arm] = _training_summary(metrics, stats)
+    codal = _codal(config, models, progress)
     humaneval = {name: _humaneval(config, name, spec) for name, spec in models.items()}
-    # Same tasks in the same order for both models, so pass/fail pairs up task by task.
-    he_difference = paired_bootstrap(humaneval["dpo"].pop("passed"), humaneval["base"].pop("passed")).as_dict()
-    evaluation = metrics.get("eval") or {}
-    scores = {s["model"]: s["overall"] for s in report["scores"]}
-    comparison = {
-        "models": models,
-        "dataset": str(data),
-        "train": {
-            "pairs": metrics.get("train_rows"),
-            "held_out_pairs": metrics.get("eval_rows"),
-            "reward_accuracy": evaluation.get("eval_rewards/accuracies"),
-            "reward_margin": evaluation.get("eval_rewards/margins"),
-            "first_loss": next(iter(losses(metrics)), None),
-            "train_loss": metrics.get("train", {}).get("train_loss"),
-        },
-        "codal": {name: scores.get(name) for name in models},
-        "codal_difference": _dpo_minus_base(report),
-        "humaneval": humaneval,
-        "humaneval_difference": he_difference,
-        "bench": config.bench,
-        "judge": config.judge,
-    }
+    differences = paired_differences(list(models), codal["runs"], humaneval)
+    for result in humaneval.values():
+        result.pop("passed")
+    comparison = {"models": models, "dataset": str(settings.out), "train": train, "skipped": skipped,
+                  "codal": codal["scores"], "humaneval": humaneval, "differences": differences,
+                  "bench": config.bench, "judge": config.judge}  # fmt: skip
     atomic_write_text(config.out / "comparison.json", json.dumps(comparison, indent=2) + "\n")
     atomic_write_text(config.out / "comparison.md", comparison_markdown(comparison))
     return comparison
+
+
+# ----------------------------------------------------------------------------- the table
 
 
 def _ci(value: float | None, low: float | None, high: float | None, digits: int = 2) -> str:
@@ -218,37 +330,42 @@ def _number(value: float | None) -> str:
     return "N/A" if value is None else f"{value:.4f}"
 
 
+def _difference(label: str, a: str, b: str, diff: dict[str, Any] | None, unit: str, digits: int) -> str:
+    if not diff:
+        return f"{label}, {a} - {b}: no paired {unit}"
+    return (f"{label}, {a} - {b} ({diff.get('n')} paired {unit}): {diff['difference']:+.{digits}f} "
+            f"[{diff['ci_low']:+.{digits}f}, {diff['ci_high']:+.{digits}f}], p = {diff['p_value']:.3f}")  # fmt: skip
+
+
 def comparison_markdown(c: dict[str, Any]) -> str:
-    train = c["train"]
-    accuracy = "n/a (no held-out pairs)" if train["reward_accuracy"] is None else f"{train['reward_accuracy']:.3f}"
+    dataset = next(iter(c["humaneval"].values()))["dataset"]
     lines = [
-        "| model | CODAL-Bench overall (1-10), 95% CI | N/A | "
-        f"{next(iter(c['humaneval'].values()))['dataset']} pass@1, 95% CI | DPO reward accuracy (held out) |",
+        f"| model | CODAL-Bench overall (1-10), 95% CI | N/A | {dataset} pass@1, 95% CI | DPO reward accuracy "
+        "(held out) |",
         "|---|---|---|---|---|",
     ]
     for name in c["models"]:
-        codal = c["codal"].get(name) or {}
-        he = c["humaneval"][name]
-        reward = accuracy if name == "dpo" else "-"
+        codal, he = c["codal"].get(name) or {}, c["humaneval"][name]
+        train = c["train"].get(name)
+        reward = "-" if train is None else "n/a (no held-out pairs)" if train["reward_accuracy"] is None else \
+            f"{train['reward_accuracy']:.3f}"  # fmt: skip
         lines.append(
             f"| {name} | {_ci(codal.get('value'), codal.get('ci_low'), codal.get('ci_high'))} | "
             f"{codal.get('na', 0)}/{codal.get('items', 0)} | "
             f"{_ci(he['pass@1'], he['ci_low'], he['ci_high'], 3)} ({he['tasks']} tasks) | {reward} |"
         )
-    for label, key, unit, digits in (("CODAL-Bench", "codal_difference", "items", 2),
-                                     ("pass@1", "humaneval_difference", "tasks", 3)):  # fmt: skip
-        diff = c.get(key)
-        if diff:
-            lines.append(
-                f"\n{label} difference, dpo - base ({diff.get('n')} paired {unit}): "
-                f"{diff['difference']:+.{digits}f} [{diff['ci_low']:+.{digits}f}, {diff['ci_high']:+.{digits}f}], "
-                f"p = {diff['p_value']:.3f}"
-            )
-    lines.append(
-        f"\nDPO: {train['pairs']} training pairs, {train['held_out_pairs']} held out; first logged loss "
-        f"{_number(train['first_loss'])}, mean train loss {_number(train['train_loss'])}"
-    )
-    return "\n".join(lines) + "\n"
+    for arm, why in c.get("skipped", {}).items():
+        lines.append(f"| {arm} | not trained: {why} | | | |")
+    lines.append("")
+    for diff in c["differences"]:
+        lines.append(_difference("CODAL-Bench difference", diff["a"], diff["b"], diff["codal"], "items", 2))
+        lines.append(_difference("\npass@1 difference", diff["a"], diff["b"], diff["humaneval"], "tasks", 3) + "\n")
+    for arm, train in c["train"].items():
+        lines.append(
+            f"{arm}: {train['pairs']} training pairs, {train['held_out_pairs']} held out; first logged loss "
+            f"{_number(train['first_loss'])}, mean train loss {_number(train['train_loss'])}\n"
+        )
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def print_comparison(comparison: dict[str, Any]) -> None:
