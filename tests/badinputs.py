@@ -379,7 +379,7 @@ def codal_cases() -> Iterator[Case]:
     for label, content in [*yaml_corruptions(JUDGES), *yaml_fields(JUDGES, {
         "judges": [[], "x", [5], None, DELETE], "judges.0.spec": ["bogus:j", "", 5, DELETE],
         "judges.0.temperature": BAD_TEMPERATURE, "judges.0.max_tokens": [1, "x", True],
-        "judges.0.rationale_chars": [0, "x"], "judges.0.structured": ["yes", 1], "judges.0.nmae": ["typo"],
+        "judges.0.rationale_chars": [-1, "x"], "judges.0.structured": ["yes", 1], "judges.0.nmae": ["typo"],
         "reference": [5, []],
     })]:  # fmt: skip
         if label == "empty":
@@ -502,7 +502,7 @@ def run_config_cases() -> Iterator[Case]:
                    [{"spec": f"openai:j@{URL}"}, {"spec": f"openai:j@{URL}"}],
                    [{"spec": f"openai:j@{URL}", "name": "x"}, {"spec": f"openai:k@{URL}", "name": "x"}]],
         "judges.0.temperature": BAD_TEMPERATURE, "judges.0.max_tokens": [8, "x", True],
-        "judges.0.rationale_chars": [0, "x"], "judges.0.structured": ["yes", 1], "judges.0.nmae": ["typo"],
+        "judges.0.rationale_chars": [-1, "x"], "judges.0.structured": ["yes", 1], "judges.0.nmae": ["typo"],
         "orders": [0, True, "2"], "ties": ["maybe", True], "min_margin": [-1, "x", float("nan")],
         "test_fraction": [1, -0.1, "x"], "out": ["c.yaml", "/dev/null/run", "c.yaml/sub", 5],
         "concurrency": [0, True], "prompts": ["missing", "c.yaml", "broken", "undefined", "latin1"],
@@ -534,7 +534,8 @@ def run_config_cases() -> Iterator[Case]:
 def other_yaml_cases() -> Iterator[Case]:
     loop_fields = {
         "out": [5, "/dev/null/loop"], "base": [5], "instructions": [1, True, "4"], "test_fraction": [0, 1, "x"],
-        "recipe": [5], "train_overrides": ["--max_steps 2", [5]], "judge": ["bogus:j", 5], "judge_max_tokens": ["x"],
+        "recipe": [5], "train_overrides": ["--max_steps 2", [5]], "judge": ["bogus:j", 5, "no-such-judge"],
+        "judge_max_tokens": [400],
         "humaneval_limit": [0, "x"], "concurrency": [0], "run_config": ["missing.yaml", 5], "bench": ["nope.jsonl"],
         "criteria": [[], ["vibes"], "judge", ["judge", "judge"]], "source": ["missing.jsonl", 5],
         "unknown": [1],

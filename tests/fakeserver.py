@@ -50,6 +50,9 @@ class FakeServer:
         """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
         self.fail_generations = 0
         """The next this many requests without a response_format (generations, not judge calls) get a 500."""
+        self.rating_distribution: dict[str, float] | None = None
+        """When set, chat answers that are asked for log-probabilities return them: each run of digits is one token
+        (as in OpenAI's tokenizers) whose top alternatives are this distribution; other tokens are certain."""
         self.script: Any = None
         """A function of the request body giving the answer's text, or None for the default (echo, or a value
         of the schema): a test scripts what a model writes."""
@@ -227,8 +230,24 @@ class FakeServer:
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
-                    "logprobs": None,
+                    "logprobs": self._logprobs(content) if req.get("logprobs") else None,
                 }
             ],
             "usage": usage,
         }
+
+    def _logprobs(self, content: str) -> dict[str, Any] | None:
+        if self.rating_distribution is None:
+            return None
+        import math
+
+        tokens = []
+        for token in re.findall(r"\d+|\D+", content):
+            if token.isdigit():
+                alternatives = dict(self.rating_distribution)
+                alternatives.setdefault(token, 1e-4)
+                top = [{"token": t, "logprob": math.log(p)} for t, p in alternatives.items()]
+                tokens.append({"token": token, "logprob": math.log(alternatives[token]), "top_logprobs": top})
+            else:
+                tokens.append({"token": token, "logprob": 0.0, "top_logprobs": [{"token": token, "logprob": 0.0}]})
+        return {"content": tokens}

@@ -64,6 +64,19 @@ RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached resul
 TimeoutOpt = Annotated[float, typer.Option(min=0.1, callback=_finite, help="Seconds per attempt (HTTP backends).")]
 RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx, timeouts, connection errors.")]
 ProgressOpt = Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a TTY].")]
+JudgeOpt = Annotated[
+    list[str] | None, typer.Option("--judge", help="Judge model spec with default settings; repeat for several.")
+]
+JudgeConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option("--judge-config", help="A judge file, or a shipped judge: paper, embedded, embedded-logprobs, "
+                 "gpt-4.1, claude-sonnet-4.5; repeat for several."),
+]  # fmt: skip
+MethodOpt = Annotated[str | None, typer.Option(help="json, logprobs or pairwise [default: the judge's].")]
+JudgeTokensOpt = Annotated[int | None, typer.Option(min=16, help="Judge's new tokens [default: the judge's].")]
+RationaleOpt = Annotated[
+    int | None, typer.Option(min=0, help="Longest rationale, a schema maxLength; 0: none [default: the judge's].")
+]
 
 
 @llm_app.command("batch")
@@ -230,18 +243,24 @@ def annotate_command(
     config: ConfigOpt = None,
     out: OutOpt = None,
     input: InputOpt = None,
-    judge: Annotated[list[str] | None, typer.Option(help="Judge model spec; repeat for several judges.")] = None,
+    judge: JudgeOpt = None,
+    judge_config: JudgeConfigOpt = None,
+    method: MethodOpt = None,
     orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
     progress: ProgressOpt = None,
     push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
-    from codeuf.config import judge_from_spec
+    from codeuf.config import with_overrides
     from codeuf.data.save import push_to_hub as push
+    from codeuf.judging import resolve_judges, with_settings
     from codeuf.stages.pipeline import stage_annotate
 
-    judges = [judge_from_spec(s).model_dump() for s in judge] if judge else None
-    path = stage_annotate(_settings(config, out=out, judges=judges, orders=orders), input, progress)
+    settings = _settings(config, out=out, orders=orders)
+    judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
+    judges = with_settings(judges, method=method)
+    settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
+    path = stage_annotate(settings, input, progress)
     typer.echo(f"feedback dataset: {path}")
     if push_to_hub:
         push(path, push_to_hub)
@@ -319,47 +338,25 @@ def codal_answer(
 @codal_app.command("grade")
 def codal_grade(
     answers: Annotated[Path, typer.Option(help="A folder made by `codeuf codal answer`.")],
-    judge: Annotated[list[str] | None, typer.Option(help="Judge model spec; repeat for several judges.")] = None,
-    judge_config: Annotated[
-        Path | None,
-        typer.Option(help="YAML with `judges:` (spec, name, temperature, max_tokens, ...) and `reference:`."),
+    judge: JudgeOpt = None,
+    judge_config: JudgeConfigOpt = None,
+    method: MethodOpt = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Reference model whose answer the judge sees [default: the judge's, else gpt-4-turbo]."),
     ] = None,
-    reference: Annotated[str | None, typer.Option(help="Reference model whose answer the judge sees.")] = None,
-    max_tokens: Annotated[int, typer.Option(min=16, help="Judge's new tokens.")] = 1024,
-    rationale_chars: Annotated[int, typer.Option(min=8, help="Longest rationale (schema maxLength).")] = 600,
+    max_tokens: JudgeTokensOpt = None,
+    rationale_chars: RationaleOpt = None,
     concurrency: ConcurrencyOpt = 8,
     progress: ProgressOpt = None,
 ) -> None:
     """Grade each answer 1-10 against the reference, on its preference's criteria."""
-    from codeuf.bench.codal import check_answers, grade_answers
-    from codeuf.config import judge_from_spec, load_judges
-    from codeuf.data.io import folder_lock
-    from codeuf.data.schema import NA
-    from codeuf.errors import InputError
-    from codeuf.stages.session import StageSession
+    from codeuf.bench.codal import grade_folder
+    from codeuf.judging import resolve_judges
 
-    judges = [judge_from_spec(spec, max_tokens=max_tokens, rationale_chars=rationale_chars) for spec in judge or []]
-    configured, configured_reference = load_judges(judge_config) if judge_config else ([], None)
-    judges += configured
-    if not judges:
-        raise InputError("give --judge SPEC or --judge-config FILE", field="--judge")
-    labels = [j.label for j in judges]
-    if len(set(labels)) != len(labels):
-        raise InputError("two judges have the same name: give each a distinct `name` in the file", field="--judge")
-    reference = reference or configured_reference or "gpt-4-turbo"
-    check_answers(answers, reference)
-    session = StageSession(answers / "cache.sqlite", concurrency, progress)
-    for config in judges:
-        session.backend(config.spec)
-    with folder_lock(answers):
-        try:
-            for config in judges:
-                grades = grade_answers(answers, config, session, reference_model=reference)
-                na = sum(g.rating == NA for g in grades)
-                typer.echo(f"{config.label}: {len(grades)} grades, {na} N/A")
-        finally:
-            session.close()
-    session.raise_if_failed()
+    judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
+    for line in grade_folder(answers, judges, reference, concurrency, progress):
+        typer.echo(line)
 
 
 @codal_app.command("report")
@@ -385,47 +382,29 @@ def codal_report(
 
 @app.command("judge-eval")
 def judge_eval(
-    judge: Annotated[str, typer.Option(help="Judge model spec.")],
     labels: Annotated[
-        Path, typer.Option(help="Pairwise (response_a, response_b, label) or pointwise (response, score) file.")
+        Path,
+        typer.Option(
+            help="Pairwise (response_a, response_b, label) or pointwise (response, score) labels, or a "
+            "`codeuf run` folder whose responses ran against tests (passing beats failing)."
+        ),
     ],
-    out: Annotated[Path, typer.Option(help="Folder for judge_eval.json and the cache.")] = Path("runs/judge-eval"),
-    max_tokens: Annotated[int, typer.Option(min=16, help="Judge's new tokens.")] = 512,
+    judge: JudgeOpt = None,
+    judge_config: JudgeConfigOpt = None,
+    method: MethodOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for one report per judge and the cache.")] = Path("runs/judge-eval"),
+    max_tokens: JudgeTokensOpt = None,
+    rationale_chars: RationaleOpt = None,
     concurrency: ConcurrencyOpt = 8,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed, and the order of test-made pairs.")] = 0,
     progress: ProgressOpt = None,
 ) -> None:
-    """Measure a judge against labels: agreement and position consistency, or rank correlations."""
-    import json
+    """Measure judges against labels or tests: agreement, position consistency, tie and unreadable rates."""
+    from codeuf.bench.judge_eval import judge_eval_folder
+    from codeuf.judging import resolve_judges
 
-    from codeuf.bench.judge_eval import evaluate_pairwise, evaluate_pointwise, load_labels
-    from codeuf.config import judge_from_spec
-    from codeuf.data.io import atomic_write_text, check_writable_dir, folder_lock
-    from codeuf.stages.session import StageSession
-
-    check_writable_dir(out, "--out")
-    config = judge_from_spec(judge, max_tokens=max_tokens, rationale_chars=200)
-    kind, rows = load_labels(labels)
-    session = StageSession(out / "cache.sqlite", concurrency, progress)
-    session.backend(config.spec)
-    with folder_lock(out):
-        try:
-            evaluate = evaluate_pairwise if kind == "pairwise" else evaluate_pointwise
-            result = evaluate(rows, config, session)
-        finally:
-            session.close()
-        session.raise_if_failed()  # no metric from a judge whose answers are missing: a rerun completes it
-        atomic_write_text(out / "judge_eval.json", json.dumps(result, indent=2) + "\n")
-    metrics = (
-        ("agreement_with_ties", "agreement_without_ties", "position_consistency")
-        if kind == "pairwise"
-        else ("spearman", "kendall_tau_b")
-    )
-    for metric in metrics:
-        e = result[metric]
-        value = "n/a" if e["value"] is None else f"{e['value']:.3f}"
-        interval = "" if e["ci_low"] is None else f" [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
-        typer.echo(f"{metric}: {value}{interval} (n = {e['n']})")
-    typer.echo(f"unreadable verdicts: {result['unreadable']}\nresults: {out / 'judge_eval.json'}")
+    judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
+    typer.echo(judge_eval_folder(labels, judges, out, concurrency=concurrency, seed=seed, progress=progress), nl=False)
 
 
 @app.command("humaneval")

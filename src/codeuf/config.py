@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from codeuf.data.io import MAX_DEPTH
 from codeuf.errors import InputError
+from codeuf.judging.config import JudgeConfig, load_judges
+from codeuf.settings import STRICT as _STRICT
+from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
-# Unknown keys are errors, and types are strict: `n: true` or `temperature: "0.5"` is refused, not coerced.
-_STRICT = ConfigDict(extra="forbid", strict=True)
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def checked_spec(value: str) -> str:
-    """A model spec must parse (backend, model, URLs) when the config is read, not at the first call."""
-    from codeuf.llm.spec import parse_spec
-
-    try:
-        parse_spec(value)
-    except InputError as exc:
-        raise ValueError(exc.detail) from None
-    return value
-
-
-def known_format(value: str | None) -> str | None:
-    """A field validator: a prompt format codeuf knows, or none."""
-    from codeuf.llm.formats import FORMATS
-
-    if value is not None and value not in FORMATS:
-        raise ValueError(f"unknown prompt format {value!r} (known: {', '.join(FORMATS)})")
-    return value
+__all__ = ["JudgeConfig", "PoolModel", "RunConfig", "TestSynthesis", "checked_spec", "known_format",
+           "read_yaml_mapping", "validated"]  # fmt: skip
 
 
 class PoolModel(BaseModel):
@@ -63,25 +44,6 @@ class PoolModel(BaseModel):
         if (self.prefill or self.stop) and self.format is None:
             raise ValueError("prefill and stop apply to raw prompts: give the entry a `format`")
         return self
-
-
-class JudgeConfig(BaseModel):
-    model_config = _STRICT
-    spec: str
-    name: str | None = Field(None, description="Name in the outputs [default: the spec].")
-    temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int = Field(2048, ge=16)
-    rationale_chars: int = Field(400, ge=8, description="Longest rationale per response (a schema maxLength).")
-    structured: bool = Field(True, description="Ask for JSON-schema constrained output where supported.")
-    show_tests: bool = Field(
-        False, description="Show the judge each response's test results (codeuf execute) beside it, as evidence."
-    )
-
-    _spec = field_validator("spec")(checked_spec)
-
-    @property
-    def label(self) -> str:
-        return self.name or self.spec
 
 
 class TestSynthesis(BaseModel):
@@ -136,6 +98,10 @@ class RunConfig(BaseModel):
         "where responses ran against tests, judge elsewhere).",
     )
     min_margin: float = Field(0.0, ge=0)
+    pair_check: JudgeConfig | None = Field(
+        None,
+        description="A pairwise judge that checks each pair in both orders; pairs it does not confirm are dropped.",
+    )
     test_fraction: float = Field(0.05, ge=0, lt=1)
     out: Path = Field(Path("runs/codeuf"), strict=False)
     concurrency: int = Field(8, ge=1)
@@ -161,8 +127,9 @@ class RunConfig(BaseModel):
     @field_validator("judges", mode="before")
     @classmethod
     def _judge_strings(cls, value: Any) -> Any:
+        """A string is a model spec (`openai:gpt-3.5-turbo`) or, without a colon, a shipped judge or judge file."""
         if isinstance(value, list):
-            return [{"spec": v} if isinstance(v, str) else v for v in value]
+            return [_judge_entry(v) if isinstance(v, str) else v for v in value]
         return value
 
     @field_validator("judges")
@@ -175,6 +142,18 @@ class RunConfig(BaseModel):
             seen.add(judge.label)
         return judges
 
+    @field_validator("pair_check", mode="before")
+    @classmethod
+    def _pair_check_string(cls, value: Any) -> Any:
+        return _judge_entry(value) if isinstance(value, str) else value
+
+    @field_validator("pair_check")
+    @classmethod
+    def _pairwise(cls, judge: JudgeConfig | None) -> JudgeConfig | None:
+        if judge is not None and judge.method != "pairwise":
+            raise ValueError(f"a pair check compares two responses: its method must be pairwise, not {judge.method}")
+        return judge
+
     @model_validator(mode="after")
     def _enough_models(self) -> RunConfig:
         if self.models_per_instruction > len(self.pool):
@@ -185,6 +164,18 @@ class RunConfig(BaseModel):
 
 
 CODE_PREFILL = "```python\n"
+
+
+def _judge_entry(text: str) -> dict[str, Any]:
+    if ":" in text:
+        return {"spec": text}
+    try:
+        judges = load_judges(text)
+    except InputError as exc:
+        raise ValueError(exc.detail) from None
+    if len(judges) != 1:
+        raise ValueError(f"{text!r} holds {len(judges)} judges: name one judge per entry")
+    return judges[0].model_dump()
 
 
 def default_config() -> RunConfig:
@@ -201,142 +192,15 @@ def default_config() -> RunConfig:
             "gemma3-270m-code-greedy": PoolModel(**code, temperature=0.0, max_tokens=160),
             "gemma3-270m-code-t0.8": PoolModel(**code, temperature=0.8, max_tokens=160),
         },
-        judges=[JudgeConfig(spec="llamacpp:default", name="gemma3-270m-judge", max_tokens=400, rationale_chars=48)],
+        judges=load_judges("embedded"),
         out=Path("runs/demo"),
         concurrency=4,
     )
 
 
-class JudgesFile(BaseModel):
-    """A file of judges for `codeuf codal grade --judge-config`."""
-
-    model_config = _STRICT
-    judges: list[JudgeConfig] = Field(min_length=1)
-    reference: str | None = Field(None, description="Reference model whose answer the judge sees.")
-
-
-def load_judges(path: str | Path) -> tuple[list[JudgeConfig], str | None]:
-    parsed = validated(JudgesFile, *read_yaml_mapping(Path(path)), path=path)
-    return parsed.judges, parsed.reference
-
-
-def judge_from_spec(spec: str, field: str = "--judge", **settings: Any) -> JudgeConfig:
-    """A judge named on the command line, checked like one in a file."""
-    try:
-        return JudgeConfig.model_validate({"spec": spec, **settings})
-    except ValidationError as exc:
-        raise InputError(exc.errors()[0]["msg"], field=field) from None
-
-
 def load_config(path: str | Path) -> RunConfig:
     """Read a YAML run config; any problem is one InputError naming the file, the line and the field."""
     return validated(RunConfig, *read_yaml_mapping(Path(path)), path=Path(path))
-
-
-MAX_YAML_NODES = 100_000
-"""More nodes than any real config has; stops alias bombs ("billion laughs") before they expand."""
-
-
-def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
-    """A YAML file's top-level mapping and the line of each key, nested ones as dotted paths ("pool.m.spec",
-    "judges.0.spec"); any problem is one InputError naming the file (and the line, for bad YAML). An empty
-    file is an empty mapping where `empty_ok`."""
-    import yaml
-
-    from codeuf.data.io import JsonProblem, check_value, read_input_bytes
-
-    raw = read_input_bytes(path)
-    try:
-        text = raw.decode("utf-8")
-        if _flow_depth(text) > MAX_DEPTH:
-            raise _TooLarge
-        node = yaml.compose(text)
-        lines = _key_lines(node)
-        data = yaml.safe_load(text)
-        check_value(data)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
-                         line=mark.line + 1 if mark else None) from None  # fmt: skip
-    except (RecursionError, _TooLarge):
-        raise InputError(f"nested too deeply or too large for a config ({MAX_YAML_NODES} nodes at most)",
-                         path=path) from None  # fmt: skip
-    except JsonProblem as exc:
-        raise InputError(str(exc), path=path) from None
-    except ValueError as exc:  # a YAML integer longer than Python reads
-        raise InputError(f"cannot read a value: {exc}".split(";")[0], path=path) from None
-    if data is None and empty_ok:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping of settings", path=path)
-    return data, lines
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _flow_depth(text: str) -> int:
-    """How deep `[` and `{` nest, quotes ignored: a cheap look before PyYAML, which takes half a second
-    to give up on a few thousand levels. No real config comes near MAX_DEPTH."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0
-    depth = deepest = 0
-    quote = ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth = max(0, depth - 1)
-    return deepest
-
-
-def _key_lines(root: Any) -> dict[str, int]:
-    """Dotted path -> line of every mapping key and sequence item, walked without recursion; shared nodes
-    (aliases) are counted each time they are reached, so an alias bomb stops at MAX_YAML_NODES."""
-    import yaml
-
-    lines: dict[str, int] = {}
-    stack, seen = [("", root)], 0
-    while stack:
-        where, node = stack.pop()
-        seen += 1
-        if seen > MAX_YAML_NODES:
-            raise _TooLarge
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                name = f"{where}.{key.value}" if where else str(key.value)
-                lines.setdefault(name, key.start_mark.line + 1)
-                stack.append((name, value))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, value in enumerate(node.value):
-                name = f"{where}.{index}" if where else str(index)
-                lines.setdefault(name, value.start_mark.line + 1)
-                stack.append((name, value))
-    return lines
-
-
-def validated(
-    model: type[_Model], values: dict[str, Any], lines: dict[str, int] | None = None, *, path: str | Path | None = None
-) -> _Model:
-    """`values` as a `model`; the first validation error becomes one InputError naming the file, the line
-    (from `lines`, the dotted key paths of `read_yaml_mapping`) and the field."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = [str(p) for p in error["loc"] if p != "[key]"]
-        line = next((lines[".".join(loc[:n])] for n in range(len(loc), 0, -1) if ".".join(loc[:n]) in (lines or {})),
-                    None)  # fmt: skip
-        message = error["msg"].removeprefix("Value error, ")
-        raise InputError(message, path=path, line=line, field=".".join(loc) or None) from None
 
 
 OPTION_NAMES = {"judges": "judge", "synthesize_tests": "model"}

@@ -49,7 +49,7 @@ def test_loop_judge_and_test_pairs_then_resumed(tmp_path: Path) -> None:
         (tmp_path / "loop.yaml").write_text(yaml.safe_dump({
             "out": str(out), "run_config": str(tmp_path / "run.yaml"), "instructions": 6, "test_fraction": 0.34,
             "criteria": ["judge", "tests"], "train_overrides": ["--max_steps", "2"], "bench": str(bench),
-            "answer_max_tokens": 48, "judge_max_tokens": 300, "humaneval_dataset": "humaneval",
+            "answer_max_tokens": 48, "judge": "embedded", "humaneval_dataset": "humaneval",
             "humaneval_limit": 2, "humaneval_max_tokens": 48, "concurrency": 2,
         }))  # fmt: skip
         # One cache for both runs, as a user's would be: the rerun must not convert the model again.

@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.judge_eval import _verdict, load_labels, pairwise_metrics
+from codeuf.bench.judge_eval import _rate_verdict, load_labels, pairwise_metrics
 from codeuf.errors import InputError
-from codeuf.llm.types import LLMResult
+from codeuf.judging import Verdict
+from codeuf.judging.verdict import winner as compare_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,16 +21,24 @@ def test_pairwise_metrics_on_a_known_case() -> None:
     # without ties: pairs 1 and 3 (label a, verdict a)
     assert m["agreement_without_ties"]["value"] == 1.0 and m["agreement_without_ties"]["n"] == 2
     assert m["position_consistency"]["value"] == 0.75
+    assert m["tie_rate"]["value"] == 0.5  # pair 2 (orders disagree) and pair 4
+    assert m["unreadable_rate"]["value"] == 0.2 and m["unreadable_rate"]["n"] == 5
     perfect = pairwise_metrics(["a", "b"], [("a", "a"), ("b", "b")])
     assert perfect["agreement_with_ties"]["ci_low"] == perfect["agreement_with_ties"]["ci_high"] == 1.0
 
 
 def test_swapped_verdicts_map_back_to_the_original_order() -> None:
-    def said(winner: str) -> LLMResult:
-        return LLMResult(text="{}", parsed={"winner": winner})
+    def said(winner: str) -> Verdict:
+        return Verdict([winner], [""])
 
-    assert (_verdict(said("A"), False), _verdict(said("A"), True)) == ("a", "b")
-    assert _verdict(said("tie"), True) == "tie" and _verdict(LLMResult(text="?"), False) is None
+    assert (compare_verdict(said("A"), False), compare_verdict(said("A"), True)) == ("a", "b")
+    assert compare_verdict(said("tie"), True) == "tie" and compare_verdict(said("N/A"), False) is None
+    # rated in one call: the higher rating wins, equal ratings tie, fractional (logprobs) ratings compare too
+    assert _rate_verdict(Verdict(["4", "2"], ["", ""]), False) == "a"
+    assert _rate_verdict(Verdict(["4", "2"], ["", ""]), True) == "b"
+    assert _rate_verdict(Verdict(["3.51", "3.5"], ["", ""]), False) == "a"
+    assert _rate_verdict(Verdict(["3", "3"], ["", ""]), True) == "tie"
+    assert _rate_verdict(Verdict(["N/A", "3"], ["", ""]), False) is None
 
 
 def test_label_files_load_by_kind() -> None:

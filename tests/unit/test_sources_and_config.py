@@ -123,12 +123,25 @@ def test_prompt_templates_render_and_can_be_overridden(tmp_path: Path) -> None:
         render("annotate.j2", tmp_path / "missing", **context)
 
 
-def test_codal_paper_judges_load_and_bad_ones_are_one_line(tmp_path: Path) -> None:
-    from codeuf.config import load_judges
+def test_shipped_judges_load_and_bad_judge_files_are_one_line(tmp_path: Path) -> None:
+    from codeuf.judging import load_judges, shipped_judges
 
-    judges, reference = load_judges(REPO / "configs" / "codal-paper.yaml")
-    assert [j.label for j in judges] == ["gpt-3.5-turbo"] and judges[0].temperature == 0 and reference == "gpt-4-turbo"
+    assert shipped_judges() == ["claude-sonnet-4.5", "embedded", "embedded-logprobs", "gpt-4.1", "paper"]
+    for name in shipped_judges():
+        [judge] = load_judges(name)
+        assert judge.name and judge.temperature == 0.0
+    [paper] = load_judges("paper")
+    assert (paper.spec, paper.method, paper.reference) == ("openai:gpt-3.5-turbo", "json", "gpt-4-turbo")
+    assert load_judges("gpt-4.1")[0].method == "logprobs" and load_judges("claude-sonnet-4.5")[0].method == "json"
+    several = tmp_path / "two.yaml"
+    several.write_text("reference: gpt-3.5-turbo\njudges: [{spec: 'openai:a'}, {spec: 'openai:b', reference: c}]\n")
+    assert [j.reference for j in load_judges(several)] == ["gpt-3.5-turbo", "c"]
     bad = tmp_path / "j.yaml"
-    bad.write_text("judges: [{spec: 'openai:x', temprature: 0}]\n")
-    with pytest.raises(InputError, match=r"field 'judges\.0\.temprature'"):
-        load_judges(bad)
+    for text, where in (("judges: [{spec: 'openai:x', temprature: 0}]\n", r"j\.yaml:1: field 'judges\.0\.temprature'"),
+                        ("spec: openai:x\nmethod: vibes\n", r"j\.yaml:2: field 'method': unknown method 'vibes'"),
+                        ("spec: openai:x\nrationale_chars: -1\n", r"j\.yaml:2: field 'rationale_chars'")):  # fmt: skip
+        bad.write_text(text)
+        with pytest.raises(InputError, match=where):
+            load_judges(bad)
+    with pytest.raises(InputError, match="no shipped judge 'nope'"):
+        load_judges("nope")

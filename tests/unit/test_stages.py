@@ -5,9 +5,11 @@ from collections import Counter
 import pytest
 
 from codeuf.data.schema import NA, Annotation, FeedbackRecord, GenerationRecord, Judgement, Response
+from codeuf.judging.tasks import TASKS
+from codeuf.judging.verdict import read_json
 from codeuf.llm.types import LLMError, LLMRequest, LLMResult
 from codeuf.preferences import PREFERENCE_NAMES, PREFERENCES
-from codeuf.stages.annotate import aggregate, flip_rate, judge_schema, parse_judgement, response_orders
+from codeuf.stages.annotate import aggregate, flip_rate, judge_schema, response_orders
 from codeuf.stages.binarize import binarize_feedback, stratified_split, trl_rows
 from codeuf.stages.instructions import build_instruction_pool, has_cjk
 
@@ -42,17 +44,17 @@ def result(text: str | None = None, parsed: object = None, error: str | None = N
 
 def test_parse_structured_judgement() -> None:
     parsed = {"response_1": {"rating": "4", "rationale": "good"}, "response_2": {"rating": "9", "rationale": "?"}}
-    ratings, rationales, error = parse_judgement(result("{}", parsed), 3)
-    assert ratings == ["4", NA, NA] and rationales[0] == "good"
-    assert error == "2 of 3 ratings unreadable"
+    verdict = read_json(TASKS["rate"], result("{}", parsed), 3)
+    assert verdict.ratings == ["4", NA, NA] and verdict.rationales[0] == "good"
+    assert verdict.error == "2 of 3 ratings unreadable" and verdict.raw == "{}" and not verdict.failed
 
 
 def test_parse_text_judgement_and_failures() -> None:
     text = "Response 1: Rating: 5. Great.\nResponse 2 - rating: 2\nResponse 3 is bad."
-    ratings, _, error = parse_judgement(result(text), 3)
-    assert ratings == ["5", "2", NA] and error
-    ratings, _, error = parse_judgement(result(error="boom"), 2)
-    assert ratings == [NA, NA] and "boom" in error
+    verdict = read_json(TASKS["rate"], result(text), 3)
+    assert verdict.ratings == ["5", "2", NA] and verdict.error == "1 of 3 ratings unreadable"
+    failed = read_json(TASKS["rate"], result(error="boom"), 2)
+    assert failed.ratings == [NA, NA] and "boom" in failed.error and failed.failed
 
 
 def test_judge_schema_uses_enums_and_bounded_rationales() -> None:
@@ -328,7 +330,7 @@ def test_judge_vs_tests_agreement_counts_pass_fail_pairs() -> None:
 
 def test_the_judge_sees_test_results_only_when_asked() -> None:
     from codeuf.config import JudgeConfig
-    from codeuf.stages.annotate import judge_request
+    from codeuf.stages.annotate import judge_job
 
     record = record_with_tests({"a": "5", "b": "1"}, {"a": ("passed", 4, 4), "b": ("failed", 1, 4)})
     record = record.model_copy(
@@ -339,8 +341,11 @@ def test_the_judge_sees_test_results_only_when_asked() -> None:
             ]
         }
     )
-    plain = judge_request(record, ["b", "a"], JudgeConfig(spec="openai:j"), None).messages[0].content
-    shown = judge_request(record, ["b", "a"], JudgeConfig(spec="openai:j", show_tests=True), None).messages[0].content
+    judge = JudgeConfig(spec="openai:j")
+    plain = judge_job(record, ["b", "a"], judge, None).request.messages[0].content
+    shown = (
+        judge_job(record, ["b", "a"], judge.model_copy(update={"show_tests": True}), None).request.messages[0].content
+    )
     assert "Tests:" not in plain
     assert "## Response 1\ncode of b\n\nTests: failed, 1 of 4 passed; first failure: test 2: AssertionError." in shown
     assert "## Response 2\ncode of a\n\nTests: passed, 4 of 4 passed." in shown

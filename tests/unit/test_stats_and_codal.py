@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.codal import CodalAnswer, CodalGrade, load_bench, parse_grade
+from codeuf.bench.codal import CodalAnswer, CodalGrade, load_bench
 from codeuf.bench.report import build_report, to_csv
 from codeuf.errors import InputError
+from codeuf.judging.tasks import TASKS
+from codeuf.judging.verdict import read_json
 from codeuf.llm.types import LLMError, LLMResult
 from codeuf.stats import bootstrap_mean, bootstrap_statistic, kendall_tau_b, paired_bootstrap, spearman
 
@@ -76,11 +78,16 @@ def test_bad_bench_rows_are_one_line(tmp_path: Path, row: dict, expect: str) -> 
 
 
 def test_grades_parse_or_are_na() -> None:
-    assert parse_grade(LLMResult(text="{}", parsed={"rating": "10", "rationale": "ok"})) == ("10", "ok", None)
-    assert parse_grade(LLMResult(text="Rating: [[7]]"))[0] == "7"
-    assert parse_grade(LLMResult(text="I cannot say."))[0] == "N/A"
-    assert parse_grade(LLMResult(text="{}", parsed={"rating": "11"}))[0] == "N/A"
-    assert parse_grade(LLMResult(error=LLMError(kind="server", message="x")))[0] == "N/A"
+    def grade(result: LLMResult) -> tuple[str, str, str | None]:
+        verdict = read_json(TASKS["grade"], result, 1)
+        return verdict.ratings[0], verdict.rationales[0], verdict.error
+
+    assert grade(LLMResult(text="{}", parsed={"rating": "10", "rationale": "ok"})) == ("10", "ok", None)
+    assert grade(LLMResult(text="Rating: [[7]]"))[0] == "7"
+    assert grade(LLMResult(text="rating: 10, solid"))[0] == "10"
+    assert grade(LLMResult(text="I cannot say."))[:2] == ("N/A", "")
+    assert grade(LLMResult(text="{}", parsed={"rating": "11"}))[0] == "N/A"
+    assert grade(LLMResult(error=LLMError(kind="server", message="x")))[0] == "N/A"
 
 
 def make_run(folder: Path, model: str, ratings: list[str]) -> Path:

@@ -23,17 +23,15 @@ from codeuf.data.io import RecordLog, atomic_write_text, read_jsonl_tolerant, wr
 from codeuf.data.schema import NA
 from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError
+from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference
-from codeuf.prompts import render
-from codeuf.stages.annotate import rated_item
 from codeuf.stages.session import StageSession
 
 _Record = TypeVar("_Record", bound=BaseModel)
 HUB_ID = "coseal/codal-bench"
 REFERENCE_MODELS = ("gpt-3.5-turbo", "gpt-4-turbo", "claude-3-sonnet-20240229")
-GRADES = tuple(str(i) for i in range(1, 11))
 
 
 class CodalItem(BaseModel):
@@ -57,10 +55,14 @@ class CodalGrade(BaseModel):
     model: str
     judge: str
     reference_model: str
-    rating: str = Field(description='"1".."10" or "N/A" when the judge\'s answer could not be read.')
+    rating: str = Field(
+        description='"1".."10", an expectation such as "7.35" (logprobs), or "N/A" when the '
+        "judge's answer could not be read."
+    )
     rationale: str = ""
     raw: str | None = None
     error: str | None = None
+    distribution: dict[str, float] | None = Field(None, description="The judge's probability of each grade (logprobs).")
 
 
 def load_bench(source: str | Path | None, split: str = "test") -> list[CodalItem]:
@@ -132,28 +134,6 @@ def answer_bench(
     return [done[i.id] for i in items if i.id in done]
 
 
-def grade_schema(rationale_chars: int) -> dict[str, Any]:
-    return rated_item(GRADES, rationale_chars)
-
-
-def parse_grade(result: LLMResult) -> tuple[str, str, str | None]:
-    """(rating, rationale, error). Unreadable is N/A, never a guess (a failed call is the caller's to retry)."""
-    if not result.ok:
-        return NA, "", f"{result.error.kind}: {result.error.message}"  # type: ignore[union-attr]
-    if isinstance(result.parsed, dict):
-        rating = str(result.parsed.get("rating", "")).strip()
-        rationale = str(result.parsed.get("rationale", ""))
-        if rating in GRADES:
-            return rating, rationale, None
-        return NA, rationale, f"rating {rating!r} is not 1-10"
-    match = re.search(r"rating\W{0,12}(10|[1-9])\b", result.text or "", re.IGNORECASE) or re.search(
-        r"\[\[(10|[1-9])\]\]", result.text or ""
-    )
-    if match:
-        return match.group(1), "", None
-    return NA, "", result.parse_error or "no rating found"
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "judge"
 
@@ -196,13 +176,15 @@ def check_answers(answers_dir: Path, reference_model: str) -> tuple[dict[str, Co
 
 def grade_answers(
     answers_dir: Path,
-    judge: Any,
+    judge: JudgeConfig,
     session: StageSession,
     *,
-    reference_model: str = "gpt-4-turbo",
+    reference_model: str | None = None,
     prompts: Path | None = None,
 ) -> list[CodalGrade]:
-    """Grade every answer in a folder made by `answer_bench` with one judge (a JudgeConfig)."""
+    """Grade every answer in a folder made by `answer_bench` with one judge; the reference is the one given,
+    else the judge's, else the paper's (gpt-4-turbo)."""
+    reference_model = reference_model or judge.reference or DEFAULT_REFERENCE
     items, answers = check_answers(answers_dir, reference_model)
     # the last answer per item wins; one that failed (earlier versions of codeuf kept those) is not graded
     answers = [a for a in {a.id: a for a in answers}.values() if a.error is None]
@@ -213,34 +195,22 @@ def grade_answers(
                        and g.get("reference_model") == reference_model and not _call_failed(g))  # fmt: skip
     done = {k: CodalGrade.model_validate(g) for k, g in saved.items()}
     todo = [a for a in answers if a.id not in done]
-    backend = session.backend(judge.spec)
-    jobs = []
-    for answer in todo:
-        item = items[answer.id]
-        prompt = render("codal_grade.j2", prompts, preference=get_preference(item.preference),
-                        instruction=item.instruction, reference=item.references[reference_model],
-                        answer=answer.answer)  # fmt: skip
-        request = LLMRequest(
-            messages=[Message(role="user", content=prompt)],
-            json_schema=grade_schema(judge.rationale_chars) if judge.structured else None,
-            temperature=judge.temperature,
-            max_tokens=judge.max_tokens,
-        )
-        jobs.append((backend, request))
+    jobs = [grade_job(judge, a.preference, items[a.id].instruction, items[a.id].references[reference_model], a.answer,
+                      prompts) for a in todo]  # fmt: skip
     with log:
 
-        def on_result(index: int, result: LLMResult) -> None:
-            if not result.ok:
+        def on_verdict(index: int, verdict: Verdict) -> None:
+            if verdict.failed:
                 return  # not finished: the next run asks again
             answer = todo[index]
-            rating, rationale, error = parse_grade(result)
             grade = CodalGrade(id=answer.id, preference=answer.preference, model=answer.model, judge=judge.label,
-                               reference_model=reference_model, rating=rating, rationale=rationale,
-                               raw=result.text if error else None, error=error)  # fmt: skip
+                               reference_model=reference_model, rating=verdict.ratings[0],
+                               rationale=verdict.rationales[0], raw=verdict.raw, error=verdict.error,
+                               distribution=verdict.distributions[0] if verdict.distributions else None)  # fmt: skip
             done[answer.id] = grade
             log.append(grade.model_dump())
 
-        session.run("codal-grade", jobs, on_result)
+        run_judge_jobs(session, "codal-grade", jobs, on_verdict)
     return [done[a.id] for a in answers if a.id in done]
 
 
@@ -249,3 +219,25 @@ def _call_failed(grade: dict[str, Any]) -> bool:
     error = grade.get("error") or ""
     return error.split(":")[0] in ("rate_limit", "server", "timeout", "connection", "bad_response", "bad_request",
                                    "auth", "internal") or error.startswith("no answer")  # fmt: skip
+
+
+def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None, concurrency: int = 8,
+                 progress: bool | None = None) -> list[str]:  # fmt: skip
+    """`codeuf codal grade`: every judge grades the folder's answers (checked before any call); one line each."""
+    from codeuf.data.io import folder_lock
+
+    for judge in judges:
+        check_answers(answers, reference or judge.reference or DEFAULT_REFERENCE)
+    session = StageSession(answers / "cache.sqlite", concurrency, progress)
+    for judge in judges:
+        session.backend(judge.spec)
+    lines = []
+    with folder_lock(answers):
+        try:
+            for judge in judges:
+                grades = grade_answers(answers, judge, session, reference_model=reference)
+                lines.append(f"{judge.label}: {len(grades)} grades, {sum(g.rating == NA for g in grades)} N/A")
+        finally:
+            session.close()
+    session.raise_if_failed()
+    return lines

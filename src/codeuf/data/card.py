@@ -195,6 +195,11 @@ def _tests_lines(stats: dict[str, Any]) -> str:
         lines.append(f"- judge-pass-rate agreement: over {vs['pass_rate_pairs']} pairs of responses whose pass rates "
                      f"differ, the judge rates the one passing more tests higher in {a['value']:.3f}{interval} "
                      f"(equal ratings: {t['value']:.3f})")  # fmt: skip
+    check = stats.get("pair_check")
+    if check:
+        lines.append(f"- pair check by {check['judge']} (pairwise, both orders): {check['agrees']} pairs confirmed and "
+                     f"kept; dropped: {check['disagrees']} where the judge prefers the rejected response or the orders "
+                     f"disagree, {check['tie']} ties, {check['unreadable']} unreadable")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

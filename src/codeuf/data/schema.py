@@ -148,6 +148,9 @@ class Judgement(BaseModel):
     rationales: list[str]
     raw: str | None = None
     error: str | None = None
+    distributions: list[dict[str, float]] | None = Field(
+        None, description="Per rating, the judge's probability of each value (the logprobs method)."
+    )
 
 
 class GenerationError(BaseModel):

@@ -76,6 +76,8 @@ class Backend(ABC):
     supports_grammar: ClassVar[bool] = False
     supports_logprobs: ClassVar[bool] = False
     in_process: ClassVar[bool] = False
+    splits_digits: bool | None = None
+    """Whether the tokenizer writes "10" as two tokens; None where the backend cannot tell (an HTTP API)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -88,6 +90,14 @@ class Backend(ABC):
     @abstractmethod
     async def generate(self, request: LLMRequest) -> LLMResult:
         """Answer one request or raise BackendError."""
+
+    def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
+        """A one-token request for the model's next-token distribution after `request`'s answer began with
+        `text`, or None where the backend cannot continue an answer (an HTTP chat API). Raw prompts can."""
+        if request.prompt is None:
+            return None
+        return LLMRequest(prompt=request.prompt + text, max_tokens=1, temperature=0.0,
+                          logprobs=request.logprobs or 20)  # fmt: skip
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what is bound to the running event loop (connections); the backend stays usable."""

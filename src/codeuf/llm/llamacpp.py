@@ -8,15 +8,20 @@ own `tokenizer.chat_template`. Raw `prompt` requests are sent as they are.
 Constrained output: a JSON schema is compiled to a GBNF grammar by llama.cpp (enums are
 honoured; minimum/maximum are not, so ratings must be enums), or a GBNF grammar is given.
 
+Constrained decoding samples first and asks the grammar only about the sampled token, as llama.cpp's
+common sampler does (see `_Sampler`): applying the grammar to all 262k candidates at every step was
+what made it slow.
+
 Log-probabilities come from the model's raw next-token distribution at each step (before the
-grammar or sampling), captured by a logits processor: `logits_all` would keep n_ctx x vocab
-floats (gigabytes for Gemma's 262k vocabulary) for nothing.
+grammar or sampling), read from the context's logits after each step: `logits_all` would keep
+n_ctx x vocab floats (gigabytes for Gemma's 262k vocabulary) for nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import threading
@@ -118,20 +123,64 @@ class _GgufTemplate:
         return text[len(self._bos) :] if self._bos and text.startswith(self._bos) else text
 
 
-class _LogitsRecorder:
-    """Keeps the latest step's raw logits; `take(token)` turns them into that token's logprob."""
+class _Sampler:
+    """What llama-cpp-python's `generate` samples each token with, put in place of its own sampler chain.
 
-    def __init__(self, top: int, token_text: Any) -> None:
+    Constrained output: the token is sampled from the unconstrained distribution first, and the grammar is
+    asked only whether it accepts that one token; only when it does not is the grammar applied to the whole
+    vocabulary and the token sampled again (llama.cpp's own common sampler does the same). Applying the
+    grammar to all 262k candidates of Gemma's vocabulary at every step is what made constrained decoding
+    slow. The result is the constrained distribution: an accepted token has probability p / P(accepted),
+    as when sampling from the renormalised allowed tokens (exactly so for plain and greedy sampling).
+
+    Log-probabilities: each step's raw logits (before the grammar or sampling) are read from the context
+    and turned into the chosen token's log-probability and the top alternatives.
+    """
+
+    def __init__(self, chain: Any, grammar: Any, n_vocab: int, top: int | None, token_text: Any) -> None:
+        self.chain, self.grammar, self.n_vocab = chain, grammar, n_vocab
         self.top, self._token_text = top, token_text
-        self._logits: Any = None
         self.steps: list[TokenLogprob] = []
+        self.resampled = 0
+        self._candidates: Any = None
+        self._one = (llama_cpp.llama_token_data * 1)()
 
-    def __call__(self, input_ids: Any, logits: Any) -> Any:
-        self._logits = np.array(logits, dtype=np.float64)
-        return logits
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        token = self.chain.sample(ctx, idx)
+        if self.grammar is not None:
+            if not self._allowed(token):
+                token = self._resample(ctx, idx)
+                self.resampled += 1
+            llama_cpp.llama_sampler_accept(self.grammar, token)
+        if self.top is not None:
+            self._record(ctx, idx, token)
+        return token
 
-    def take(self, token: int) -> None:
-        logits = self._logits
+    def _allowed(self, token: int) -> bool:
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, 1.0, 0.0
+        single = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(single))
+        return bool(np.isfinite(self._one[0].logit))
+
+    def _logits(self, ctx: Any, idx: int) -> Any:
+        pointer = llama_cpp.llama_get_logits_ith(ctx.ctx, idx)
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def _resample(self, ctx: Any, idx: int) -> int:
+        if self._candidates is None:
+            self._candidates = (llama_cpp.llama_token_data * self.n_vocab)()
+            view = np.ctypeslib.as_array(self._candidates)
+            view["id"] = np.arange(self.n_vocab, dtype=np.int32)
+        view = np.ctypeslib.as_array(self._candidates)
+        view["logit"] = self._logits(ctx, idx)
+        view["p"] = 0.0
+        array = llama_cpp.llama_token_data_array(data=self._candidates, size=self.n_vocab, selected=-1, sorted=False)
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(array))
+        llama_cpp.llama_sampler_apply(self.chain.sampler, ctypes.byref(array))
+        return int(array.data[array.selected].id)
+
+    def _record(self, ctx: Any, idx: int, token: int) -> None:
+        logits = self._logits(ctx, idx).astype(np.float64)
         peak = logits.max()
         logsumexp = peak + np.log(np.exp(logits - peak).sum())
         top: dict[str, float] = {}
@@ -142,6 +191,11 @@ class _LogitsRecorder:
         self.steps.append(
             TokenLogprob(token=self._token_text(token), logprob=float(logits[token] - logsumexp), top=top)
         )
+
+    def close(self) -> None:
+        if self.grammar is not None:
+            llama_cpp.llama_sampler_free(self.grammar)
+            self.grammar = None
 
 
 class LlamaCppBackend(Backend):
@@ -158,7 +212,10 @@ class LlamaCppBackend(Backend):
         prompt_format: str | None = None,
         n_ctx: int = 8192,
         n_threads: int | None = None,
+        grammar_first: bool = False,
     ) -> None:
+        """`grammar_first`: apply the grammar to every candidate before sampling, as llama-cpp-python does (slow on
+        large vocabularies; kept to measure against, see benchmarks/constrained_decoding.py)."""
         super().__init__(spec)
         path, self._model_id = resolve_model(spec.model)
         with _without_amx_buffers():
@@ -170,8 +227,10 @@ class LlamaCppBackend(Backend):
                 verbose=False,
             )
         self._format = self._choose_format(prompt_format)
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.grammar_first = grammar_first
+        self.splits_digits = len(self._llm.tokenize(b"10", add_bos=False, special=False)) > 1
 
     def _choose_format(self, name: str | None) -> PromptFormat | _GgufTemplate | None:
         if name is not None:
@@ -201,21 +260,34 @@ class LlamaCppBackend(Backend):
             raise CodeufError(f"{self.spec}: the GGUF has no chat template; give a prompt format (for example chatml)")
         return self._format.render(list(request.messages or [])), [*request.stop, *self._format.stop]
 
-    def _grammar(self, request: LLMRequest) -> Any:
+    def _grammar_text(self, request: LLMRequest) -> str | None:
+        """The GBNF of the request's constraint (a JSON schema is compiled once per schema)."""
         if request.json_schema is None and request.grammar is None:
             return None
         source = json.dumps(request.json_schema, sort_keys=True) if request.json_schema else request.grammar
         assert source is not None
         if source not in self._grammars:
             try:
-                if request.json_schema is not None:
-                    grammar = llama_cpp.LlamaGrammar.from_json_schema(source, verbose=False)
-                else:
-                    grammar = llama_cpp.LlamaGrammar.from_string(source, verbose=False)
+                grammar = (llama_cpp.LlamaGrammar.from_json_schema(source, verbose=False) if request.json_schema
+                           else llama_cpp.LlamaGrammar.from_string(source, verbose=False))  # fmt: skip
             except Exception as exc:
                 raise BackendError("bad_request", f"cannot compile the output constraint: {exc}") from None
-            self._grammars[source] = grammar
+            self._grammars[source] = grammar._grammar
         return self._grammars[source]
+
+    def _sampler(self, request: LLMRequest) -> _Sampler:
+        """The sampler of one request: the sampling chain, the grammar checked last (or, with grammar_first,
+        inside the chain as llama-cpp-python does), and the log-probability recorder."""
+        gbnf = self._grammar_text(request)
+        inside = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False) if gbnf and self.grammar_first else None
+        chain = self._llm._init_sampler(top_k=0, top_p=request.top_p, min_p=0.0, typical_p=1.0,
+                                        temp=request.temperature, repeat_penalty=1.0, grammar=inside)  # fmt: skip
+        grammar = None
+        if gbnf and not self.grammar_first:
+            grammar = llama_cpp.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
+            if not grammar:
+                raise BackendError("bad_request", "llama.cpp could not parse the output constraint's grammar")
+        return _Sampler(chain, grammar, self._llm.n_vocab(), request.logprobs, self._token_text)
 
     def generate_sync(self, request: LLMRequest) -> LLMResult:
         """One request, start to end. Thread-safe: one request at a time per model instance."""
@@ -232,50 +304,37 @@ class LlamaCppBackend(Backend):
                 f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} "
                 f"exceeds the context of {llm.n_ctx()}",
             )
-        grammar = self._grammar(request)
-        recorder = None
-        processors = None
-        if request.logprobs is not None:
-            recorder = _LogitsRecorder(request.logprobs, self._token_text)
-            processors = llama_cpp.LogitsProcessorList([recorder])
         llm.set_seed(request.seed if request.seed is not None else request.sample)
+        sampler = self._sampler(request)
         out: list[int] = []
         text, finish = "", "length"
         vocab = llm._model.vocab
-        for token in llm.generate(
-            tokens,
-            top_k=0,
-            top_p=request.top_p,
-            min_p=0.0,
-            typical_p=1.0,
-            temp=request.temperature,
-            repeat_penalty=1.0,
-            grammar=grammar,
-            logits_processor=processors,
-        ):
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                finish = "stop"
-                break
-            out.append(token)
-            if recorder is not None:
-                recorder.take(token)
-            text = llm.detokenize(out, prev_tokens=tokens).decode("utf-8", errors="replace")
-            hit = min((text.find(s) for s in stops if s and s in text), default=-1)
-            if hit >= 0:
-                text, finish = text[:hit], "stop"
-                break
-            if len(out) >= request.max_tokens:
-                break
-        if grammar is not None:
-            grammar.reset() if hasattr(grammar, "reset") else None
-        return LLMResult.from_text(
-            request,
-            text,
-            finish_reason=finish,
-            usage=Usage(prompt_tokens=len(tokens), completion_tokens=len(out)),
-            logprobs=recorder.steps if recorder is not None else None,
-            model=str(self.spec),
-        )
+        llm._init_sampler = lambda **_: sampler  # generate() samples with this instead of building its own
+        try:
+            for token in llm.generate(tokens, top_k=0, top_p=request.top_p, min_p=0.0, typical_p=1.0,
+                                      temp=request.temperature, repeat_penalty=1.0):  # fmt: skip
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                out.append(token)
+                text = llm.detokenize(out, prev_tokens=tokens).decode("utf-8", errors="replace")
+                hit = min((text.find(s) for s in stops if s and s in text), default=-1)
+                if hit >= 0:
+                    text, finish = text[:hit], "stop"
+                    break
+                if len(out) >= request.max_tokens:
+                    break
+        finally:
+            del llm._init_sampler
+            sampler.close()
+        steps = sampler.steps[: len(out)] if request.logprobs is not None else None
+        return LLMResult.from_text(request, text, finish_reason=finish, logprobs=steps, model=str(self.spec),
+                                   usage=Usage(prompt_tokens=len(tokens), completion_tokens=len(out)))  # fmt: skip
+
+    def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
+        """The rendered prompt, the answer's start, and one token to read the distribution from."""
+        return LLMRequest(prompt=self.render(request)[0] + text, max_tokens=1, temperature=0.0,
+                          logprobs=request.logprobs or 20)  # fmt: skip
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token]).decode("utf-8", errors="replace")

@@ -19,7 +19,7 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
     """{model: {input: USD per Mtok, output: USD per Mtok}} from YAML; a bad table is one line."""
     if path is None:
         return {}
-    from codeuf.config import read_yaml_mapping
+    from codeuf.settings import read_yaml_mapping
 
     data, lines = read_yaml_mapping(path, empty_ok=True)
     for model, price in data.items():

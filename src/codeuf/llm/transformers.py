@@ -58,6 +58,7 @@ class TransformersBackend(Backend):
         if self._format is None and not getattr(self.tokenizer, "chat_template", None):
             self._format = get_format("gemma") if "gemma" in type(self.model).__name__.lower() else None
         self._lock = threading.Lock()
+        self.splits_digits = len(self.tokenizer.encode("10", add_special_tokens=False)) > 1
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -79,6 +80,13 @@ class TransformersBackend(Backend):
             [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=True
         )
         return text, False, list(request.stop)
+
+    def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
+        prompt, special, _ = self._render(request)
+        bos = self.tokenizer.bos_token or ""
+        if not special and bos and prompt.startswith(bos):
+            prompt = prompt[len(bos) :]  # the chat template wrote BOS; a raw prompt gets it from the tokenizer
+        return LLMRequest(prompt=prompt + text, max_tokens=1, temperature=0.0, logprobs=request.logprobs or 20)
 
     def generate_sync(self, request: LLMRequest) -> LLMResult:
         if request.grammar is not None:

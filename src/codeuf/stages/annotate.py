@@ -1,8 +1,10 @@
 """Stage 3: an LLM judge rates each instruction's responses 1-5 on its preference's rubric.
 
 One call per (instruction, judge, order): the responses are shown in a seeded random order,
-recorded with the result. The judge answers in JSON (constrained by a schema whose ratings are
-enums, where the backend supports it); a tolerant parser reads what it can of other answers;
+recorded with the result. codeuf.judging builds the call and reads the verdict with the judge's method:
+`json`, JSON constrained by a schema whose ratings are enums where the backend supports it (a tolerant
+parser reads what it can of other answers), or `logprobs`, each rating the expectation over the rating
+tokens' probabilities (fractional, its distribution kept);
 whatever is still unreadable is "N/A" with the raw text kept (the same request would give the same
 answer, so it stays N/A; `--refresh` asks again). A call that failed is different: its record is
 not finished, is not written, and the next run makes just that call again. With several orders or
@@ -13,41 +15,19 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from codeuf.config import JudgeConfig
 from codeuf.data.io import RecordLog
 from codeuf.data.schema import NA, Annotation, FeedbackRecord, GenerationRecord, Judgement, format_rating, rating_value
-from codeuf.llm.types import LLMRequest, LLMResult, Message
-from codeuf.preferences import get_preference
-from codeuf.prompts import render
+from codeuf.judging import TASKS, JudgeConfig, JudgeJob, Verdict, rate_job, run_judge_jobs
 from codeuf.stages.session import StageSession
-
-RATINGS = ("1", "2", "3", "4", "5")
-
-
-def rated_item(ratings: tuple[str, ...], rationale_chars: int) -> dict[str, Any]:
-    """{"rating": one of `ratings`, "rationale": at most `rationale_chars` characters}, rating first."""
-    return {
-        "type": "object",
-        "properties": {
-            "rating": {"type": "string", "enum": list(ratings)},
-            "rationale": {"type": "string", "maxLength": rationale_chars},
-        },
-        "required": ["rating", "rationale"],
-        "additionalProperties": False,
-    }
 
 
 def judge_schema(n: int, rationale_chars: int) -> dict[str, Any]:
-    """Ratings as enums (llama.cpp ignores minimum/maximum) and bounded rationales, rating first, so
-    that a bounded answer always fits in max_tokens and so always parses."""
-    item = rated_item(RATINGS, rationale_chars)
-    keys = [f"response_{i}" for i in range(1, n + 1)]
-    return {"type": "object", "properties": {k: item for k in keys}, "required": keys, "additionalProperties": False}
+    """The rating task's output: ratings as enums (llama.cpp ignores minimum/maximum) and bounded rationales."""
+    return TASKS["rate"].schema(n, rationale_chars)
 
 
 def response_orders(models: list[str], count: int, rng: random.Random) -> list[list[str]]:
@@ -64,35 +44,6 @@ def response_orders(models: list[str], count: int, rng: random.Random) -> list[l
     return orders
 
 
-_TEXT_RATING = r"response[\s_#]*{i}\b.{{0,80}}?rating\W{{0,12}}([1-5])"
-
-
-def parse_judgement(result: LLMResult, n: int) -> tuple[list[str], list[str], str | None]:
-    """(ratings, rationales, error). A rating that cannot be read is N/A, never a guess."""
-    if not result.ok:
-        assert result.error is not None
-        return [NA] * n, [""] * n, f"{result.error.kind}: {result.error.message}"
-    ratings, rationales = [NA] * n, [""] * n
-    parsed = result.parsed if isinstance(result.parsed, dict) else None
-    text = result.text or ""
-    for i in range(n):
-        entry = parsed.get(f"response_{i + 1}") if parsed else None
-        if isinstance(entry, dict):
-            rating = str(entry.get("rating", "")).strip()
-            if rating in RATINGS:
-                ratings[i] = rating
-            rationales[i] = str(entry.get("rationale", ""))
-        elif parsed is None:
-            match = re.search(_TEXT_RATING.format(i=i + 1), text, re.IGNORECASE | re.DOTALL)
-            if match:
-                ratings[i] = match.group(1)
-    missing = sum(r == NA for r in ratings)
-    error = None
-    if missing:
-        error = f"{missing} of {n} ratings unreadable" + (f" ({result.parse_error})" if result.parse_error else "")
-    return ratings, rationales, error
-
-
 def test_evidence(record: GenerationRecord, model: str) -> str | None:
     """What the judge is told of a response's tests (where the judge is to see them): one line."""
     execution = next((e for e in record.executions if e.model == model), None)
@@ -105,22 +56,11 @@ def test_evidence(record: GenerationRecord, model: str) -> str | None:
     return f"Tests: {outcome}, {execution.passed} of {execution.total} passed{detail}."
 
 
-def judge_request(record: GenerationRecord, order: list[str], judge: JudgeConfig, prompts: Path | None) -> LLMRequest:
+def judge_job(record: GenerationRecord, order: list[str], judge: JudgeConfig, prompts: Path | None) -> JudgeJob:
+    """The judge call that rates the record's responses in this order (codeuf.judging builds and reads it)."""
     texts = {r.model: r.response for r in record.responses}
-    prompt = render(
-        "annotate.j2",
-        prompts,
-        preference=get_preference(record.preference),
-        instruction=record.instruction,
-        responses=[texts[m] for m in order],
-        evidence=[test_evidence(record, m) for m in order] if judge.show_tests else [None] * len(order),
-    )
-    return LLMRequest(
-        messages=[Message(role="user", content=prompt)],
-        json_schema=judge_schema(len(order), judge.rationale_chars) if judge.structured else None,
-        temperature=judge.temperature,
-        max_tokens=judge.max_tokens,
-    )
+    return rate_job(judge, record.preference, record.instruction, [texts[m] for m in order],
+                    [test_evidence(record, m) for m in order], prompts)  # fmt: skip
 
 
 def annotate_responses(
@@ -161,7 +101,7 @@ def annotate_responses(
         for judge in judges:
             rng = random.Random(f"{seed}:order:{record.id}:{judge.label}")
             for k, order in enumerate(response_orders(rateable, orders, rng)):
-                jobs.append((session.backend(judge.spec), judge_request(record, order, judge, prompts)))
+                jobs.append(judge_job(record, order, judge, prompts))
                 slots.append((index, judge.label, k, order))
     expected = {i: sum(1 for s in slots if s[0] == i) for i in range(len(todo))}
     partial: dict[int, list[Judgement]] = {i: [] for i in range(len(todo))}
@@ -180,18 +120,17 @@ def annotate_responses(
             if count == 0:  # nothing to rate: every response failed
                 finish(index)
 
-        def on_result(job: int, result: LLMResult) -> None:
+        def on_verdict(job: int, verdict: Verdict) -> None:
             index, label, k, order = slots[job]
-            if not result.ok:
+            if verdict.failed:
                 failed_calls.add(index)
-            ratings, rationales, error = parse_judgement(result, len(order))
-            raw = result.text if error else None
-            partial[index].append(Judgement(judge=label, order_index=k, order=order, ratings=ratings,
-                                            rationales=rationales, raw=raw, error=error))  # fmt: skip
+            partial[index].append(Judgement(judge=label, order_index=k, order=order, ratings=verdict.ratings,
+                                            rationales=verdict.rationales, raw=verdict.raw, error=verdict.error,
+                                            distributions=verdict.distributions))  # fmt: skip
             if len(partial[index]) == expected[index]:
                 finish(index)
 
-        session.run("annotate", jobs, on_result)
+        run_judge_jobs(session, "annotate", jobs, on_verdict)
     return [done[r.id] for r in records if r.id in done]
 
 

@@ -253,3 +253,35 @@ def trl_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def check_pairs(
+    splits: dict[str, list[dict[str, Any]]], judge: Any, session: Any
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """A pairwise judge's check of each pair: chosen and rejected compared in both orders; a pair is kept only
+    when both orders prefer the chosen response (a disagreement, a tie, or an unreadable verdict drops it, and
+    is counted). Each kept pair records the check. A failed call drops nothing: CallsFailedError follows."""
+    from codeuf.judging import compare_job, run_judge_jobs
+    from codeuf.judging.verdict import Verdict, winner
+
+    rows = [(split, row) for split, items in splits.items() for row in items]
+    jobs = [compare_job(judge, row["preference"], row["instruction"], first, second) for _, row in rows
+            for first, second in ((row["chosen"], row["rejected"]), (row["rejected"], row["chosen"]))]  # fmt: skip
+    verdicts: dict[int, Verdict] = {}
+    run_judge_jobs(session, "pair-check", jobs, verdicts.__setitem__)
+    counts: Counter[str] = Counter()
+    kept: dict[str, list[dict[str, Any]]] = {split: [] for split in splits}
+    for i, (split, row) in enumerate(rows):
+        first, second = verdicts.get(2 * i), verdicts.get(2 * i + 1)
+        if first is None or second is None or first.failed or second.failed:
+            kept[split].append(row)  # not checked: the call failed, and the command says so
+            counts["not_checked"] += 1
+            continue
+        said = (winner(first, False), winner(second, True))
+        outcome = ("unreadable" if None in said else "agrees" if said == ("a", "a") else
+                   "tie" if "tie" in said and "b" not in said else "disagrees")  # fmt: skip
+        counts[outcome] += 1
+        if outcome == "agrees":
+            kept[split].append({**row, "pair_check": judge.label})
+    return kept, {"judge": judge.label, **{k: counts.get(k, 0) for k in ("agrees", "disagrees", "tie", "unreadable",
+                                                                        "not_checked")}}  # fmt: skip

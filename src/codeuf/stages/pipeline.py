@@ -34,8 +34,8 @@ from codeuf.data.sources import BUILTIN_INSTRUCTIONS, BUILTIN_SOURCES, load_inst
 from codeuf.errors import InputError
 from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
-from codeuf.stages.annotate import annotate_responses, flip_rate, judge_request
-from codeuf.stages.binarize import binarize_feedback, trl_rows
+from codeuf.stages.annotate import annotate_responses, flip_rate, judge_job
+from codeuf.stages.binarize import binarize_feedback, check_pairs, trl_rows
 from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
@@ -79,16 +79,17 @@ def check_config(config: RunConfig) -> None:
     if config.prompts is not None and not Path(config.prompts).is_dir():
         raise InputError("not a folder of prompt templates", path=config.prompts, field="prompts")
     for judge in config.judges:
-        judge_request(sample, sample.models, judge, config.prompts)
+        judge_job(sample, sample.models, judge, config.prompts)
     if config.synthesize_tests is not None:
         synthesis_request(sample, None, None, config.synthesize_tests, config.prompts)
         synthesis_request(sample, "f", "def f(s)", config.synthesize_tests, config.prompts)
 
 
 def model_specs(config: RunConfig) -> list[str]:
-    """Every model a run calls: the pool, the judges and the test writer."""
+    """Every model a run calls: the pool, the judges, the test writer and the pair check."""
     writer = [config.synthesize_tests.spec] if config.synthesize_tests else []
-    return [e.spec for e in config.pool.values()] + [j.spec for j in config.judges] + writer
+    check = [config.pair_check.spec] if config.pair_check else []
+    return [e.spec for e in config.pool.values()] + [j.spec for j in config.judges] + writer + check
 
 
 def load_models(session: StageSession, specs: list[str]) -> None:
@@ -133,7 +134,7 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
                 executed, config.judges, session, out / "annotations.jsonl",
                 seed=config.seed, orders=config.orders, prompts=config.prompts,
             )  # fmt: skip
-            summary = save_outputs(config, feedback, session.stages, settings)
+            summary = save_outputs(config, feedback, session, settings)
         finally:
             session.close()
         wall = round(time.perf_counter() - started, 3)
@@ -166,10 +167,10 @@ def run_executions(config: RunConfig, records: list[GenerationRecord], progress:
     return execute_responses(records, Path(config.out) / "executions.jsonl", config.execution_workers, progress)
 
 
-def save_outputs(config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+def save_outputs(config: RunConfig, feedback: list, session: StageSession, settings: dict[str, Any]) -> dict[str, Any]:
     """Write the feedback and binarized datasets with their cards; returns their statistics."""
-    stats, flips = save_feedback(config, feedback, stages, settings)
-    return {"feedback": stats, "flips": flips, "binarized": save_binarized(config, feedback, settings)}
+    stats, flips = save_feedback(config, feedback, session.stages, settings)
+    return {"feedback": stats, "flips": flips, "binarized": save_binarized(config, feedback, settings, session)}
 
 
 def save_feedback(
@@ -181,12 +182,16 @@ def save_feedback(
     return stats, flips
 
 
-def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any]) -> dict[str, Any]:
+def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any],
+                   session: StageSession | None = None) -> dict[str, Any]:  # fmt: skip
     out = Path(config.out)
     splits, stats = binarize_feedback(
         feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin,
         test_fraction=config.test_fraction, criterion=config.criterion,
     )  # fmt: skip
+    if config.pair_check is not None and session is not None:
+        splits, stats["pair_check"] = check_pairs(splits, config.pair_check, session)
+        stats.update(pairs=sum(map(len, splits.values())), train=len(splits["train"]), test=len(splits["test"]))
     save_dataset(out / "binarized", splits, binarized_card(settings, stats))
     save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
                  binarized_card(settings, stats, trl=True))  # fmt: skip
@@ -340,6 +345,13 @@ def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple
     out = Path(config.out)
     check_config(config)
     feedback = _records(source, out / "annotations.jsonl", FeedbackRecord)
+    session = StageSession.for_run(config)
+    if config.pair_check is not None:
+        load_models(session, [config.pair_check.spec])
     with folder_lock(out):
-        stats = save_binarized(config, feedback, config.model_dump(mode="json"))
+        try:
+            stats = save_binarized(config, feedback, config.model_dump(mode="json"), session)
+        finally:
+            session.close()
+    session.raise_if_failed()
     return out / "binarized", stats

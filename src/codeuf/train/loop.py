@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from codeuf.config import checked_spec
 from codeuf.data.io import atomic_write_text
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 from codeuf.train.run import losses
@@ -55,10 +54,7 @@ class LoopConfig(BaseModel):
     train_overrides: list[str] = Field(default_factory=lambda: ["--max_steps", "16"], description="Recipe overrides.")
     outtype: str = "f16"
     bench: str = str(BUILTIN_BENCH)
-    judge: str = "llamacpp:default"
-    judge_max_tokens: int = 400
-    rationale_chars: int = 48
-    reference: str = "gpt-4-turbo"
+    judge: str = Field("embedded", description="The CODAL judge: a shipped judge, a judge file, or a model spec.")
     answer_max_tokens: int = 256
     humaneval_dataset: str | None = None
     humaneval_data: Path | None = Field(None, strict=False)
@@ -66,7 +62,11 @@ class LoopConfig(BaseModel):
     humaneval_max_tokens: int = 256
     concurrency: int = Field(4, ge=1)
 
-    _judge = field_validator("judge")(checked_spec)
+    @field_validator("judge")
+    @classmethod
+    def _known_judge(cls, value: str) -> str:
+        judge_of(value)
+        return value
 
     @field_validator("criteria")
     @classmethod
@@ -76,10 +76,24 @@ class LoopConfig(BaseModel):
         return value
 
 
+def judge_of(name: str) -> Any:
+    """The loop's CODAL judge: a model spec (with the judge defaults), else a shipped judge or judge file."""
+    from codeuf.errors import InputError
+    from codeuf.judging import judge_from_spec, load_judges
+
+    try:
+        judges = [judge_from_spec(name, field="judge")] if ":" in name else load_judges(name)
+    except InputError as exc:
+        raise ValueError(exc.detail) from None
+    if len(judges) != 1:
+        raise ValueError(f"{name!r} holds {len(judges)} judges: the loop grades with one")
+    return judges[0]
+
+
 def load_loop_config(path: Path | None) -> LoopConfig:
     if path is None:
         return LoopConfig()
-    from codeuf.config import read_yaml_mapping, validated
+    from codeuf.settings import read_yaml_mapping, validated
 
     return validated(LoopConfig, *read_yaml_mapping(Path(path)), path=path)
 
@@ -229,12 +243,10 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
     """Answers and grades for every model; returns {"scores": {name: overall}, "runs": {name: GradedRun}}."""
     from codeuf.bench.codal import answer_bench, grade_answers, load_bench
     from codeuf.bench.report import load_runs, score_run
-    from codeuf.config import JudgeConfig
     from codeuf.stages.session import StageSession
 
     items = load_bench(config.bench)
-    judge = JudgeConfig(spec=config.judge, name="judge", max_tokens=config.judge_max_tokens,
-                        rationale_chars=config.rationale_chars)  # fmt: skip
+    judge = judge_of(config.judge)
     runs = {}
     for name, spec in models.items():
         folder = config.out / "codal" / name
@@ -242,7 +254,7 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
         try:
             answer_bench(items, spec, folder, session, label=name, max_tokens=config.answer_max_tokens,
                          prompt_format=None, source=config.bench)  # fmt: skip
-            grade_answers(folder, judge, session, reference_model=config.reference)
+            grade_answers(folder, judge, session)
         finally:
             session.close()
         session.raise_if_failed()
