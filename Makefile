@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py
 	$(BIN)/python benchmarks/execute_vs_humaneval.py
 	$(BIN)/python benchmarks/failure_scenarios.py
+	$(BIN)/python benchmarks/constrained_decoding.py
+	$(BIN)/python benchmarks/judge_methods.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

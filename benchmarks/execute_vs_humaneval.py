@@ -3,7 +3,7 @@
 - responses: each task's canonical solution, and a near-miss mutant of it (the first comparison operator,
   arithmetic operator or integer constant changed, as a mutation-testing tool would; where there is none,
   EvalPlus-style broken returns), each in a fenced block;
-- the same code checked by `codeuf.bench.humaneval.check_sample` (what `codeuf humaneval --samples` does);
+- the same code checked by `codeuf.execution.evalplus.check_sample` (what `codeuf humaneval --samples` does);
 - agreement of the verdicts, executed responses per second, and the sandbox's rate on empty jobs.
 
     python benchmarks/execute_vs_humaneval.py [--data ../shared/data/MbppPlus.jsonl.gz] [--limit N] [--workers 2]
@@ -74,9 +74,9 @@ def main() -> None:
     if not args.data.exists():
         sys.exit(f"{args.data} is absent: this benchmark needs MBPP+ (see ../shared/data/README.md)")
 
-    from codeuf.bench.humaneval import broken_variant, check_sample, ground_truth, load_tasks
     from codeuf.data.schema import GenerationRecord, Response
     from codeuf.data.sources import load_instructions
+    from codeuf.execution.evalplus import broken_variant, check_sample, ground_truth, load_tasks
     from codeuf.sandbox import Job, SandboxPool
     from codeuf.stages.execute import execute_responses, response_code
     from codeuf.stages.instructions import build_instruction_pool

@@ -30,7 +30,7 @@ DATA = REPO.parent / "shared" / "data" / "HumanEvalPlus.jsonl.gz"
 
 def model_samples(tasks: list, count: int, cache: Path) -> list[dict]:  # type: ignore[type-arg]
     from codeuf.bench.humaneval import generation_request, solution_from
-    from codeuf.stages.session import StageSession
+    from codeuf.session import StageSession
 
     session = StageSession(cache / "llm.sqlite", 1, progress=False)
     try:
@@ -47,7 +47,7 @@ def model_samples(tasks: list, count: int, cache: Path) -> list[dict]:  # type: 
 def run_codeuf(
     samples: list[dict], tasks: dict, path: Path, cache: Path, workers: int, compat: bool = False
 ) -> tuple[dict, float]:  # type: ignore[type-arg]
-    from codeuf.bench.humaneval import check_sample, ground_truth
+    from codeuf.execution.evalplus import check_sample, ground_truth
     from codeuf.sandbox import SandboxPool
 
     started = time.perf_counter()
@@ -99,7 +99,7 @@ def main() -> None:
     except ModuleNotFoundError:
         sys.exit("needs EvalPlus: pip install evalplus==0.3.1")
 
-    from codeuf.bench.humaneval import broken_variant, load_tasks
+    from codeuf.execution.evalplus import broken_variant, load_tasks
 
     tasks_list, path = load_tasks("humaneval+", DATA)
     tasks = {t.task_id: t for t in tasks_list}

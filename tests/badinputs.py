@@ -535,7 +535,7 @@ def other_yaml_cases() -> Iterator[Case]:
     loop_fields = {
         "out": [5, "/dev/null/loop"], "base": [5], "instructions": [1, True, "4"], "test_fraction": [0, 1, "x"],
         "recipe": [5], "train_overrides": ["--max_steps 2", [5]], "judge": ["bogus:j", 5, "no-such-judge"],
-        "judge_max_tokens": [400],
+        "judge_max_tokens": [400], "algorithm": ["sft", "vibes", 5],
         "humaneval_limit": [0, "x"], "concurrency": [0], "run_config": ["missing.yaml", 5], "bench": ["nope.jsonl"],
         "criteria": [[], ["vibes"], "judge", ["judge", "judge"]], "source": ["missing.jsonl", 5],
         "unknown": [1],

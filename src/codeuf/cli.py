@@ -26,7 +26,8 @@ app.add_typer(llm_app, name="llm")
 codal_app = typer.Typer(help="CODAL-Bench: answer, grade against references, report.", no_args_is_help=True)
 app.add_typer(codal_app, name="codal")
 train_app = typer.Typer(
-    help="Alignment: SFT and DPO with TRL and a PEFT LoRA, from YAML recipes (paper-sft, paper-dpo, cpu-sft, cpu-dpo).",
+    help="Alignment with TRL and a PEFT LoRA (SFT, DPO, KTO, ORPO, CPO, SimPO), from YAML recipes (paper-sft, "
+    "paper-dpo, cpu-ALGORITHM).",
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
@@ -95,7 +96,7 @@ def llm_batch(
 ) -> None:
     """Answer every request of a batch file; rerun after a crash to finish the rest."""
     from codeuf.errors import CallsFailedError
-    from codeuf.llm.session import BatchOptions, batch_command
+    from codeuf.llm_batch import BatchOptions, batch_command
 
     summary, failures = batch_command(
         BatchOptions(
@@ -315,9 +316,9 @@ def codal_answer(
 ) -> None:
     """Answer every problem: the preference's principle before the instruction, greedy decoding."""
     from codeuf.bench.codal import answer_bench, load_bench
-    from codeuf.data.io import check_writable_dir, folder_lock
+    from codeuf.io import check_writable_dir, folder_lock
     from codeuf.llm.formats import get_format
-    from codeuf.stages.session import StageSession
+    from codeuf.session import StageSession
 
     check_writable_dir(out, "--out")
     if format is not None:
@@ -486,16 +487,24 @@ def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
     typer.echo(f"adapter and metrics: {config.output_dir}")
 
 
-@train_app.command("sft", context_settings=_OVERRIDES)
-def train_sft(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer); any setting can follow as --name value."""
-    _train("sft", recipe, ctx)
+def _train_command(name: str, summary: str) -> None:
+    """`codeuf train NAME`, from the table of algorithms."""
+
+    def command(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
+        _train(name, recipe, ctx)
+
+    command.__doc__ = f"{summary} (TRL); any setting can follow as --name value."
+    train_app.command(name, context_settings=_OVERRIDES)(command)
 
 
-@train_app.command("dpo", context_settings=_OVERRIDES)
-def train_dpo(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
-    """Direct preference optimization (TRL DPOTrainer); any setting can follow as --name value."""
-    _train("dpo", recipe, ctx)
+def _register_train_commands() -> None:
+    from codeuf.train.algorithms import ALGORITHMS
+
+    for algorithm in ALGORITHMS.values():
+        _train_command(algorithm.name, algorithm.summary[:1].upper() + algorithm.summary[1:])
+
+
+_register_train_commands()
 
 
 @app.command("convert")
@@ -513,14 +522,14 @@ def convert(
         raise InputError("expected a .gguf file or `default`", field="model")
     template = None
     if chat_template is not None:
-        from codeuf.data.io import read_input_bytes
+        from codeuf.io import read_input_bytes
 
         try:
             template = read_input_bytes(chat_template).decode("utf-8")
         except UnicodeDecodeError:
             raise InputError("not valid UTF-8", path=chat_template, field="--chat-template") from None
     if out is not None:
-        from codeuf.data.io import check_writable_dir
+        from codeuf.io import check_writable_dir
 
         check_writable_dir(out, "--out")
     typer.echo(f"Hugging Face folder: {convert_gguf(gguf, out, chat_template=template)}")
@@ -548,7 +557,7 @@ def export(
         from codeuf.errors import InputError
 
         raise InputError("give MODEL and --out FILE.gguf", field="model" if model is None else "--out")
-    from codeuf.llm.session import check_output_file
+    from codeuf.llm_batch import check_output_file
 
     check_output_file(out, "--out")
     result = exporting.export(model, out, outtype, merged)
@@ -564,8 +573,8 @@ def sft_data_command(
     column: Annotated[str, typer.Option(help="Instruction column of the source.")] = "instruction",
 ) -> None:
     """The paper's SFT set: the source minus every instruction of the given CodeUltraFeedback data."""
-    from codeuf.data.io import write_jsonl_atomic
-    from codeuf.llm.session import check_output_file
+    from codeuf.io import write_jsonl_atomic
+    from codeuf.llm_batch import check_output_file
     from codeuf.train.data import sft_data
 
     check_output_file(out, "--out")

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import atomic_write_text
+from codeuf.io import atomic_write_text
 
 _PACKAGES = ("codeuf", "llama-cpp-python", "openai", "anthropic", "transformers", "trl", "peft", "datasets", "torch")
 

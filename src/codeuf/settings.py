@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from codeuf.data.io import MAX_DEPTH
 from codeuf.errors import InputError
+from codeuf.io import MAX_DEPTH
 
 STRICT = ConfigDict(extra="forbid", strict=True)
 """Unknown keys are errors, and types are strict: `n: true` or `temperature: "0.5"` is refused, not coerced."""
@@ -47,7 +47,7 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
     file is an empty mapping where `empty_ok`."""
     import yaml
 
-    from codeuf.data.io import JsonProblem, check_value, read_input_bytes
+    from codeuf.io import JsonProblem, check_value, read_input_bytes
 
     raw = read_input_bytes(path)
     try:

@@ -150,7 +150,7 @@ MBPP = SHARED_DATA / "MbppPlus.jsonl.gz"
 
 @pytest.mark.skipif(not MBPP.exists(), reason="../shared/data/MbppPlus.jsonl.gz is absent")
 def test_evalplus_tasks_are_checked_as_codeuf_humaneval_checks_them(tmp_path: Path) -> None:
-    from codeuf.bench.humaneval import broken_variant, load_tasks
+    from codeuf.execution.evalplus import broken_variant, load_tasks
 
     tasks = {t.task_id: t for t in load_tasks("mbpp+", MBPP)[0]}
     records = records_with({"canonical": lambda r: fenced(r.solution),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.humaneval import broken_variant, check_sample, ground_truth, load_tasks
+from codeuf.execution.evalplus import broken_variant, check_sample, ground_truth, load_tasks
 from codeuf.sandbox import SandboxPool
 from tests.conftest import CODEUF, SHARED_DATA, cli_env
 

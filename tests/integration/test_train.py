@@ -1,4 +1,4 @@
-"""SFT and DPO of the embedded model on the CPU, for real: two steps each, the adapter saved,
+"""SFT, DPO, KTO, ORPO, CPO and SimPO of the embedded model on the CPU, for real: two steps each, the adapter saved,
 reloaded and merged, the merged model exported to GGUF and served by the llamacpp and hf backends;
 and one DPO step in two processes under `accelerate launch` (gloo)."""
 
@@ -103,6 +103,21 @@ def test_dpo_two_steps_then_export_round_trip(work: Path) -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         answer = json.loads(results.read_text())["response"]["body"]["choices"][0]["message"]["content"]
         assert answer.strip(), spec
+
+
+@pytest.mark.parametrize("algorithm", ["kto", "orpo", "cpo", "simpo"])
+def test_other_preference_algorithms_two_steps(work: Path, algorithm: str) -> None:
+    """Each algorithm of the table trains from the same pairs (KTO unpairs them) and learns something."""
+    out = work / algorithm
+    metrics = train(work, algorithm, out, "--dataset_test_split", str(work / "test.jsonl"))
+    values = losses(metrics)
+    assert metrics["algorithm"] == algorithm and len(values) == 2
+    assert all(math.isfinite(v) for v in values) and values[0] != values[1]
+    assert metrics["train_rows"] == (8 if algorithm == "kto" else 4)  # 4 pairs; for KTO, 8 labelled responses
+    assert (out / "adapter_model.safetensors").is_file()
+    recipe = (out / "recipe.yaml").read_text()
+    if algorithm == "simpo":
+        assert "loss_type: simpo" in recipe and "cpo_alpha: 0.0" in recipe
 
 
 def test_dpo_step_in_two_processes_with_accelerate(work: Path) -> None:

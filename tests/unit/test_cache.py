@@ -66,7 +66,7 @@ def test_reopening_applies_migrations_once(tmp_path) -> None:
 def test_one_cache_folder_for_everything(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 
-    from codeuf.data.io import cache_dir
+    from codeuf.io import cache_dir
     from codeuf.llm.cache import default_cache_path
     from codeuf.train.convert import models_dir
 
@@ -81,7 +81,7 @@ def test_one_cache_folder_for_everything(tmp_path, monkeypatch: pytest.MonkeyPat
 
 
 def test_atomic_dir_swaps_whole_folders_or_nothing(tmp_path) -> None:
-    from codeuf.data.io import atomic_dir
+    from codeuf.io import atomic_dir
 
     folder = tmp_path / "out"
     with atomic_dir(folder) as work:

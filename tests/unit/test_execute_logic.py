@@ -10,7 +10,8 @@ import pytest
 
 from codeuf.data.sources import BUILTIN_TASKS, load_instructions
 from codeuf.errors import InputError
-from codeuf.stages.execute import JsonEquals, assert_steps, response_code
+from codeuf.execution.checks import JsonEquals, assert_steps
+from codeuf.execution.sanitize import response_code
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"

@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.humaneval import Checker, Task, pass_at_k, read_samples, sanitize, summarize
+from codeuf.bench.humaneval import pass_at_k, read_samples, summarize
 from codeuf.errors import InputError
+from codeuf.execution.evalplus import Checker, Task
+from codeuf.execution.sanitize import sanitize
 
 
 @pytest.mark.parametrize(

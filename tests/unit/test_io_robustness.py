@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.data.io import (
+from codeuf.errors import FolderBusyError, InputError
+from codeuf.io import (
     JsonProblem,
     RecordLog,
     check_writable_dir,
@@ -20,7 +21,6 @@ from codeuf.data.io import (
     iter_jsonl_lines,
     parse_json,
 )
-from codeuf.errors import FolderBusyError, InputError
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_writable_dir_check_writes_nothing(tmp_path: Path) -> None:
 
 HOLD = """
 import sys, time
-from codeuf.data.io import folder_lock
+from codeuf.io import folder_lock
 with folder_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -85,7 +85,7 @@ def test_overlap_is_found_by_task_id_and_by_thirteen_words_in_a_row() -> None:
 
 
 def test_the_loop_refuses_a_source_that_holds_evaluation_tasks(tmp_path: Path) -> None:
-    from codeuf.bench.humaneval import load_tasks
+    from codeuf.execution.evalplus import load_tasks
 
     task = load_tasks("humaneval")[0][7]
     source = tmp_path / "train.jsonl"

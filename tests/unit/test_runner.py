@@ -214,7 +214,7 @@ def test_down_after_zero_never_stops() -> None:
 
 
 def test_failed_calls_are_tallied_by_kind() -> None:
-    from codeuf.stages.session import failure_summary
+    from codeuf.session import failure_summary
 
     backend = ScriptedBackend(lambda r, a: BackendError("bad_request", "HTTP 400: too long") if "bad" in
                               (r.messages or [])[-1].content else None)  # fmt: skip

@@ -179,7 +179,7 @@ def test_generation_request_uses_format_or_chat(n: int) -> None:
 
 
 def _session(tmp_path, backend):  # type: ignore[no-untyped-def]
-    from codeuf.stages.session import StageSession
+    from codeuf.session import StageSession
 
     session = StageSession(tmp_path / "cache.sqlite", concurrency=2, max_retries=0)
     session._backends = {spec: backend for spec in ("openai:j", "openai:a", "openai:b")}
@@ -222,7 +222,7 @@ def test_an_unreadable_verdict_stays_na_and_a_failed_call_is_asked_again(tmp_pat
 
 
 def _line(session) -> str:  # type: ignore[no-untyped-def]
-    from codeuf.stages.session import failure_summary
+    from codeuf.session import failure_summary
 
     return failure_summary(session.stages) or ""
 

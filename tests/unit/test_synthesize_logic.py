@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from codeuf.execution.checks import agreed_tests
 from codeuf.llm.types import LLMResult
-from codeuf.stages.synthesize import agreed_tests, naming_note, parse_candidates, reference_code, signature_of
+from codeuf.stages.synthesize import naming_note, parse_candidates, reference_code, signature_of
 
 
 def answer(value: object) -> LLMResult:

@@ -85,7 +85,11 @@ def test_paper_recipe_builds_here_with_use_cpu_set_for_a_gpu_less_machine() -> N
         (["--dataset", "/no/such/folder"], "/no/such/folder: file or folder not found"),
         (["--dataset", ""], "field 'dataset': required"),
         (["--lerning_rate", "3"], "command line: field 'lerning_rate': unknown setting"),
-        (["--recipe", "nope"], "nope: recipe not found (shipped: cpu-dpo, cpu-sft, paper-dpo, paper-sft)"),
+        (
+            ["--recipe", "nope"],
+            "nope: recipe not found (shipped: cpu-cpo, cpu-dpo, cpu-kto, cpu-orpo, cpu-sft, "
+            "cpu-simpo, paper-dpo, paper-sft)",
+        ),
     ],
 )
 def test_train_command_fails_fast_with_one_line(tmp_path: Path, args: list[str], expected: str) -> None:

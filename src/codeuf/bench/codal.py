@@ -19,15 +19,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from codeuf.data.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.data.schema import NA
 from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError
+from codeuf.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference
-from codeuf.stages.session import StageSession
+from codeuf.session import StageSession
 
 _Record = TypeVar("_Record", bound=BaseModel)
 HUB_ID = "coseal/codal-bench"
@@ -224,7 +224,7 @@ def _call_failed(grade: dict[str, Any]) -> bool:
 def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None, concurrency: int = 8,
                  progress: bool | None = None) -> list[str]:  # fmt: skip
     """`codeuf codal grade`: every judge grades the folder's answers (checked before any call); one line each."""
-    from codeuf.data.io import folder_lock
+    from codeuf.io import folder_lock
 
     for judge in judges:
         check_answers(answers, reference or judge.reference or DEFAULT_REFERENCE)

@@ -12,16 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.humaneval import (
-    evaluate_samples,
-    generation_request,
-    load_tasks,
-    read_samples,
-    solution_from,
-    summarize,
-)
-from codeuf.data.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
+from codeuf.bench.humaneval import evaluate_samples, generation_request, read_samples, solution_from, summarize
 from codeuf.errors import CallsFailedError, CodeufError, InputError
+from codeuf.execution.evalplus import load_tasks
+from codeuf.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.sandbox import SandboxPool
 
 
@@ -69,7 +63,7 @@ def run_humaneval(options: HumanEvalOptions) -> str:
     """Generate or read the samples, evaluate them, write the results; returns the lines to print. When some
     generations failed, the samples are written, nothing is scored (a pass@k over missing samples would
     be wrong), and CallsFailedError says so: a rerun makes just the failed calls and then scores."""
-    from codeuf.stages.session import StageSession
+    from codeuf.session import StageSession
 
     if (options.model is None) == (options.samples is None):
         raise InputError("give exactly one of --model (generate) or --samples (evaluate a file)", field="--model")

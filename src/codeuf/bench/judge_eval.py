@@ -30,7 +30,7 @@ from codeuf.errors import InputError
 from codeuf.judging import JudgeConfig, Verdict, compare_job, rate_job, run_judge_jobs, score_job
 from codeuf.judging.verdict import winner
 from codeuf.preferences import PREFERENCES
-from codeuf.stages.session import StageSession
+from codeuf.session import StageSession
 from codeuf.stats import bootstrap_statistic, kendall_tau_b, spearman
 
 PAIRWISE_METRICS = ("agreement_with_ties", "agreement_without_ties", "position_consistency", "tie_rate",
@@ -75,8 +75,8 @@ def _check_row(row: dict[str, Any], kind: str, where: str, number: int) -> None:
 
 def labels_from_tests(folder: Path, seed: int = 0) -> list[dict[str, Any]]:
     """Pairwise labels from a run's executions: a passing response is better than a failing one."""
-    from codeuf.data.io import RecordLog
     from codeuf.data.schema import GenerationRecord
+    from codeuf.io import RecordLog
 
     path = folder / "executions.jsonl"
     if not path.is_file():
@@ -216,7 +216,7 @@ def judge_eval_folder(labels: Path, judges: list[JudgeConfig], out: Path, *, con
     import json
 
     from codeuf.bench.codal import slug
-    from codeuf.data.io import atomic_write_text, check_writable_dir, folder_lock
+    from codeuf.io import atomic_write_text, check_writable_dir, folder_lock
     from codeuf.judging import check_backend, method_for
 
     check_writable_dir(out, "--out")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
-from codeuf.data.io import atomic_write_text
 from codeuf.data.schema import NA
 from codeuf.errors import InputError
+from codeuf.io import atomic_write_text
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 

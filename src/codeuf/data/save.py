@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import atomic_dir, atomic_write_text, write_jsonl_atomic
+from codeuf.io import atomic_dir, atomic_write_text, write_jsonl_atomic
 
 
 def save_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]], card: str) -> Path:

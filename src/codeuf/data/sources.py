@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import iter_jsonl_lines, read_json_file
 from codeuf.data.schema import CallCase, CodeTests
 from codeuf.errors import CodeufError, InputError
+from codeuf.io import iter_jsonl_lines, read_json_file
 
 BUILTIN_INSTRUCTIONS = Path(__file__).parent / "builtin" / "instructions.jsonl"
 BUILTIN_TASKS = Path(__file__).parent / "builtin" / "tasks.jsonl"
@@ -138,7 +138,7 @@ def _iter_dataset(data: Any, split: str, where: str) -> Iterator[tuple[str, int,
 
 def _check_row(row: dict[str, Any], where: str, number: int) -> dict[str, Any]:
     """Rows from Parquet and saved datasets did not pass through the JSON reader: check them the same way."""
-    from codeuf.data.io import JsonProblem, check_value
+    from codeuf.io import JsonProblem, check_value
 
     try:
         check_value(row)

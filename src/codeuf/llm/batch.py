@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from codeuf.data.io import JsonlAppender, iter_jsonl_lines, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.errors import InputError
+from codeuf.io import JsonlAppender, iter_jsonl_lines, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.llm.cache import request_key
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 

@@ -107,6 +107,6 @@ class ResultCache:
 
 def default_cache_path() -> Path:
     """llm.sqlite in codeuf's cache folder ($CODEUF_CACHE_DIR, else ~/.cache/codeuf)."""
-    from codeuf.data.io import cache_dir
+    from codeuf.io import cache_dir
 
     return cache_dir() / "llm.sqlite"

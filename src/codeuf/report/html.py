@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import atomic_write_text
+from codeuf.io import atomic_write_text
 from codeuf.preferences import PREFERENCE_NAMES
 
 COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")

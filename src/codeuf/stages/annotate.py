@@ -19,10 +19,10 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from codeuf.data.io import RecordLog
 from codeuf.data.schema import NA, Annotation, FeedbackRecord, GenerationRecord, Judgement, format_rating, rating_value
+from codeuf.io import RecordLog
 from codeuf.judging import TASKS, JudgeConfig, JudgeJob, Verdict, rate_job, run_judge_jobs
-from codeuf.stages.session import StageSession
+from codeuf.session import StageSession
 
 
 def judge_schema(n: int, rationale_chars: int) -> dict[str, Any]:

@@ -13,12 +13,12 @@ import random
 from pathlib import Path
 
 from codeuf.config import PoolModel
-from codeuf.data.io import RecordLog
 from codeuf.data.schema import GenerationError, GenerationRecord, InstructionRecord, Response
+from codeuf.io import RecordLog
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import get_preference
-from codeuf.stages.session import StageSession, stable_seed
+from codeuf.session import StageSession, stable_seed
 
 
 def generation_request(entry: PoolModel, principle: str, instruction: str, seed: int) -> LLMRequest:

@@ -27,19 +27,19 @@ from typing import Any
 
 from codeuf.config import RunConfig
 from codeuf.data.card import binarized_card, feedback_card, feedback_stats, test_stats
-from codeuf.data.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.data.save import save_dataset
 from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
 from codeuf.data.sources import BUILTIN_INSTRUCTIONS, BUILTIN_SOURCES, load_instructions
 from codeuf.errors import InputError
+from codeuf.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
+from codeuf.session import StageSession, failure_summary
 from codeuf.stages.annotate import annotate_responses, flip_rate, judge_job
 from codeuf.stages.binarize import binarize_feedback, check_pairs, trl_rows
 from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
-from codeuf.stages.session import StageSession, failure_summary
 from codeuf.stages.synthesize import synthesis_request, synthesize_tests
 
 
@@ -205,8 +205,8 @@ def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any],
 
 def _records(source: str | Path | None, default: Path, model: type) -> list:
     """The user's input, read strictly, or the previous stage's file in the run folder (last line per id)."""
-    from codeuf.data.io import RecordLog
     from codeuf.data.sources import load_records
+    from codeuf.io import RecordLog
 
     if source is not None:
         return load_records(source, model)
@@ -257,7 +257,7 @@ def stage_tests(
 
 def _with_tests(records: list[InstructionRecord], path: Path) -> list[InstructionRecord]:
     """Records with the tests `codeuf tests` wrote for the same instructions, where it has."""
-    from codeuf.data.io import RecordLog
+    from codeuf.io import RecordLog
 
     saved = RecordLog(path).read()
     fields = InstructionRecord.model_fields
@@ -299,7 +299,7 @@ def stage_execute(config: RunConfig, source: str | Path | None = None, progress:
 
 def _with_executions(records: list[GenerationRecord], path: Path) -> list[GenerationRecord]:
     """Records with the executions `codeuf execute` recorded for the same responses and tests."""
-    from codeuf.data.io import RecordLog
+    from codeuf.io import RecordLog
     from codeuf.stages.execute import same_tests
 
     saved = RecordLog(path).read()

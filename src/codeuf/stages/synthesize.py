@@ -35,19 +35,18 @@ import ast
 import hashlib
 import json
 import re
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from codeuf.config import TestSynthesis
-from codeuf.data.io import RecordLog
 from codeuf.data.schema import CodeTests, InstructionRecord, Synthesis
 from codeuf.data.sources import is_test_statement
+from codeuf.io import RecordLog
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.prompts import render
-from codeuf.stages.session import StageSession
+from codeuf.session import StageSession, progress_bar
 
 TEST_CHARS = 200
 """Longest test the schema allows: ten of them fit well inside the writer's default max_tokens."""
@@ -60,7 +59,7 @@ SIGNATURE = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(.*\)\s*(->.*)?:?\s*$")
 def reference_code(solution: str | None) -> tuple[str, str] | None:
     """(code, entry point) of a reference solution, or None when it defines no top-level function. The entry
     point is the function no other top-level function calls (the one called at top level, where several)."""
-    from codeuf.bench.humaneval import CODE_FENCE, sanitize
+    from codeuf.execution.sanitize import CODE_FENCE, sanitize
 
     if not solution:
         return None
@@ -178,7 +177,7 @@ def _unrunnable(test: Any, entry_point: str) -> str | None:
 
 def validate_with_reference(code: str, candidates: list[str], pool: Any) -> tuple[list[str], list[str]]:
     """(the candidates the reference solution passes, reasons for the others)."""
-    from codeuf.stages.execute import assert_verdicts
+    from codeuf.execution.checks import assert_verdicts
 
     verdicts, _, reason = assert_verdicts(code, "\n".join(candidates), pool)
     kept = [t for t, ok in zip(candidates, verdicts, strict=True) if ok]
@@ -186,25 +185,6 @@ def validate_with_reference(code: str, candidates: list[str], pool: Any) -> tupl
     reasons = [f"test {candidates.index(t) + 1} of the runnable ones: the reference solution fails it{detail}"
                for t, ok in zip(candidates, verdicts, strict=True) if not ok]  # fmt: skip
     return kept, reasons
-
-
-def agreed_tests(verdicts: dict[str, list[bool]], rule: str, min_agree: int) -> tuple[list[int], str]:
-    """The indexes of the tests an agreement rule keeps, given each executed response's verdict per
-    candidate test, and a word on why (see the module's docstring for the rules)."""
-    if not verdicts:
-        return [], "no response ran against the candidate tests"
-    count = len(next(iter(verdicts.values())))
-    if rule == "majority":
-        keep = [i for i in range(count) if (n := sum(v[i] for v in verdicts.values())) >= min_agree
-                and n * 2 > len(verdicts)]  # fmt: skip
-        return keep, "" if keep else f"no test passed by a majority of {len(verdicts)} responses and {min_agree}"
-    sets = Counter(tuple(v) for v in verdicts.values())
-    scored = sorted(((size * sum(key), sum(key), key) for key, size in sets.items() if size >= min_agree
-                     and any(key)), reverse=True)  # fmt: skip
-    if not scored:
-        return [], f"no set of {min_agree} or more responses agrees on any test"
-    best = scored[0][2]
-    return [i for i, ok in enumerate(best) if ok], ""
 
 
 # ----------------------------------------------------------------------------- the stage
@@ -250,7 +230,8 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
         with SandboxPool(workers) as pool, ThreadPoolExecutor(pool.size) as executor:
             finished = executor.map(lambda pair: _validated(pair[0], pair[1], plans[pair[0].id], settings, pool),
                                     answered)  # fmt: skip
-            for (source, _), record in zip(answered, _progress(finished, len(answered), progress), strict=True):
+            for (source, _), record in zip(answered, progress_bar(finished, len(answered), progress, "tests"),
+                                           strict=True):  # fmt: skip
                 finish(source, record)
     return [done[r.id] for r in records if r.id in done]
 
@@ -300,9 +281,3 @@ def _kept(tests: list[str], min_tests: int, reasons: list[str]) -> str:
         reasons.append(f"only {len(tests)} validated test{'s' if len(tests) != 1 else ''} (min_tests: {min_tests})")
         return ""
     return "\n".join(tests) + "\n"
-
-
-def _progress(results: Any, total: int, enabled: bool | None) -> Any:
-    from codeuf.stages.execute import _progress as progress_bar
-
-    return progress_bar(results, total, enabled, "tests")

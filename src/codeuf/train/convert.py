@@ -12,8 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from codeuf.data.io import atomic_dir, cache_dir
 from codeuf.errors import CodeufError, InputError
+from codeuf.io import atomic_dir, cache_dir
 
 # Gemma's turn format, the same text the `gemma` prompt format renders (plus the BOS that llama.cpp adds
 # when it tokenizes): a system message goes before the first user turn.

@@ -25,9 +25,11 @@ Messages = list[dict[str, str]]
 
 def resolve_source(source: str, kind: str) -> str:
     """A `codeuf run` output folder stands for its binarized data."""
+    from codeuf.train.algorithms import get_algorithm
+
     path = Path(source)
     if path.is_dir() and not (path / "hf").is_dir() and not (path / "dataset_dict.json").is_file():
-        for sub in ("binarized_trl", "binarized") if kind == "dpo" else ("binarized",):
+        for sub in ("binarized_trl", "binarized") if get_algorithm(kind).data != "completion" else ("binarized",):
             if (path / sub).is_dir():
                 return str(path / sub)
     return source
@@ -85,6 +87,22 @@ def preference_row(row: dict[str, Any], where: str, line: int) -> dict[str, Any]
     return out
 
 
+def unpaired_rows(row: dict[str, Any], where: str, line: int) -> list[dict[str, Any]]:
+    """KTO's rows: a row with a boolean `label` as it is (prompt + completion); a preference pair as two rows,
+    its chosen response desirable and its rejected one not."""
+    if "label" in row:
+        if not isinstance(row["label"], bool):
+            raise InputError("expected true or false", path=where, line=line, field="label")
+        return [{**completion_row(row, where, line), "label": row["label"]}]
+    pair = preference_row(row, where, line)
+    return [{"prompt": pair["prompt"], "completion": pair["chosen"], "label": True},
+            {"prompt": pair["prompt"], "completion": pair["rejected"], "label": False}]  # fmt: skip
+
+
+def _listed(value: Any) -> list[dict[str, Any]]:
+    return value if isinstance(value, list) else [value]
+
+
 def completion_row(row: dict[str, Any], where: str, line: int) -> dict[str, Any]:
     if row.get("messages") is not None:
         messages = _messages(row["messages"], "user", where, line, "messages")
@@ -126,19 +144,24 @@ def _split_rows(source: str, split: str | None, train_split: str) -> list[tuple[
 def load_pairs(kind: str, source: str | None, train_split: str = "train", test_split: str | None = "test",
                max_train: int | None = None, max_eval: int | None = None, where: str | Path | None = None
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:  # fmt: skip
-    """(train rows, held-out rows or None) in TRL's conversational format for `kind` (sft or dpo)."""
+    """(train rows, held-out rows or None) in TRL's conversational format for the algorithm `kind`: prompt and
+    completion (sft), prompt, chosen and rejected (pairs), or prompt, completion and label (unpaired: each
+    pair gives its chosen response as desirable and its rejected one as not, or rows carry a label)."""
+    from codeuf.train.algorithms import get_algorithm
+
     if not source:
         raise InputError("required: the training data (a codeuf output folder, a file or a hub id)", path=where,
                          field="dataset")  # fmt: skip
     source = resolve_source(source, kind)
-    normalize = preference_row if kind == "dpo" else completion_row
+    normalize = {"completion": completion_row, "pairs": preference_row,
+                 "unpaired": unpaired_rows}[get_algorithm(kind).data]  # fmt: skip
     out = []
     for split, limit in ((train_split, max_train), (test_split, max_eval)):
         rows = _split_rows(source, split, train_split)
         if rows is None:
             out.append(None)
             continue
-        records = [normalize(row, w, n) for w, n, row in rows]
+        records = [r for w, n, row in rows for r in _listed(normalize(row, w, n))]
         out.append(records[:limit] if limit is not None else records)
     train, test = out
     if not train:

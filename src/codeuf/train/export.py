@@ -17,8 +17,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from codeuf.data.io import atomic_dir
 from codeuf.errors import CodeufError, InputError, MissingDependencyError
+from codeuf.io import atomic_dir, atomic_file
 
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
 _MEMBERS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
@@ -92,17 +92,14 @@ def to_gguf(folder: str | Path, out: str | Path, outtype: str = "f16") -> Path:
         raise InputError(f"unknown GGUF type {outtype!r} (use {', '.join(OUTTYPES)})", field="outtype")
     converter = fetch_converter(quiet=True)
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), str(converter)])}
-    command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(folder), "--outfile", str(tmp),
-               "--outtype", outtype]  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0 or not tmp.is_file():
-        tmp.unlink(missing_ok=True)
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CodeufError(f"llama.cpp's converter failed on {folder}: {last}")
-    os.replace(tmp, out)
+    with atomic_file(out) as tmp:
+        command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(folder), "--outfile", str(tmp),
+                   "--outtype", outtype]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode != 0 or not tmp.stat().st_size:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise CodeufError(f"llama.cpp's converter failed on {folder}: {last}")
     return out
 
 

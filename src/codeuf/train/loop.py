@@ -3,7 +3,8 @@
 1. build a preference dataset with `codeuf run` (the embedded model's demo pool and judge by default);
 2. binarize the same feedback once per criterion (`criteria`): `judge` (the paper's pairs), `tests` or
    `tests-then-judge` (pairs grounded in test execution, see codeuf.stages.binarize);
-3. DPO the base model on each set of pairs (a shipped recipe, `cpu-dpo` by default), and export each to GGUF;
+3. train the base model on each set of pairs (DPO by default, or any preference algorithm of
+   codeuf.train.algorithms; the recipe `cpu-ALGORITHM` by default), and export each to GGUF;
 4. answer and grade CODAL-Bench (a local bench file) with base and every trained model, same judge;
 5. HumanEval+ (or HumanEval offline) pass@1 for all, same prompts and decoding;
 6. one comparison table: CODAL scores with 95% bootstrap CIs, pass@1 with a bootstrap CI over tasks, the DPO
@@ -25,14 +26,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from codeuf.data.io import atomic_write_text
+from codeuf.io import atomic_write_text
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 from codeuf.train.run import losses
 
 BUILTIN_BENCH = Path(__file__).resolve().parents[1] / "data" / "builtin" / "codal_mini.jsonl"
-ARM_NAMES = {"judge": "dpo-judge", "tests": "dpo-tests", "tests-then-judge": "dpo-tests-then-judge"}
-"""The trained model of each criterion, as the table names it."""
-JUDGE_ARM = ARM_NAMES["judge"]
+
+
+def arm_name(config: LoopConfig, criterion: str) -> str:
+    """The trained model of a criterion, as the table names it: `dpo-judge`, `dpo-tests`, `kto-tests`, ..."""
+    return f"{config.algorithm}-{criterion}"
+
+
 Criterion = Literal["judge", "tests", "tests-then-judge"]
 
 
@@ -50,7 +55,8 @@ class LoopConfig(BaseModel):
         description="One DPO model per criterion, trained on pairs binarized from the same feedback.",
     )  # fmt: skip
     test_fraction: float = Field(0.25, gt=0, lt=1, description="Held-out pairs, for the DPO reward accuracy.")
-    recipe: str = "cpu-dpo"
+    algorithm: str = Field("dpo", description="Training algorithm (codeuf.train.algorithms): dpo, kto, orpo, ...")
+    recipe: str | None = Field(None, description="A recipe file or a shipped one [default: cpu-ALGORITHM].")
     train_overrides: list[str] = Field(default_factory=lambda: ["--max_steps", "16"], description="Recipe overrides.")
     outtype: str = "f16"
     bench: str = str(BUILTIN_BENCH)
@@ -66,6 +72,16 @@ class LoopConfig(BaseModel):
     @classmethod
     def _known_judge(cls, value: str) -> str:
         judge_of(value)
+        return value
+
+    @field_validator("algorithm")
+    @classmethod
+    def _preference_algorithm(cls, value: str) -> str:
+        from codeuf.train.algorithms import ALGORITHMS
+
+        if value not in ALGORITHMS or ALGORITHMS[value].data == "completion":
+            known = ", ".join(a.name for a in ALGORITHMS.values() if a.data != "completion")
+            raise ValueError(f"not a preference algorithm (known: {known})")
         return value
 
     @field_validator("criteria")
@@ -88,6 +104,10 @@ def judge_of(name: str) -> Any:
     if len(judges) != 1:
         raise ValueError(f"{name!r} holds {len(judges)} judges: the loop grades with one")
     return judges[0]
+
+
+def recipe_of(config: LoopConfig) -> str:
+    return config.recipe or f"cpu-{config.algorithm}"
 
 
 def load_loop_config(path: Path | None) -> LoopConfig:
@@ -136,8 +156,8 @@ def check_overlap(config: LoopConfig, settings: Any) -> None:
 def _evaluated_tasks(config: LoopConfig) -> list[Any]:
     """The tasks `codeuf humaneval` will evaluate: the configured set, else HumanEval+ where it can be had,
     else the original HumanEval (as `codeuf humaneval` falls back offline)."""
-    from codeuf.bench.humaneval import load_tasks
     from codeuf.errors import CodeufError, InputError
+    from codeuf.execution.evalplus import load_tasks
 
     if config.humaneval_dataset is not None:
         return load_tasks(config.humaneval_dataset, config.humaneval_data)[0]
@@ -153,8 +173,8 @@ def check_loop(config: LoopConfig) -> Any:
     """What would otherwise fail hours in (after building data or training), checked before anything runs;
     returns the run settings."""
     from codeuf.bench.codal import load_bench
-    from codeuf.data.io import check_writable_dir
     from codeuf.errors import InputError
+    from codeuf.io import check_writable_dir
     from codeuf.stages.pipeline import check_config
     from codeuf.train.recipe import recipe_path, shipped_recipes
 
@@ -162,7 +182,7 @@ def check_loop(config: LoopConfig) -> Any:
     settings = run_settings(config)
     check_config(settings)
     load_bench(config.bench)
-    if not recipe_path(config.recipe).is_file():
+    if not recipe_path(recipe_of(config)).is_file():
         raise InputError(f"recipe not found (shipped: {', '.join(shipped_recipes())})", field="recipe")
     check_overlap(config, settings)
     return settings
@@ -197,7 +217,7 @@ def _pairs(config: LoopConfig, settings: Any, feedback: list[Any], criterion: st
         test_fraction=settings.test_fraction,
         criterion=criterion,
     )  # type: ignore[arg-type]
-    folder = config.out / "pairs" / ARM_NAMES[criterion]
+    folder = config.out / "pairs" / arm_name(config, criterion)
     save_dataset(folder, splits, binarized_card({"criterion": criterion}, stats))
     return folder, stats
 
@@ -210,7 +230,7 @@ def _train(config: LoopConfig, arm: str, data: Path) -> tuple[Path, dict[str, An
     if (out / "metrics.json").is_file():
         return out, json.loads((out / "metrics.json").read_text())
     overrides = ["--model", config.base, "--dataset", str(data), "--output_dir", str(out), *config.train_overrides]
-    return out, train("dpo", load_recipe("dpo", config.recipe, overrides))
+    return out, train(config.algorithm, load_recipe(config.algorithm, recipe_of(config), overrides))
 
 
 def _export(config: LoopConfig, arm: str, adapter: Path) -> Path:
@@ -243,7 +263,7 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
     """Answers and grades for every model; returns {"scores": {name: overall}, "runs": {name: GradedRun}}."""
     from codeuf.bench.codal import answer_bench, grade_answers, load_bench
     from codeuf.bench.report import load_runs, score_run
-    from codeuf.stages.session import StageSession
+    from codeuf.session import StageSession
 
     items = load_bench(config.bench)
     judge = judge_of(config.judge)
@@ -289,7 +309,8 @@ def paired_differences(
     from codeuf.bench.report import compare
 
     pairs = [(name, "base") for name in names if name != "base"]
-    pairs += [(name, JUDGE_ARM) for name in names if name not in ("base", JUDGE_ARM) and JUDGE_ARM in names]
+    judge_arm = next((name for name in names if name.endswith("-judge")), None)
+    pairs += [(name, judge_arm) for name in names if name not in ("base", judge_arm) and judge_arm is not None]
     out = []
     for a, b in pairs:
         codal = compare(codal_runs[a], codal_runs[b])["overall"]
@@ -308,7 +329,7 @@ def run_loop(config: LoopConfig, progress: bool | None = None) -> dict[str, Any]
     base_spec = config.base if config.base.startswith("llamacpp:") else f"llamacpp:{config.base}"
     models, train, skipped = {"base": base_spec}, {}, {}
     for criterion in config.criteria:
-        arm = ARM_NAMES[criterion]
+        arm = arm_name(config, criterion)
         folder, stats = _pairs(config, settings, feedback, criterion)
         if stats["train"] == 0:
             skipped[arm] = f"no training pairs by {criterion} ({stats['pairs']} pairs in all)"

@@ -1,4 +1,5 @@
-"""Training recipes: TRL's SFTConfig and DPOConfig, extended with model, LoRA and data fields.
+"""Training recipes: each algorithm's TRL config (SFTConfig, DPOConfig, KTOConfig, ...), extended with model,
+LoRA and data fields (codeuf.train.algorithms, codeuf.train.fields).
 
 One schema serves the YAML recipe and the command-line overrides (`--learning_rate 1e-5`,
 `--lora_target_modules q_proj v_proj`, `--bf16` alone for true). Every key is checked against
@@ -9,7 +10,6 @@ bad recipe is one line naming the file, the line and the field.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 from pathlib import Path
 from typing import Any
@@ -17,48 +17,18 @@ from typing import Any
 from codeuf.errors import InputError, MissingDependencyError
 
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-PAPER_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-@dataclasses.dataclass
-class ModelFields:
-    """What to train, with what adapter and on what data (everything else is TRL's own config)."""
-
-    model: str = dataclasses.field(
-        default="default",
-        metadata={"help": "The embedded default, a .gguf (converted once), a model folder or a hub id."},
-    )
-    chat_template: str | None = dataclasses.field(
-        default=None, metadata={"help": "A Jinja chat template, or the path of a .jinja file; else the tokenizer's."}
-    )
-    use_peft: bool = dataclasses.field(default=True, metadata={"help": "Train a LoRA adapter (else all weights)."})
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_TARGETS))
-    load_in_4bit: bool = dataclasses.field(
-        default=False, metadata={"help": "QLoRA: 4-bit NF4 base weights (needs a GPU and bitsandbytes)."}
-    )
-    dataset: str | None = dataclasses.field(
-        default=None, metadata={"help": "Data: a codeuf output folder, a file (.jsonl/.json/.parquet) or a hub id."}
-    )
-    dataset_train_split: str = "train"
-    dataset_test_split: str | None = dataclasses.field(
-        default="test", metadata={"help": "Held-out split for evaluation; empty or missing means none."}
-    )
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    max_prompt_length: int | None = dataclasses.field(
-        default=None, metadata={"help": "Pairs whose prompt is longer (in tokens) are left out, and counted."}
-    )
 
 
 def recipe_class(kind: str) -> type:
+    """The recipe class of a training algorithm (codeuf.train.algorithms)."""
+    from codeuf.train.algorithms import get_algorithm
+
+    get_algorithm(kind)
     try:
         from codeuf.train import configs
     except ModuleNotFoundError as exc:
         raise MissingDependencyError("trl and peft", "train") from exc
-    return {"sft": configs.SFTRecipe, "dpo": configs.DPORecipe}[kind]
+    return configs.recipe_class(kind)
 
 
 def _actions(kind: str) -> dict[str, Any]:
@@ -200,7 +170,9 @@ def recipe_values(kind: str, path: str | Path | None, overrides: list[str] | Non
 
 def build_recipe(kind: str, values: dict[str, Any], where: str | Path | None = None) -> Any:
     """The config object; TRL's own checks (bf16 without a GPU, say) become one line too."""
-    values = dict(values)
+    from codeuf.train.algorithms import get_algorithm
+
+    values = {**get_algorithm(kind).defaults, **values}
     values.setdefault("output_dir", f"runs/train-{kind}")
     # transformers 5 renamed gradient_checkpointing (TRL's default: on); the new name avoids its warning
     old = values.pop("gradient_checkpointing", True)

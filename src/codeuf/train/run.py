@@ -1,4 +1,5 @@
-"""`codeuf train sft|dpo`: TRL's SFTTrainer and DPOTrainer with a PEFT LoRA (QLoRA on a GPU).
+"""`codeuf train ALGORITHM`: the algorithm's TRL trainer (codeuf.train.algorithms: SFT, DPO, KTO, ORPO, CPO,
+SimPO) with a PEFT LoRA (QLoRA on a GPU).
 
 The output folder gets the adapter (or the full model with `use_peft: false`) and the tokenizer
 with its chat template, `recipe.yaml` (every setting, resolved), TensorBoard logs under `runs/`
@@ -16,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.io import atomic_write_text
 from codeuf.errors import CodeufError, MissingDependencyError
+from codeuf.io import atomic_write_text
 
 log = logging.getLogger("codeuf.train")
 
@@ -111,18 +112,21 @@ def build_trainer(kind: str, recipe: Any, train_rows: list, eval_rows: list | No
     """The TRL trainer for the recipe, and facts about the data (counts, left-out pairs)."""
     from datasets import Dataset
 
-    _, _, trl, _ = _imports()
+    from codeuf.train.algorithms import get_algorithm, load_class
+
+    _imports()
+    algorithm = get_algorithm(kind)
     _report_to(recipe)
     model, tokenizer, path = load_model_and_tokenizer(recipe)
-    info: dict[str, Any] = {"model_path": path}
-    if kind == "dpo":
+    info: dict[str, Any] = {"model_path": path, "algorithm": kind}
+    if algorithm.data != "completion":
         train_rows, info["train_prompt_too_long"] = prompt_filter(train_rows, tokenizer, recipe.max_prompt_length)
         if eval_rows:
             eval_rows, info["eval_prompt_too_long"] = prompt_filter(eval_rows, tokenizer, recipe.max_prompt_length)
     if not train_rows:
         raise CodeufError("no training rows left after max_prompt_length")
     info.update(train_rows=len(train_rows), eval_rows=len(eval_rows or []))
-    trainer_class = trl.DPOTrainer if kind == "dpo" else trl.SFTTrainer
+    trainer_class = load_class(algorithm.trainer)
     trainer = trainer_class(
         model=model,
         args=recipe,
@@ -149,7 +153,7 @@ def recipe_dict(recipe: Any) -> dict[str, Any]:
 
 
 def train(kind: str, recipe: Any) -> dict[str, Any]:
-    """Run SFT or DPO as the recipe says; returns (and writes) the metrics."""
+    """Train as the recipe says with the algorithm `kind`; returns (and writes) the metrics."""
     import yaml
 
     from codeuf.train.data import load_pairs

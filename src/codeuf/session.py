@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from codeuf.errors import CallsFailedError
 from codeuf.llm.base import Backend, load_backend
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
 from codeuf.llm.types import LLMRequest, LLMResult
+
+_T = TypeVar("_T")
 
 
 def stable_seed(*parts: object) -> int:
@@ -36,11 +38,16 @@ class StageSession:
         max_retries: int = 6,
         timeout: float = 120.0,
         down_after_s: float = 60.0,
+        refresh: bool = False,
+        prices: dict[str, dict[str, float]] | None = None,
     ) -> None:
+        """`cache_path` None: no cache. `refresh`: ignore cached results and replace them. `prices`: USD per
+        million tokens per model, for the ledger's costs."""
         self.cache_path = cache_path
         self.cache: ResultCache | None = None
         self.concurrency, self.progress = concurrency, progress
         self.max_retries, self.timeout, self.down_after_s = max_retries, timeout, down_after_s
+        self.refresh, self.prices = refresh, prices or {}
         self._backends: dict[str, Backend] = {}
         self.stages: dict[str, dict[str, Any]] = {}
 
@@ -59,29 +66,37 @@ class StageSession:
         self, stage: str, jobs: Sequence[tuple[Backend, LLMRequest]], on_result: OnResult | None = None
     ) -> list[LLMResult]:
         """Run one stage's calls; usage, failures and wall time add up in `self.stages[stage]`."""
-        if self.cache is None and self.cache_path is not None and jobs:
+        if not jobs:  # nothing to ask: no cache file is created for it
+            self._account(stage, Ledger(), 0.0)
+            return []
+        return self.run_with(stage, [b for b, _ in jobs], lambda runner: runner.arun(jobs, on_result))
+
+    def run_with(self, stage: str, backends: Sequence[Backend], work: Callable[[Runner], Awaitable[_T]]) -> _T:
+        """`work(runner)` on an event loop with this session's runner (cache, retries, concurrency, ledger); the
+        backends' connections are closed after it, and the stage's usage and wall time are accounted."""
+        if self.cache is None and self.cache_path is not None:
             self.cache = ResultCache(self.cache_path)
-        ledger = Ledger()
+        ledger = Ledger(prices=self.prices)
         runner = Runner(
             RunnerConfig(concurrency=self.concurrency, progress=self.progress, description=stage,
-                         max_retries=self.max_retries, timeout=self.timeout, down_after_s=self.down_after_s),
+                         max_retries=self.max_retries, timeout=self.timeout, down_after_s=self.down_after_s,
+                         use_cache=self.cache_path is not None, refresh=self.refresh),
             cache=self.cache,
             ledger=ledger,
         )  # fmt: skip
         started = time.perf_counter()
 
-        async def go() -> list[LLMResult]:
+        async def go() -> _T:
             try:
-                return await runner.arun(jobs, on_result)
+                return await work(runner)
             finally:
-                for backend in {id(b): b for b, _ in jobs}.values():
+                for backend in {id(b): b for b in backends}.values():
                     await backend.aclose()
 
         try:
-            results = asyncio.run(go())
+            return asyncio.run(go())
         finally:
             self._account(stage, ledger, time.perf_counter() - started)
-        return results
 
     def _account(self, stage: str, ledger: Ledger, seconds: float) -> None:
         entry = self.stages.setdefault(stage, {"calls": 0, "errors": 0, "wall_time_s": 0.0, "usage": {}})
@@ -131,3 +146,16 @@ def failure_summary(stages: dict[str, dict[str, Any]]) -> str | None:
                 "")  # fmt: skip
     return (f"{total} call{'s' if total != 1 else ''} failed after retries ({'; '.join(parts)}; last: {last}). "
             "Everything else is written: rerun the same command to retry just these")  # fmt: skip
+
+
+def progress_bar(results: Any, total: int, enabled: bool | None, description: str) -> Any:
+    """`results` as they come, with a progress bar on a TTY (or when asked); for work that is not LLM calls
+    (the runner draws those), such as sandbox jobs."""
+    import sys
+
+    if not (enabled if enabled is not None else sys.stderr.isatty()):
+        yield from results
+        return
+    from rich.progress import track
+
+    yield from track(results, total=total, description=description, console=None, transient=False)

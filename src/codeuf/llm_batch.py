@@ -1,8 +1,8 @@
-"""Glue for commands: build a backend, a cache and a runner from options, and clean up after."""
+"""`codeuf llm batch`: a file of requests in the OpenAI Batch format, run through a session (cache, retries,
+concurrency, ledger), its output written line by line and a manifest beside it."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,8 +10,7 @@ from typing import Any
 
 from codeuf.errors import InputError
 from codeuf.llm.base import load_backend
-from codeuf.llm.cache import ResultCache, default_cache_path
-from codeuf.llm.runner import Ledger, Runner, RunnerConfig
+from codeuf.llm.cache import default_cache_path
 from codeuf.manifest import write_manifest
 
 
@@ -34,7 +33,7 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
 
 def check_output_file(path: Path, field: str) -> None:
     """A file we will create or replace: not a folder, in a folder we can write in."""
-    from codeuf.data.io import check_writable_dir
+    from codeuf.io import check_writable_dir
 
     if path.is_dir():
         raise InputError("is a folder, not a file", path=path, field=field)
@@ -63,7 +62,7 @@ def manifest_path(out: Path) -> Path:
 def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     """Run `codeuf llm batch`; returns the summary to print and, when some requests failed, one line on
     them (the output has an error line for each; a rerun retries just those)."""
-    from codeuf.data.io import exclusive
+    from codeuf.io import exclusive
     from codeuf.llm.batch import read_batch
 
     started = time.perf_counter()
@@ -82,48 +81,24 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
 def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, cache_path: Path,
                 started: float) -> tuple[str, str | None]:  # fmt: skip
     from codeuf.llm.batch import run_batch
+    from codeuf.session import StageSession, failure_summary
 
-    cache = ResultCache(cache_path) if options.use_cache else None
-    runner = Runner(
-        RunnerConfig(
-            concurrency=options.concurrency,
-            max_retries=options.max_retries,
-            timeout=options.timeout,
-            use_cache=options.use_cache,
-            refresh=options.refresh,
-            progress=options.progress,
-            description=f"batch {backend.spec}",
-        ),
-        cache=cache,
-        ledger=Ledger(prices=prices),
-    )
-
-    async def run() -> dict[str, Any]:
-        try:
-            return await run_batch(items, options.out_path, backend, runner)
-        finally:
-            await backend.aclose()
-
+    stage = f"batch {backend.spec}"
+    session = StageSession(cache_path if options.use_cache else None, options.concurrency, options.progress,
+                           max_retries=options.max_retries, timeout=options.timeout, refresh=options.refresh,
+                           prices=prices)  # fmt: skip
     try:
-        counts = asyncio.run(run())
+        counts = session.run_with(stage, [backend], lambda runner: run_batch(items, options.out_path, backend, runner))
     finally:
-        if cache is not None:
-            cache.close()
+        session.close()
     wall = time.perf_counter() - started
     config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
-    manifest = write_manifest(
-        manifest_path(options.out_path),
-        stage="llm-batch",
-        config=config,
-        counts=counts,
-        usage=runner.ledger.to_dict(),
-        wall_time_s=round(wall, 3),
-    )
-    from codeuf.stages.session import failure_summary
-
+    usage = session.stages[stage]["usage"]
+    manifest = write_manifest(manifest_path(options.out_path), stage="llm-batch", config=config, counts=counts,
+                              usage=usage, wall_time_s=round(wall, 3))  # fmt: skip
     summary = (
         f"{counts['requests']} requests: {counts['requests'] - counts['errors']} answered "
         f"({counts['from_cache']} from cache, {counts['resumed_from_partial']} resumed), {counts['errors']} errors "
         f"in {wall:.1f} s\nresults: {options.out_path}\nmanifest: {manifest}"
     )
-    return summary, failure_summary({"llm batch": {"usage": runner.ledger.to_dict()}})
+    return summary, failure_summary({"llm batch": {"usage": usage}})
