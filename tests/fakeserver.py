@@ -50,6 +50,8 @@ class FakeServer:
         """While True, answers wait: a test can kill a client with requests in flight and none mid-delivery."""
         self.fail_generations = 0
         """The next this many requests without a response_format (generations, not judge calls) get a 500."""
+        self.refuse: set[str] = set()
+        """response_format types this server refuses with a 400 naming them (a server without json_schema)."""
         self.rating_distribution: dict[str, float] | None = None
         """When set, chat answers that are asked for log-probabilities return them: each run of digits is one token
         (as in OpenAI's tokenizers) whose top alternatives are this distribution; other tokens are certain."""
@@ -158,6 +160,9 @@ class FakeServer:
             self.fail_generations -= injected
         if injected:
             return 500, {}, {"error": {"message": "injected failure", "type": "server_error"}}
+        kind = (req.get("response_format") or {}).get("type")
+        if kind in self.refuse:
+            return 400, {}, {"error": {"message": f"response_format type {kind} is not supported", "type": "bad"}}
         match = _FAULT.search(text)
         if match:
             fault, times = match.group(1), int(match.group(2) or 10**9)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from codeuf.errors import InputError
+from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
@@ -215,10 +215,10 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = [str(p) for p in error["loc"]]
-        option = OPTION_NAMES.get(loc[0], loc[0]) if loc else ""
-        if loc[:1] == ["synthesize_tests"] and len(loc) > 1:  # `codeuf tests --count 0`
+        problem = invalid(exc)
+        loc = (problem.field or "").split(".")
+        option = OPTION_NAMES.get(loc[0], loc[0])
+        if loc[0] == "synthesize_tests" and len(loc) > 1:  # `codeuf tests --count 0`
             option = {"spec": "model"}.get(loc[1], loc[1])
-        field = f"--{option.replace('_', '-')}" if loc and loc[0] in given else ".".join(loc) or None
-        raise InputError(error["msg"].removeprefix("Value error, "), field=field) from None
+        field = f"--{option.replace('_', '-')}" if loc[0] in given else problem.field
+        raise InputError(problem.detail, field=field) from None

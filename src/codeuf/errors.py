@@ -13,6 +13,7 @@ Exit codes (the README's table):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class CodeufError(Exception):
@@ -37,6 +38,17 @@ class InputError(CodeufError):
         if field:
             prefix += f"field '{field}': "
         super().__init__(" ".join(f"{prefix}{message}".split()))
+
+
+def invalid(exc: Any, *, path: str | Path | None = None, line: int | None = None, lines: dict[str, int] | None = None,
+            prefix: tuple[str, ...] = ()) -> InputError:  # fmt: skip
+    """A pydantic ValidationError as one InputError: its first problem, the dotted field (after `prefix`), and
+    the line of the deepest key that `lines` (dotted key paths) knows, else `line`."""
+    error = exc.errors()[0]
+    loc = [*prefix, *(str(p) for p in error["loc"] if p != "[key]")]
+    known = lines or {}
+    line = next((known[".".join(loc[:n])] for n in range(len(loc), 0, -1) if ".".join(loc[:n]) in known), line)
+    return InputError(error["msg"].removeprefix("Value error, "), path=path, line=line, field=".".join(loc) or None)
 
 
 class CallsFailedError(CodeufError):

@@ -11,10 +11,10 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from codeuf.errors import FolderBusyError, InputError
 
@@ -242,6 +242,10 @@ def read_jsonl_tolerant(path: str | Path) -> Iterator[Any]:
 # ----------------------------------------------------------------------------- append-only record logs
 
 
+_Item = TypeVar("_Item")
+_Parsed = TypeVar("_Parsed")
+
+
 class RecordLog:
     """A stage's append-only JSONL of finished records, one line per id, so that a rerun resumes.
 
@@ -288,6 +292,13 @@ class RecordLog:
             write_jsonl_atomic(self.path, kept.values())
         self._ids = set(kept)
         return kept
+
+    def resume_items(self, items: Sequence[_Item], keep: Any, parse: Callable[[dict[str, Any]], _Parsed]
+                     ) -> tuple[dict[str, _Parsed], list[_Item]]:  # fmt: skip
+        """`resume(keep)`, the finished records parsed, by id; and the items (each with an `id`) still to do, in
+        their order. What every stage starts with."""
+        done = {k: parse(v) for k, v in self.resume(keep).items()}
+        return done, [item for item in items if item.id not in done]
 
     def _torn(self) -> bool:
         with self.path.open("rb") as handle:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from codeuf.errors import InputError
+from codeuf.errors import InputError, invalid
 from codeuf.io import MAX_DEPTH
 
 STRICT = ConfigDict(extra="forbid", strict=True)
@@ -135,9 +135,4 @@ def validated(
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = [str(p) for p in error["loc"] if p != "[key]"]
-        line = next((lines[".".join(loc[:n])] for n in range(len(loc), 0, -1) if ".".join(loc[:n]) in (lines or {})),
-                    None)  # fmt: skip
-        message = error["msg"].removeprefix("Value error, ")
-        raise InputError(message, path=path, line=line, field=".".join(loc) or None) from None
+        raise invalid(exc, path=path, lines=lines) from None

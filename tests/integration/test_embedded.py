@@ -32,9 +32,12 @@ def test_generates_text_greedily_and_deterministically(embedded) -> None:
 
 
 def test_raw_completion_prompt_and_stop_strings(embedded) -> None:
-    result = embedded.generate_sync(LLMRequest(prompt="def add(a, b):\n    return", max_tokens=16, stop=["\n"]))
-    assert result.ok and "\n" not in result.text
-    assert result.finish_reason == "stop" or result.usage.completion_tokens == 16
+    prompt = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return"
+    free = embedded.generate_sync(LLMRequest(prompt=prompt, max_tokens=32))
+    assert "\n" in free.text  # greedy: the same text the stopped request starts with
+    stopped = embedded.generate_sync(LLMRequest(prompt=prompt, max_tokens=32, stop=["\n"]))
+    assert stopped.ok and stopped.finish_reason == "stop"
+    assert stopped.text == free.text[: free.text.index("\n")]
 
 
 def test_constrained_ratings_always_parse(embedded) -> None:

@@ -22,7 +22,7 @@ PAIRS = REPO / "tests/data/judge_pairwise_tiny.jsonl"
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CODEUF, *args], env=cli_env(**env), capture_output=True, text=True, timeout=900)
+    return subprocess.run([*CODEUF, *args], env=cli_env(**env), capture_output=True, text=True, timeout=500)
 
 
 def run_config(tmp_path: Path, out: Path, judges: list) -> Path:

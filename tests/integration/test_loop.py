@@ -36,6 +36,7 @@ def pool(req: dict[str, Any]) -> str | None:
     return f"```python\n{code}```"
 
 
+@pytest.mark.timeout(3600)  # its subprocesses have 2400 s and 900 s: the test's own limit must not cut them
 def test_loop_judge_and_test_pairs_then_resumed(tmp_path: Path) -> None:
     bench = tmp_path / "bench.jsonl"
     bench.write_text("".join(BUILTIN_BENCH.read_text().splitlines(keepends=True)[:2]))

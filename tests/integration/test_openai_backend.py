@@ -94,12 +94,27 @@ def test_replicas_share_the_load() -> None:
         assert sum(a.completed.values()) + sum(b.completed.values()) == 20
 
 
-def test_schema_falls_back_when_the_server_refuses_json_schema(llama_server: str) -> None:
+def test_schema_falls_back_when_the_server_refuses_json_schema() -> None:
+    with FakeServer() as server:
+        server.refuse = {"json_schema"}
+        results = run(f"openai:fake@{server.url}", [ask(f"Rate 1-5: x={i}", json_schema=RATING) for i in range(3)],
+                      concurrency=1)  # fmt: skip
+        kinds = [b["response_format"]["type"] for b in server.bodies]
+    assert all(r.ok and r.parsed["rating"] in {"1", "2", "3", "4", "5"} for r in results)
+    # refused once, then every request (the retried one too) goes as json_object with the schema
+    assert kinds == ["json_schema", "json_object", "json_object", "json_object"]
+    with FakeServer() as server:
+        server.refuse = {"json_schema", "json_object"}
+        [result] = run(f"openai:fake@{server.url}", [ask("Rate 1-5: y", json_schema=RATING)])
+        assert [b.get("response_format", {}).get("type") for b in server.bodies] == ["json_schema", "json_object", None]
+    assert result.ok and result.text.startswith("echo:") and result.parsed is None  # plain text, parsed tolerantly
+
+
+def test_constrained_output_through_llama_cpp_server_parses(llama_server: str) -> None:
     backend = load_backend(f"openai:gemma@{llama_server}")
-    assert backend._schema_modes[0] == "json_schema"
-    [result] = asyncio.run(Runner().arun([(backend, ask("Rate 1-5: x=1", json_schema=RATING, max_tokens=16))]))
-    assert result.ok and result.parsed is not None
-    assert backend._schema_modes[0] in ("json_schema", "json_object")
+    requests = [ask(f"Rate 1-5 this code: x = {i}", json_schema=RATING, max_tokens=48) for i in range(3)]
+    results = asyncio.run(Runner().arun([(backend, r) for r in requests]))
+    assert all(r.ok and r.parsed["rating"] in {"1", "2", "3", "4", "5"} for r in results)
 
 
 def test_anthropic_backend_speaks_messages_and_tool_use(fake_server: FakeServer) -> None:

@@ -43,7 +43,9 @@ def check_outputs(out: Path) -> None:
     feedback = datasets.load_from_disk(str(out / "feedback" / "hf"))["train"]
     assert set(feedback.column_names) >= RELEASED_FEEDBACK
     for row in feedback:
-        assert all(a["rating"] in {"1", "2", "3", "4", "5", "N/A"} or float(a["rating"]) for a in row["annotations"])
+        for annotation in row["annotations"]:  # a rating, a mean of ratings, or N/A: never anything else
+            rating = annotation["rating"]
+            assert rating == "N/A" or 1.0 <= float(rating) <= 5.0, rating
         assert [r["model"] for r in row["responses"]] == row["models"]
     binarized = datasets.load_from_disk(str(out / "binarized" / "hf"))
     assert set(binarized["train"].column_names) >= RELEASED_BINARIZED

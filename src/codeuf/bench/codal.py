@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from codeuf.data.schema import NA
 from codeuf.data.sources import iter_rows, record_id
-from codeuf.errors import InputError
+from codeuf.errors import InputError, invalid
 from codeuf.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
 from codeuf.llm.formats import get_format
@@ -115,9 +115,8 @@ def answer_bench(
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
     wanted = {i.id for i in items}
     log = RecordLog(out / "answers.jsonl")
-    saved = log.resume(lambda r: r.get("id") in wanted and r.get("model") == label and r.get("error") is None)
-    done = {k: CodalAnswer.model_validate(v) for k, v in saved.items()}
-    todo = [i for i in items if i.id not in done]
+    done, todo = log.resume_items(items, lambda r: r.get("id") in wanted and r.get("model") == label and
+                                  r.get("error") is None, CodalAnswer.model_validate)  # fmt: skip
     backend = session.backend(spec)
     jobs = [(backend, answer_request(i, max_tokens=max_tokens, prompt_format=prompt_format)) for i in todo]
     with log:
@@ -148,9 +147,7 @@ def read_folder_records(path: Path, model: type[_Record]) -> list[_Record]:
         try:
             records.append(model.model_validate(row))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            raise InputError(error["msg"], path=path, line=number,
-                             field=".".join(map(str, error["loc"])) or None) from None  # fmt: skip
+            raise invalid(exc, path=path, line=number) from None
     return records
 
 
@@ -191,10 +188,9 @@ def grade_answers(
     by_id = {a.id: a for a in answers}
     path = answers_dir / "grades" / f"{slug(judge.label)}.jsonl"
     log = RecordLog(path)
-    saved = log.resume(lambda g: g.get("id") in by_id and g.get("model") == by_id[g["id"]].model
-                       and g.get("reference_model") == reference_model and not _call_failed(g))  # fmt: skip
-    done = {k: CodalGrade.model_validate(g) for k, g in saved.items()}
-    todo = [a for a in answers if a.id not in done]
+    done, todo = log.resume_items(answers, lambda g: g.get("id") in by_id and g.get("model") == by_id[g["id"]].model
+                                  and g.get("reference_model") == reference_model and not _call_failed(g),
+                                  CodalGrade.model_validate)  # fmt: skip
     jobs = [grade_job(judge, a.preference, items[a.id].instruction, items[a.id].references[reference_model], a.answer,
                       prompts) for a in todo]  # fmt: skip
     with log:

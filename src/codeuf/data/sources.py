@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.data.schema import CallCase, CodeTests
-from codeuf.errors import CodeufError, InputError
+from codeuf.errors import CodeufError, InputError, invalid
 from codeuf.io import iter_jsonl_lines, read_json_file
 
 BUILTIN_INSTRUCTIONS = Path(__file__).parent / "builtin" / "instructions.jsonl"
@@ -260,9 +260,7 @@ def load_records(source: str | Path, model: type[Any], split: str = "train") -> 
         try:
             records.append(model.model_validate({k: v for k, v in row.items() if k in fields}))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"])
-            raise InputError(error["msg"], path=where, line=number, field=field) from None
+            raise invalid(exc, path=where, line=number) from None
     if not records:
         raise InputError("no records: the source is empty", path=str(source))
     return records

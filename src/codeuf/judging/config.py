@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from codeuf.errors import InputError
+from codeuf.errors import InputError, invalid
 from codeuf.settings import STRICT, checked_spec, known_format, read_yaml_mapping, validated
 
 SHIPPED = Path(__file__).parent / "judges"
@@ -119,7 +119,7 @@ def judge_from_spec(spec: str, field: str = "--judge", **settings: Any) -> Judge
     try:
         return JudgeConfig.model_validate({"spec": spec, **settings})
     except ValidationError as exc:
-        raise InputError(exc.errors()[0]["msg"].removeprefix("Value error, "), field=field) from None
+        raise InputError(invalid(exc).detail, field=field) from None
 
 
 def with_settings(judges: list[JudgeConfig], **overrides: Any) -> list[JudgeConfig]:
@@ -132,9 +132,8 @@ def with_settings(judges: list[JudgeConfig], **overrides: Any) -> list[JudgeConf
         try:
             out.append(JudgeConfig.model_validate({**judge.model_dump(), **given}))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = f"--{str(error['loc'][0]).replace('_', '-')}" if error["loc"] else None
-            raise InputError(error["msg"].removeprefix("Value error, "), field=field) from None
+            problem = invalid(exc)
+            raise InputError(problem.detail, field=f"--{(problem.field or '').replace('_', '-')}") from None
     return out
 
 

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from codeuf.errors import MissingDependencyError
+from codeuf.llm.registry import BACKENDS
 from codeuf.llm.spec import ModelSpec, parse_spec
 from codeuf.llm.types import ErrorKind, LLMRequest, LLMResult
 
@@ -103,21 +104,12 @@ class Backend(ABC):
         """Release what is bound to the running event loop (connections); the backend stays usable."""
 
 
-_REGISTRY: dict[str, tuple[str, str, str, str]] = {
-    # backend: (module, class, package it needs, extra that installs it)
-    "llamacpp": ("codeuf.llm.llamacpp", "LlamaCppBackend", "llama-cpp-python", "llamacpp"),
-    "openai": ("codeuf.llm.openai", "OpenAIBackend", "openai", "openai"),
-    "anthropic": ("codeuf.llm.anthropic", "AnthropicBackend", "anthropic", "anthropic"),
-    "hf": ("codeuf.llm.transformers", "TransformersBackend", "transformers", "hf"),
-}
-
-
 def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **options: Any) -> Backend:
     """Build the backend for a spec, importing its SDK only now. `timeout` (seconds per request) goes
     to the backends that make requests; an in-process model has none to set."""
     if isinstance(spec, str):
         spec = parse_spec(spec)
-    module_name, class_name, package, extra = _REGISTRY[spec.backend]
+    module_name, class_name, package, extra, _ = BACKENDS[spec.backend]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

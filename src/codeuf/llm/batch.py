@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from codeuf.errors import InputError
+from codeuf.errors import InputError, invalid
 from codeuf.io import JsonlAppender, iter_jsonl_lines, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.llm.cache import request_key
 from codeuf.llm.types import LLMRequest, LLMResult, Message
@@ -89,10 +89,6 @@ class BatchLine(BaseModel):
 DEFAULT_MAX_TOKENS = 512
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(line)"
-
-
 def to_request(line: BatchLine) -> LLMRequest:
     body: ChatBody | CompletionBody
     body = (
@@ -135,10 +131,9 @@ def read_batch(path: str | Path) -> list[tuple[str, str, LLMRequest]]:
             line = BatchLine.model_validate(value)
             request = to_request(line)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            loc = tuple(error["loc"])
+            loc = tuple(exc.errors()[0]["loc"])
             prefix = ("body",) if loc and loc[0] not in BatchLine.model_fields else ()
-            raise InputError(error["msg"], path=path, line=number, field=_field_name(prefix + loc)) from None
+            raise invalid(exc, path=path, line=number, prefix=prefix) from None
         except ValueError as exc:
             raise InputError(str(exc), path=path, line=number, field="body") from None
         if line.custom_id in seen:

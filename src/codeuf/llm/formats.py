@@ -25,7 +25,15 @@ class PromptFormat:
     def render(self, messages: list[Message]) -> str:
         if not self.native_system:
             messages = merge_system(messages)
-        return _compile(self.template).render(messages=[m.model_dump() for m in messages])
+        return _compile(self.template).render(messages=[m.model_dump() for m in messages], bos_token="",
+                                              add_generation_prompt=True)  # fmt: skip
+
+
+def cut_at_stop(text: str, stops: list[str]) -> str | None:
+    """The text before the first stop string in it, or None when it holds none (in-process backends cut
+    their own output; HTTP servers do it themselves)."""
+    hit = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text[:hit] if hit >= 0 else None
 
 
 def merge_system(messages: list[Message]) -> list[Message]:
@@ -48,15 +56,25 @@ def _compile(template: str):  # type: ignore[no-untyped-def]
     )
 
 
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages and messages[0]['role'] == 'system' -%}"
+    "{%- set prefix = messages[0]['content'] + '\n\n' -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}{%- set prefix = '' -%}{%- set turns = messages -%}{%- endif -%}"
+    "{%- for message in turns -%}"
+    "{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else 'user') + '\n' }}"
+    "{{ (prefix if loop.first and message['role'] == 'user' else '') + message['content'] + '<end_of_turn>\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+"""Gemma's turns, written as a Hugging Face chat template: the `gemma` prompt format renders it (without BOS,
+which llama.cpp adds), and `codeuf convert` puts it in the folders it writes. A system message goes before the
+first user turn."""
+
 FORMATS: dict[str, PromptFormat] = {
     f.name: f
     for f in [
-        PromptFormat(
-            "gemma",
-            "{% for m in messages %}<start_of_turn>{{ 'model' if m.role == 'assistant' else 'user' }}\n"
-            "{{ m.content }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n",
-            stop=("<end_of_turn>", "<start_of_turn>"),
-        ),
+        PromptFormat("gemma", GEMMA_CHAT_TEMPLATE, stop=("<end_of_turn>", "<start_of_turn>")),
         PromptFormat(
             "chatml",
             "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"

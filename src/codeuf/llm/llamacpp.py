@@ -31,7 +31,7 @@ from typing import Any
 
 from codeuf.errors import CodeufError, InputError, MissingDependencyError
 from codeuf.llm.base import Backend, BackendError
-from codeuf.llm.formats import PromptFormat, get_format
+from codeuf.llm.formats import PromptFormat, cut_at_stop, get_format
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, Message, TokenLogprob, Usage
 
@@ -318,9 +318,9 @@ class LlamaCppBackend(Backend):
                     break
                 out.append(token)
                 text = llm.detokenize(out, prev_tokens=tokens).decode("utf-8", errors="replace")
-                hit = min((text.find(s) for s in stops if s and s in text), default=-1)
-                if hit >= 0:
-                    text, finish = text[:hit], "stop"
+                cut = cut_at_stop(text, stops)
+                if cut is not None:
+                    text, finish = cut, "stop"
                     break
                 if len(out) >= request.max_tokens:
                     break

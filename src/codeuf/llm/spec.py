@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from codeuf.errors import InputError
+from codeuf.llm.registry import BACKENDS
 
-BACKENDS = ("llamacpp", "openai", "anthropic", "hf")
 _URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:\d{1,5})?(/[^\s]*)?")
 
 
@@ -38,7 +38,7 @@ def parse_spec(text: str) -> ModelSpec:
         raise InputError(f"model spec {text!r} is not BACKEND:MODEL (backends: {', '.join(BACKENDS)})")
     if backend not in BACKENDS:
         raise InputError(f"model spec {text!r}: unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
-    model, at, urls = rest.partition("@") if backend in ("openai", "anthropic") else (rest, "", "")
+    model, at, urls = rest.partition("@") if BACKENDS[backend].urls else (rest, "", "")
     base_urls = tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()) if at else ()
     if at and not base_urls:
         raise InputError(f"model spec {text!r}: no base URL after '@'")

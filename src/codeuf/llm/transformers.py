@@ -16,7 +16,7 @@ from typing import Any
 
 from codeuf.errors import CodeufError, MissingDependencyError
 from codeuf.llm.base import Backend, BackendError
-from codeuf.llm.formats import PromptFormat, get_format
+from codeuf.llm.formats import PromptFormat, cut_at_stop, get_format
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, TokenLogprob, Usage
 
@@ -121,9 +121,9 @@ class TransformersBackend(Backend):
         if new_tokens and new_tokens[-1] in eos:
             new_tokens, finish = new_tokens[:-1], "stop"
         text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        hit = min((text.find(s) for s in stops if s and s in text), default=-1)
-        if hit >= 0:
-            text, finish = text[:hit], "stop"
+        cut = cut_at_stop(text, stops)
+        if cut is not None:
+            text, finish = cut, "stop"
         logprobs = self._logprobs(output.logits, new_tokens, request.logprobs) if request.logprobs is not None else None
         return LLMResult.from_text(
             request,

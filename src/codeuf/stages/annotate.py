@@ -74,35 +74,9 @@ def annotate_responses(
     prompts: Path | None = None,
 ) -> list[FeedbackRecord]:
     """The finished records, in input order; those with a failed judge call are left out (see above)."""
-    labels = sorted(j.label for j in judges)
-    wanted = {r.id: r for r in records}
-
-    def reusable(row: dict[str, Any]) -> bool:
-        try:
-            saved = FeedbackRecord.model_validate(row)
-        except ValueError:
-            return False
-        record = wanted.get(saved.id)
-        if record is None or saved.responses != record.responses:
-            return False
-        if not _rateable(record):
-            return not saved.judgements
-        judged = sorted({j.judge for j in saved.judgements})
-        return judged == labels and len(saved.judgements) == orders * len(judges)
-
     log = RecordLog(out_path)
-    done = {k: FeedbackRecord.model_validate(v) for k, v in log.resume(reusable).items()}
-    todo = [r for r in records if r.id not in done]
-    jobs, slots = [], []
-    for index, record in enumerate(todo):
-        rateable = _rateable(record)
-        if not rateable:
-            continue
-        for judge in judges:
-            rng = random.Random(f"{seed}:order:{record.id}:{judge.label}")
-            for k, order in enumerate(response_orders(rateable, orders, rng)):
-                jobs.append(judge_job(record, order, judge, prompts))
-                slots.append((index, judge.label, k, order))
+    done, todo = log.resume_items(records, _reusable(records, judges, orders), FeedbackRecord.model_validate)
+    jobs, slots = _judge_calls(todo, judges, seed, orders, prompts)
     expected = {i: sum(1 for s in slots if s[0] == i) for i in range(len(todo))}
     partial: dict[int, list[Judgement]] = {i: [] for i in range(len(todo))}
     failed_calls: set[int] = set()
@@ -132,6 +106,43 @@ def annotate_responses(
 
         run_judge_jobs(session, "annotate", jobs, on_verdict)
     return [done[r.id] for r in records if r.id in done]
+
+
+def _reusable(records: list[GenerationRecord], judges: list[JudgeConfig], orders: int) -> Any:
+    """Whether a saved line is a finished annotation of the same responses by the same judges and orders."""
+    labels = sorted(j.label for j in judges)
+    wanted = {r.id: r for r in records}
+
+    def reusable(row: dict[str, Any]) -> bool:
+        try:
+            saved = FeedbackRecord.model_validate(row)
+        except ValueError:
+            return False
+        record = wanted.get(saved.id)
+        if record is None or saved.responses != record.responses:
+            return False
+        if not _rateable(record):
+            return not saved.judgements
+        judged = sorted({j.judge for j in saved.judgements})
+        return judged == labels and len(saved.judgements) == orders * len(judges)
+
+    return reusable
+
+
+def _judge_calls(todo: list[GenerationRecord], judges: list[JudgeConfig], seed: int, orders: int,
+                 prompts: Path | None) -> tuple[list[JudgeJob], list[tuple[int, str, int, list[str]]]]:  # fmt: skip
+    """Every judge call of the records to do, each with its (record index, judge, order index, order)."""
+    jobs, slots = [], []
+    for index, record in enumerate(todo):
+        rateable = _rateable(record)
+        if not rateable:
+            continue
+        for judge in judges:
+            rng = random.Random(f"{seed}:order:{record.id}:{judge.label}")
+            for k, order in enumerate(response_orders(rateable, orders, rng)):
+                jobs.append(judge_job(record, order, judge, prompts))
+                slots.append((index, judge.label, k, order))
+    return jobs, slots
 
 
 def _rateable(record: GenerationRecord) -> list[str]:

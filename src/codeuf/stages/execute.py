@@ -45,8 +45,7 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
         record = wanted.get(saved.id)
         return record is not None and saved.responses == record.responses and same_tests(record.tests, saved.tests)
 
-    done = {k: GenerationRecord.model_validate(v) for k, v in log.resume(reusable).items()}
-    todo = [r for r in records if r.id not in done]
+    done, todo = log.resume_items(records, reusable, GenerationRecord.model_validate)
     with log:
         for record in [r for r in todo if not r.has_tests]:
             done[record.id] = record.model_copy(update={"executions": []})

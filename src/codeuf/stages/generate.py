@@ -55,9 +55,7 @@ def generate_responses(
     log = RecordLog(out_path)
     # A saved record is reused only for the same assignment; anything else is generated again
     # (cheaply: the cache still has every call that was made).
-    saved = log.resume(lambda row: _reusable(row, wanted))
-    done = {k: GenerationRecord.model_validate(v) for k, v in saved.items()}
-    todo = [r for r in records if r.id not in done]
+    done, todo = log.resume_items(records, lambda row: _reusable(row, wanted), GenerationRecord.model_validate)
     jobs, slots = [], []
     for index, record in enumerate(todo):
         for model in record.models:

@@ -210,9 +210,9 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
         record = wanted.get(row.get("id"))  # type: ignore[arg-type]
         return record is not None and row.get("synthesis_key") == key and row.get("source") == record.instruction
 
-    done = {k: InstructionRecord.model_validate({f: v for f, v in row.items() if f in InstructionRecord.model_fields})
-            for k, row in log.resume(reusable).items()}  # fmt: skip
-    todo = [r for r in records if r.id not in done]
+    fields = InstructionRecord.model_fields
+    done, todo = log.resume_items(records, reusable, lambda row: InstructionRecord.model_validate(
+        {f: v for f, v in row.items() if f in fields}))  # fmt: skip
     with log:
 
         def finish(source: InstructionRecord, record: InstructionRecord) -> None:

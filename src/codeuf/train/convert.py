@@ -14,20 +14,7 @@ from pathlib import Path
 
 from codeuf.errors import CodeufError, InputError
 from codeuf.io import atomic_dir, cache_dir
-
-# Gemma's turn format, the same text the `gemma` prompt format renders (plus the BOS that llama.cpp adds
-# when it tokenizes): a system message goes before the first user turn.
-GEMMA_CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{%- if messages and messages[0]['role'] == 'system' -%}"
-    "{%- set prefix = messages[0]['content'] + '\n\n' -%}{%- set turns = messages[1:] -%}"
-    "{%- else -%}{%- set prefix = '' -%}{%- set turns = messages -%}{%- endif -%}"
-    "{%- for message in turns -%}"
-    "{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else 'user') + '\n' }}"
-    "{{ (prefix if loop.first and message['role'] == 'user' else '') + message['content'] + '<end_of_turn>\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
-)
+from codeuf.llm.formats import GEMMA_CHAT_TEMPLATE
 
 DEFAULT_NAMES = ("default", "llamacpp:default")
 
