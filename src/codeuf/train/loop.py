@@ -154,19 +154,11 @@ def check_overlap(config: LoopConfig, settings: Any) -> None:
 
 
 def _evaluated_tasks(config: LoopConfig) -> list[Any]:
-    """The tasks `codeuf humaneval` will evaluate: the configured set, else HumanEval+ where it can be had,
-    else the original HumanEval (as `codeuf humaneval` falls back offline)."""
-    from codeuf.errors import CodeufError, InputError
-    from codeuf.execution.evalplus import load_tasks
+    """The problems `codeuf humaneval` will evaluate (the configured benchmark, else HumanEval+, else the
+    original HumanEval offline)."""
+    from codeuf.bench.humaneval_run import resolve_benchmark
 
-    if config.humaneval_dataset is not None:
-        return load_tasks(config.humaneval_dataset, config.humaneval_data)[0]
-    try:
-        return load_tasks("humaneval+", config.humaneval_data)[0]
-    except InputError:
-        raise
-    except CodeufError:
-        return load_tasks("humaneval")[0]
+    return resolve_benchmark(config.humaneval_dataset, config.humaneval_data)[1]
 
 
 def check_loop(config: LoopConfig) -> Any:
@@ -290,7 +282,7 @@ def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
                                    mode="completion", max_tokens=config.humaneval_max_tokens,
                                    limit=config.humaneval_limit, out=out, concurrency=config.concurrency))  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
-    plus = summary["dataset"] != "humaneval"
+    plus = "plus" in summary
     passed = []
     for line in (out / "results.jsonl").read_text().splitlines():
         result = json.loads(line)

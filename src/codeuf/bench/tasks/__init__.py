@@ -1,0 +1,32 @@
+"""Benchmarks as tasks: each module here defines `BenchTask` subclasses (data, the prompt for a model, scoring),
+found by name. Adding a benchmark is one module in this folder; an EvalPlus-format set is a few lines
+(see humaneval_plus.py)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from codeuf.bench.tasks.base import BenchTask
+from codeuf.errors import InputError
+
+
+@cache
+def all_tasks() -> dict[str, type[BenchTask]]:
+    """Every task class of the modules in this folder, by name (imported when first asked for)."""
+    found: dict[str, type[BenchTask]] = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name == "base":
+            continue
+        for value in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
+            if isinstance(value, type) and issubclass(value, BenchTask) and getattr(value, "name", None):
+                found[value.name] = value
+    return dict(sorted(found.items()))
+
+
+def get_task(name: str) -> BenchTask:
+    tasks = all_tasks()
+    if name not in tasks:
+        raise InputError(f"unknown benchmark {name!r} (known: {', '.join(tasks)})", field="--dataset")
+    return tasks[name]()
