@@ -20,15 +20,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: this Typer's rich help prints "<bool>" after every flag
 )
-llm_app = typer.Typer(help="The LLM layer on its own: batches of requests to any backend.", no_args_is_help=True)
+llm_app = typer.Typer(help="The LLM layer on its own: batches of requests to any backend.", no_args_is_help=True,
+                      rich_markup_mode=None)  # fmt: skip
 app.add_typer(llm_app, name="llm")
-codal_app = typer.Typer(help="CODAL-Bench: answer, grade against references, report.", no_args_is_help=True)
+codal_app = typer.Typer(help="CODAL-Bench: answer, grade against references, report.", no_args_is_help=True,
+                        rich_markup_mode=None)  # fmt: skip
 app.add_typer(codal_app, name="codal")
 train_app = typer.Typer(
     help="Alignment with TRL and a PEFT LoRA (SFT, DPO, KTO, ORPO, CPO, SimPO), from YAML recipes (paper-sft, "
     "paper-dpo, cpu-ALGORITHM).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(train_app, name="train")
 

@@ -23,7 +23,7 @@ class PoolModel(BaseModel):
     spec: str = Field(description="Model spec, e.g. openai:NAME@URL or llamacpp:default.")
     format: str | None = Field(
         None,
-        description="Prompt format for a raw completion prompt (gemma, chatml, llama2, codellama, alpaca, "
+        description="Prompt format for a raw completion prompt (gemma, chatml, llama2, codellama, mistral, alpaca, "
         "deepseek-coder, plain); none sends chat messages with the principle as system prompt.",
     )
     temperature: float = Field(1.0, ge=0, le=2)

@@ -14,6 +14,7 @@ from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_r
 from codeuf.data.schema import NA
 from codeuf.errors import InputError
 from codeuf.io import atomic_write_text
+from codeuf.llm.spec import short_name
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.stats import bootstrap_mean, paired_bootstrap
 
@@ -152,14 +153,16 @@ def print_report(report: dict[str, Any]) -> None:
 
     console = Console()
     table = Table(title="CODAL-Bench" + (" (N/A counted as 0)" if report["na_as_zero"] else " (N/A excluded)"))
-    table.add_column("model")
-    table.add_column("judge")
+    models = [short_name(s["model"]) for s in report["scores"]]
+    judges = [short_name(s["judge"]) for s in report["scores"]]
+    table.add_column("model", no_wrap=True, min_width=max(map(len, models), default=5))
+    table.add_column("judge", no_wrap=True, min_width=min(24, max(map(len, judges), default=5)))
     for name in ("overall", *PREFERENCE_NAMES):
         table.add_column(name, justify="right")
     table.add_column("N/A", justify="right")
-    for score in report["scores"]:
+    for score, model, judge in zip(report["scores"], models, judges, strict=True):
         cells = [score["overall"], *score["per_preference"].values()]
-        table.add_row(score["model"], score["judge"],
+        table.add_row(model, judge,
                       *(f"{fmt(e['value'])} [{fmt(e['ci_low'])}, {fmt(e['ci_high'])}]" for e in cells),
                       f"{score['overall']['na']}/{score['overall']['items']}")  # fmt: skip
     console.print(table)

@@ -97,6 +97,12 @@ FORMATS: dict[str, PromptFormat] = {
             stop=("</s>", "[INST]"),
         ),
         PromptFormat(
+            "mistral",
+            "{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]"
+            "{% else %}{{ m.content }}</s>{% endif %}{% endfor %}",
+            stop=("</s>", "[INST]"),
+        ),
+        PromptFormat(
             "alpaca",
             "Below is an instruction that describes a task. Write a response that appropriately completes "
             "the request.\n\n{% for m in messages %}{% if m.role == 'user' %}### Instruction:\n{{ m.content }}\n\n"

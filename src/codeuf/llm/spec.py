@@ -48,3 +48,13 @@ def parse_spec(text: str) -> ModelSpec:
     if not model:
         raise InputError(f"model spec {text!r}: empty model name")
     return ModelSpec(backend, model, base_urls)
+
+
+def short_name(label: str) -> str:
+    """A name for a table cell: a spec without its backend and servers (`openai:gpt-4@http://h/v1` -> `gpt-4`,
+    `llamacpp:/runs/x/trained.gguf` -> `trained.gguf`); any other label as it is."""
+    backend, sep, rest = label.partition(":")
+    if not sep or backend not in BACKENDS or not rest:
+        return label
+    model = rest.partition("@")[0] if BACKENDS[backend].urls else rest
+    return model.rstrip("/").rsplit("/", 1)[-1] if model.startswith(("/", ".", "~")) else model
