@@ -77,6 +77,20 @@ JudgeConfigOpt = Annotated[
     typer.Option("--judge-config", help="A judge file, or a shipped judge: paper, embedded, embedded-logprobs, "
                  "gpt-4.1, claude-sonnet-4.5; repeat for several."),
 ]  # fmt: skip
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(help="Where sandbox jobs and in-process models run: local, ray (a local cluster started on demand), "
+                 "auto (a running one), HOST:PORT or ray://HOST:PORT [default: $CODEUF_RAY_ADDRESS, else local]."),
+]  # fmt: skip
+
+
+def _executing(name: str | None):  # type: ignore[no-untyped-def]
+    """The context a command's work runs in: this machine, or a Ray cluster (imported only then)."""
+    from codeuf.executor import parse_executor, using
+
+    return using(parse_executor(name))
+
+
 MethodOpt = Annotated[str | None, typer.Option(help="json, logprobs or pairwise [default: the judge's].")]
 JudgeTokensOpt = Annotated[int | None, typer.Option(min=16, help="Judge's new tokens [default: the judge's].")]
 RationaleOpt = Annotated[
@@ -96,30 +110,32 @@ def llm_batch(
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
     prices: Annotated[Path | None, typer.Option(help="YAML {model: {input: USD/Mtok, output: USD/Mtok}}.")] = None,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Answer every request of a batch file; rerun after a crash to finish the rest."""
-    from codeuf.errors import CallsFailedError
-    from codeuf.llm_batch import BatchOptions, batch_command
+    with _executing(executor):
+        from codeuf.errors import CallsFailedError
+        from codeuf.llm_batch import BatchOptions, batch_command
 
-    summary, failures = batch_command(
-        BatchOptions(
-            model=model,
-            in_path=in_path,
-            out_path=out_path,
-            concurrency=concurrency,
-            cache=cache,
-            use_cache=not no_cache,
-            refresh=refresh,
-            timeout=timeout,
-            max_retries=max_retries,
-            prices=prices,
-            progress=progress,
+        summary, failures = batch_command(
+            BatchOptions(
+                model=model,
+                in_path=in_path,
+                out_path=out_path,
+                concurrency=concurrency,
+                cache=cache,
+                use_cache=not no_cache,
+                refresh=refresh,
+                timeout=timeout,
+                max_retries=max_retries,
+                prices=prices,
+                progress=progress,
+            )
         )
-    )
-    typer.echo(summary)
-    if failures:
-        raise CallsFailedError(failures)
+        typer.echo(summary)
+        if failures:
+            raise CallsFailedError(failures)
 
 
 @app.command("run")
@@ -128,6 +144,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")] = None,
     n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep (overrides the config).")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight per backend.")] = None,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     push_to_hub: Annotated[
         str | None,
@@ -135,19 +152,20 @@ def run(
     ] = None,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
-    from codeuf.data.save import push_to_hub as push
-    from codeuf.errors import CallsFailedError
-    from codeuf.report.summary import print_run_summary
-    from codeuf.stages.pipeline import run_pipeline
+    with _executing(executor):
+        from codeuf.data.save import push_to_hub as push
+        from codeuf.errors import CallsFailedError
+        from codeuf.report.summary import print_run_summary
+        from codeuf.stages.pipeline import run_pipeline
 
-    summary = run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress)
-    print_run_summary(summary)
-    if summary.failures:
-        raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
-    if push_to_hub:
-        push(summary.out / "feedback", push_to_hub)
-        push(summary.out / "binarized", f"{push_to_hub}_binarized")
-        typer.echo(f"pushed: {push_to_hub}, {push_to_hub}_binarized")
+        summary = run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress)
+        print_run_summary(summary)
+        if summary.failures:
+            raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
+        if push_to_hub:
+            push(summary.out / "feedback", push_to_hub)
+            push(summary.out / "binarized", f"{push_to_hub}_binarized")
+            typer.echo(f"pushed: {push_to_hub}, {push_to_hub}_binarized")
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config [default: the demo's].")]
@@ -199,33 +217,40 @@ def tests_command(
         typer.Option(help="Without a reference solution: codet, majority or none (see the README)."),
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Stage 1b: a model writes tests for instructions without any; a test is kept once validated."""
-    from codeuf.stages.pipeline import stage_tests
+    with _executing(executor):
+        from codeuf.stages.pipeline import stage_tests
 
-    settings = _settings(config, out=out, execution_workers=workers)
-    synthesis = settings.synthesize_tests.model_dump() if settings.synthesize_tests else {}
-    given = {k: v for k, v in {"spec": model, "count": count, "agreement": agreement}.items() if v is not None}
-    if given or synthesis:
-        from codeuf.config import with_overrides
+        settings = _settings(config, out=out, execution_workers=workers)
+        synthesis = settings.synthesize_tests.model_dump() if settings.synthesize_tests else {}
+        given = {k: v for k, v in {"spec": model, "count": count, "agreement": agreement}.items() if v is not None}
+        if given or synthesis:
+            from codeuf.config import with_overrides
 
-        settings = with_overrides(settings, synthesize_tests={**synthesis, **given})
-    path, stats = stage_tests(settings, input, progress)
-    validations = ", ".join(f"{k} {v}" for k, v in sorted(stats["validations"].items())) or "none"
-    typer.echo(f"{stats['with_tests']} instructions with tests; written by the model: "
-               f"{stats['synthesized_records']} records, {stats['kept']} tests kept of {stats['candidates']} "
-               f"runnable ({validations}): {path}")  # fmt: skip
+            settings = with_overrides(settings, synthesize_tests={**synthesis, **given})
+        path, stats = stage_tests(settings, input, progress)
+        validations = ", ".join(f"{k} {v}" for k, v in sorted(stats["validations"].items())) or "none"
+        typer.echo(f"{stats['with_tests']} instructions with tests; written by the model: "
+                   f"{stats['synthesized_records']} records, {stats['kept']} tests kept of {stats['candidates']} "
+                   f"runnable ({validations}): {path}")  # fmt: skip
 
 
 @app.command("generate")
 def generate_command(
-    config: ConfigOpt = None, out: OutOpt = None, input: InputOpt = None, progress: ProgressOpt = None
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    input: InputOpt = None,
+    progress: ProgressOpt = None,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Stage 2: one response per (instruction, assigned model), a principle as system prompt."""
-    from codeuf.stages.pipeline import stage_generate
+    with _executing(executor):
+        from codeuf.stages.pipeline import stage_generate
 
-    typer.echo(f"generations: {stage_generate(_settings(config, out=out), input, progress)}")
+        typer.echo(f"generations: {stage_generate(_settings(config, out=out), input, progress)}")
 
 
 @app.command("execute")
@@ -234,13 +259,15 @@ def execute_command(
     out: OutOpt = None,
     input: InputOpt = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Stage 2b: run each response against its instruction's tests in the sandbox."""
-    from codeuf.stages.pipeline import stage_execute
+    with _executing(executor):
+        from codeuf.stages.pipeline import stage_execute
 
-    path = stage_execute(_settings(config, out=out, execution_workers=workers), input, progress)
-    typer.echo(f"executions: {path}")
+        path = stage_execute(_settings(config, out=out, execution_workers=workers), input, progress)
+        typer.echo(f"executions: {path}")
 
 
 @app.command("annotate")
@@ -252,23 +279,25 @@ def annotate_command(
     judge_config: JudgeConfigOpt = None,
     method: MethodOpt = None,
     orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     push_to_hub: PushOpt = None,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
-    from codeuf.config import with_overrides
-    from codeuf.data.save import push_to_hub as push
-    from codeuf.judging import resolve_judges, with_settings
-    from codeuf.stages.pipeline import stage_annotate
+    with _executing(executor):
+        from codeuf.config import with_overrides
+        from codeuf.data.save import push_to_hub as push
+        from codeuf.judging import resolve_judges, with_settings
+        from codeuf.stages.pipeline import stage_annotate
 
-    settings = _settings(config, out=out, orders=orders)
-    judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
-    judges = with_settings(judges, method=method)
-    settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
-    path = stage_annotate(settings, input, progress)
-    typer.echo(f"feedback dataset: {path}")
-    if push_to_hub:
-        push(path, push_to_hub)
+        settings = _settings(config, out=out, orders=orders)
+        judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
+        judges = with_settings(judges, method=method)
+        settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
+        path = stage_annotate(settings, input, progress)
+        typer.echo(f"feedback dataset: {path}")
+        if push_to_hub:
+            push(path, push_to_hub)
 
 
 @app.command("binarize")
@@ -316,28 +345,30 @@ def codal_answer(
     format: Annotated[str | None, typer.Option(help="Prompt format for a raw prompt [default: chat].")] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per answer.")] = 1024,
     concurrency: ConcurrencyOpt = 8,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Answer every problem: the preference's principle before the instruction, greedy decoding."""
-    from codeuf.bench.codal import answer_bench, load_bench
-    from codeuf.io import check_writable_dir, folder_lock
-    from codeuf.llm.formats import get_format
-    from codeuf.session import StageSession
+    with _executing(executor):
+        from codeuf.bench.codal import answer_bench, load_bench
+        from codeuf.io import check_writable_dir, folder_lock
+        from codeuf.llm.formats import get_format
+        from codeuf.session import StageSession
 
-    check_writable_dir(out, "--out")
-    if format is not None:
-        get_format(format)
-    items = load_bench(bench)
-    session = StageSession(out / "cache.sqlite", concurrency, progress)
-    session.backend(model)
-    with folder_lock(out):
-        try:
-            answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens,
-                                   prompt_format=format, source=bench)  # fmt: skip
-        finally:
-            session.close()
-    typer.echo(f"{len(answers)} of {len(items)} answers: {out / 'answers.jsonl'}")
-    session.raise_if_failed()
+        check_writable_dir(out, "--out")
+        if format is not None:
+            get_format(format)
+        items = load_bench(bench)
+        session = StageSession(out / "cache.sqlite", concurrency, progress)
+        session.backend(model)
+        with folder_lock(out):
+            try:
+                answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens,
+                                       prompt_format=format, source=bench)  # fmt: skip
+            finally:
+                session.close()
+        typer.echo(f"{len(answers)} of {len(items)} answers: {out / 'answers.jsonl'}")
+        session.raise_if_failed()
 
 
 @codal_app.command("grade")
@@ -439,29 +470,31 @@ def humaneval(
     ),
     workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
     concurrency: ConcurrencyOpt = 8,
+    executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Functional correctness: generate, sanitize, execute in a sandbox, pass@k (EvalPlus's verdicts)."""
-    from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
+    with _executing(executor):
+        from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
 
-    summary = run_humaneval(
-        HumanEvalOptions(
-            model=model,
-            dataset=dataset,
-            data=data,
-            samples=samples,
-            n_samples=n_samples,
-            temperature=temperature,
-            mode=mode,
-            max_tokens=max_tokens,
-            limit=limit,
-            out=out,
-            workers=workers,
-            concurrency=concurrency,
-            progress=progress,
+        summary = run_humaneval(
+            HumanEvalOptions(
+                model=model,
+                dataset=dataset,
+                data=data,
+                samples=samples,
+                n_samples=n_samples,
+                temperature=temperature,
+                mode=mode,
+                max_tokens=max_tokens,
+                limit=limit,
+                out=out,
+                workers=workers,
+                concurrency=concurrency,
+                progress=progress,
+            )
         )
-    )
-    typer.echo(summary)
+        typer.echo(summary)
 
 
 RecipeOpt = Annotated[

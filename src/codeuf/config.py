@@ -35,6 +35,11 @@ class PoolModel(BaseModel):
         "recorded response begins with it, e.g. a code fence, so that a base model writes code.",
     )
     stop: list[str] = Field(default_factory=list, description="Extra stop strings (raw prompts).")
+    replicas: int = Field(
+        1, ge=1, description="On a Ray executor: actors serving an in-process model (llamacpp:, hf:)."
+    )
+    cpus_per_replica: float = Field(1.0, gt=0, description="CPUs each replica takes on the cluster.")
+    gpus_per_replica: float = Field(0.0, ge=0, description="GPUs each replica takes on the cluster.")
 
     _spec = field_validator("spec")(checked_spec)
     _format = field_validator("format")(known_format)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.errors import InputError
-from codeuf.llm.base import load_backend
+from codeuf.executor import build_backend
 from codeuf.llm.cache import default_cache_path
 from codeuf.manifest import write_manifest
 
@@ -73,7 +73,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     cache_path = options.cache or default_cache_path()
     if options.use_cache:
         check_output_file(cache_path, "--cache")
-    backend = load_backend(options.model, timeout=options.timeout)
+    backend = build_backend(options.model, options.timeout)
     with exclusive(options.out_path.with_name(options.out_path.name + ".lock"), f"output {options.out_path}"):
         return _run_locked(options, items, prices, backend, cache_path, started)
 

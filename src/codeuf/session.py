@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from codeuf.errors import CallsFailedError
-from codeuf.llm.base import Backend, load_backend
+from codeuf.llm.base import Backend
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
 from codeuf.llm.types import LLMRequest, LLMResult
@@ -48,18 +48,28 @@ class StageSession:
         self.concurrency, self.progress = concurrency, progress
         self.max_retries, self.timeout, self.down_after_s = max_retries, timeout, down_after_s
         self.refresh, self.prices = refresh, prices or {}
+        self.replicas: dict[str, tuple[int, float, float]] = {}
+        """Per in-process spec: (replicas, CPUs and GPUs each) on a Ray executor."""
         self._backends: dict[str, Backend] = {}
         self.stages: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def for_run(cls, config: Any, progress: bool | None = None) -> StageSession:
         """The session of a RunConfig: its run folder's cache and its transport settings."""
-        return cls(Path(config.out) / "cache.sqlite", config.concurrency, progress, max_retries=config.max_retries,
-                   timeout=config.timeout, down_after_s=config.down_after_s)  # fmt: skip
+        session = cls(Path(config.out) / "cache.sqlite", config.concurrency, progress, max_retries=config.max_retries,
+                      timeout=config.timeout, down_after_s=config.down_after_s)  # fmt: skip
+        for entry in config.pool.values():  # pool entries that share a spec share its replicas: the most asked
+            replicas = (entry.replicas, entry.cpus_per_replica, entry.gpus_per_replica)
+            session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)
+        return session
 
     def backend(self, spec: str) -> Backend:
+        """The backend of a spec, built once; on a Ray executor, an in-process model is served by Ray actors
+        (`replicas` of them, each with its CPUs and GPUs: `self.replicas`)."""
         if spec not in self._backends:
-            self._backends[spec] = load_backend(spec, timeout=self.timeout)
+            from codeuf.executor import build_backend
+
+            self._backends[spec] = build_backend(spec, self.timeout, self.replicas.get(spec, (1, 1.0, 0.0)))
         return self._backends[spec]
 
     def run(

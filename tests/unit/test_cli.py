@@ -4,7 +4,20 @@ import sys
 from codeuf import __version__
 from tests.conftest import CODEUF
 
-HEAVY = ["llama_cpp", "openai", "anthropic", "torch", "transformers", "datasets", "numpy", "httpx", "pydantic"]
+HEAVY = [
+    "llama_cpp",
+    "openai",
+    "anthropic",
+    "torch",
+    "transformers",
+    "datasets",
+    "numpy",
+    "httpx",
+    "pydantic",
+    "ray",
+    "trl",
+    "aiohttp",
+]
 
 
 def test_help_imports_no_heavy_module() -> None:

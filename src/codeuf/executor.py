@@ -1,0 +1,276 @@
+"""Where codeuf's heavy work runs: on this machine (the default), or on a Ray cluster.
+
+`--executor ray` (a local cluster, started on demand), `--executor auto` (a running cluster on this machine),
+`--executor HOST:PORT` (a cluster's GCS address) or `--executor ray://HOST:10001` (Ray Client); the variable
+CODEUF_RAY_ADDRESS names a cluster when no option is given. Without any, Ray is never imported.
+
+On Ray, two kinds of work leave this process:
+
+- sandbox jobs (`codeuf execute`, `codeuf humaneval`, test validation): a pool of actors, one per CPU the
+  cluster offers (or `--workers`), each keeping one sandbox worker (codeuf.sandbox) on its node, with the same
+  limits there; a job goes to a free actor and its verdict comes back here;
+- in-process models (`llamacpp:`, `hf:`): each is served by `replicas` actors (a pool entry's setting), each of
+  which loads the model once; requests go to a free replica.
+
+This process stays the only writer of the cache and the outputs, so a rerun resumes as it does without Ray.
+An actor whose process or node dies is restarted and its call retried (Ray's `max_restarts`,
+`max_task_retries`); jobs are pure functions of their inputs, so a retried job gives the verdict it would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from codeuf.errors import CodeufError, InputError, MissingDependencyError
+from codeuf.llm.base import Backend, BackendError
+from codeuf.llm.spec import ModelSpec
+from codeuf.llm.types import LLMRequest, LLMResult
+
+ENV = "CODEUF_RAY_ADDRESS"
+RETRIES = 3
+"""Times a call whose actor died is tried again, on the restarted actor."""
+
+
+@dataclass(frozen=True)
+class Executor:
+    kind: str = "local"
+    """local or ray."""
+    address: str | None = None
+    """Ray: None starts a local cluster; auto, HOST:PORT or ray://HOST:PORT connect to one."""
+
+    @property
+    def ray(self) -> bool:
+        return self.kind == "ray"
+
+
+LOCAL = Executor()
+_current: ContextVar[Executor] = ContextVar("codeuf_executor", default=LOCAL)
+
+
+def parse_executor(value: str | None) -> Executor:
+    """The executor an option (or, without one, CODEUF_RAY_ADDRESS) names."""
+    value = value or os.environ.get(ENV) or "local"
+    if value == "local":
+        return LOCAL
+    if value == "ray":
+        return Executor("ray", os.environ.get(ENV) or None)
+    if value == "auto" or value.startswith("ray://") or _is_host_port(value):
+        return Executor("ray", value)
+    raise InputError("expected local, ray, auto, HOST:PORT or ray://HOST:PORT", field="--executor")
+
+
+def _is_host_port(value: str) -> bool:
+    host, sep, port = value.rpartition(":")
+    return bool(sep and host and port.isdigit())
+
+
+def current() -> Executor:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using(executor: Executor) -> Iterator[Executor]:
+    """Run the block with this executor; on Ray, connect first (one line if the cluster cannot be reached),
+    and leave a cluster this process started when done."""
+    token = _current.set(executor)
+    started = False
+    try:
+        if executor.ray:
+            started = _connect(executor)
+        yield executor
+    finally:
+        _current.reset(token)
+        if started:
+            _ray().shutdown()
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("ray", "ray") from exc
+    return ray
+
+
+def _connect(executor: Executor) -> bool:
+    """Connect to (or start) the cluster; True when this process started it."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+                               "runtime_env": {"env_vars": {"PYTHONPATH": src}}}  # fmt: skip
+    try:
+        if executor.address is None:
+            ray.init(**options)
+            return True
+        ray.init(address=executor.address, **options)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, grpc errors...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CodeufError(f"cannot reach the Ray cluster at {executor.address}: {first[:200]}") from None
+    return False
+
+
+# ----------------------------------------------------------------------------- sandbox jobs
+
+
+class SandboxActor:
+    """A Ray actor with one sandbox worker on its node (the same limits as here)."""
+
+    def __init__(self, limits: Any) -> None:
+        from codeuf.sandbox import SandboxPool
+
+        self.pool = SandboxPool(1, limits)
+
+    def run(self, job: Any) -> Any:
+        return self.pool.run(job)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RaySandboxPool:
+    """SandboxPool's interface (`run`, `size`, a context manager) over Ray actors; `run` may be called from
+    many threads at once, as the local pool is."""
+
+    def __init__(self, workers: int | None = None, limits: Any = None) -> None:
+        from codeuf.sandbox import Limits
+
+        ray = _ray()
+        self.size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=RETRIES)(SandboxActor)
+        self.actors = [remote.remote(limits or Limits()) for _ in range(self.size)]
+        self._free: queue.Queue[Any] = queue.Queue()
+        for actor in self.actors:
+            self._free.put(actor)
+
+    def run(self, job: Any) -> Any:
+        from codeuf.sandbox import JobResult
+
+        ray = _ray()
+        actor = self._free.get()
+        try:
+            return ray.get(actor.run.remote(job))
+        except ray.exceptions.RayError as exc:
+            return JobResult("timeout", [], f"the sandbox actor died, and its retries too ({type(exc).__name__})")
+        finally:
+            self._free.put(actor)
+
+    def close(self) -> None:
+        ray = _ray()
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+
+    def __enter__(self) -> RaySandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sandbox_pool(workers: int | None = None, limits: Any = None) -> Any:
+    """The sandbox of the current executor: worker processes here, or actors on the cluster."""
+    from codeuf.sandbox import SandboxPool
+
+    if current().ray:
+        return RaySandboxPool(workers, limits)
+    return SandboxPool(workers, limits)
+
+
+# ----------------------------------------------------------------------------- in-process models
+
+
+def build_backend(spec: str, timeout: float | None = None,
+                  replicas: tuple[int, float, float] = (1, 1.0, 0.0)) -> Backend:  # fmt: skip
+    """The backend of a spec under the current executor: on Ray, an in-process model is served by Ray actors
+    (replicas, CPUs and GPUs each); everything else is built here as usual."""
+    from codeuf.llm.base import backend_class, load_backend
+    from codeuf.llm.spec import parse_spec
+
+    if current().ray and backend_class(spec).in_process:
+        return RayModelBackend(parse_spec(spec), *replicas)
+    return load_backend(spec, timeout=timeout)
+
+
+class ModelActor:
+    """A Ray actor that loads one in-process model (llamacpp:, hf:) once and answers its requests."""
+
+    def __init__(self, spec: str, options: dict[str, Any]) -> None:
+        from codeuf.llm.base import load_backend
+
+        self.backend = load_backend(spec, **options)
+
+    def describe(self) -> dict[str, Any]:
+        flags = ("supports_schema", "supports_grammar", "supports_logprobs", "splits_digits")
+        return {"identity": self.backend.identity, **{f: getattr(self.backend, f) for f in flags}}
+
+    def generate(self, request: LLMRequest) -> LLMResult:
+        return self.backend.generate_sync(request)  # type: ignore[attr-defined, no-any-return]
+
+    def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
+        return self.backend.continuation(request, text)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayModelBackend(Backend):
+    """An in-process model served by `replicas` Ray actors; the runner keeps up to that many requests in
+    flight, each on a free replica. Its cache identity is the model's own, so results cached with or without
+    Ray are the same entries."""
+
+    name = "ray"
+    in_process = False
+
+    def __init__(self, spec: ModelSpec, replicas: int = 1, cpus: float = 1.0, gpus: float = 0.0,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(spec)
+        ray = _ray()
+        remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=RETRIES)(ModelActor)
+        self.actors = [remote.remote(str(spec), options) for _ in range(replicas)]
+        self.max_concurrency = replicas
+        described = ray.get([a.describe.remote() for a in self.actors])[0]
+        self._identity = described.pop("identity")
+        for flag, value in described.items():
+            setattr(self, flag, value)
+        self._free: asyncio.Queue[Any] | None = None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return self._identity
+
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        ray = _ray()
+        if self._free is None:  # bound to the running event loop
+            self._free = asyncio.Queue()
+            for actor in self.actors:
+                self._free.put_nowait(actor)
+        actor = await self._free.get()
+        try:
+            return await actor.generate.remote(request)  # type: ignore[no-any-return]
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), Exception) else None
+            raise cause if isinstance(cause, BackendError) else BackendError("internal", str(exc)[:300]) from None
+        except ray.exceptions.RayError as exc:
+            raise BackendError("server", f"a model replica died: {type(exc).__name__}") from None
+        finally:
+            self._free.put_nowait(actor)
+
+    def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
+        return _ray().get(self.actors[0].continuation.remote(request, text))  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        self._free = None  # the next event loop makes its own queue
+
+    def close(self) -> None:
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                _ray().kill(actor)
