@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned inside the `hf` extra (torch==2.13.0): an unpinned torch pulls gigabytes of CUDA.
-EXTRAS := all,hf,train,dev
+EXTRAS := all,hf,train,dev,ray
 DEMO_OUT := runs/demo
 
 .PHONY: demo test install lint bench clean browser
@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/failure_scenarios.py
 	$(BIN)/python benchmarks/constrained_decoding.py
 	$(BIN)/python benchmarks/judge_methods.py
+	$(BIN)/python benchmarks/ray_executor.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

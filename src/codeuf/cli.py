@@ -110,6 +110,9 @@ def llm_batch(
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
     prices: Annotated[Path | None, typer.Option(help="YAML {model: {input: USD/Mtok, output: USD/Mtok}}.")] = None,
+    replicas: Annotated[
+        int, typer.Option(min=1, help="With --executor ray: actors serving an in-process model (llamacpp:, hf:).")
+    ] = 1,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -131,6 +134,7 @@ def llm_batch(
                 max_retries=max_retries,
                 prices=prices,
                 progress=progress,
+                replicas=replicas,
             )
         )
         typer.echo(summary)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
 from collections.abc import Iterator
@@ -105,8 +106,11 @@ def _connect(executor: Executor) -> bool:
     if ray.is_initialized():
         return False
     src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False, "logging_level": logging.ERROR,
                                "runtime_env": {"env_vars": {"PYTHONPATH": src}}}  # fmt: skip
+    if executor.address not in (None, "auto"):
+        _check_reachable(executor.address)
     try:
         if executor.address is None:
             ray.init(**options)
@@ -116,6 +120,18 @@ def _connect(executor: Executor) -> bool:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CodeufError(f"cannot reach the Ray cluster at {executor.address}: {first[:200]}") from None
     return False
+
+
+def _check_reachable(address: str, seconds: float = 5.0) -> None:
+    """A cluster address that nothing answers at is one line at once (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            return
+    except (OSError, ValueError) as exc:
+        raise CodeufError(f"cannot reach the Ray cluster at {address}: {exc.__class__.__name__}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- sandbox jobs
@@ -203,9 +219,16 @@ def build_backend(spec: str, timeout: float | None = None,
 class ModelActor:
     """A Ray actor that loads one in-process model (llamacpp:, hf:) once and answers its requests."""
 
-    def __init__(self, spec: str, options: dict[str, Any]) -> None:
+    def __init__(self, spec: str, options: dict[str, Any], threads: int) -> None:
         from codeuf.llm.base import load_backend
 
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # its CPUs, not the node's: replicas share the node
+        if spec.startswith("llamacpp:"):
+            options = {"n_threads": threads, **options}
+        elif spec.startswith("hf:"):
+            import torch
+
+            torch.set_num_threads(threads)
         self.backend = load_backend(spec, **options)
 
     def describe(self) -> dict[str, Any]:
@@ -235,7 +258,8 @@ class RayModelBackend(Backend):
         super().__init__(spec)
         ray = _ray()
         remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=RETRIES)(ModelActor)
-        self.actors = [remote.remote(str(spec), options) for _ in range(replicas)]
+        threads = max(1, int(cpus))
+        self.actors = [remote.remote(str(spec), options, threads) for _ in range(replicas)]
         self.max_concurrency = replicas
         described = ray.get([a.describe.remote() for a in self.actors])[0]
         self._identity = described.pop("identity")

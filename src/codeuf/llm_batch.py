@@ -4,9 +4,10 @@ concurrency, ledger), its output written line by line and a manifest beside it."
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from codeuf.errors import InputError
 from codeuf.executor import build_backend
@@ -40,19 +41,22 @@ def check_output_file(path: Path, field: str) -> None:
     check_writable_dir(path.parent, field)
 
 
-@dataclass
-class BatchOptions:
+class BatchOptions(BaseModel):
+    """The settings of `codeuf llm batch`, checked like a config (the command line gives them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
     in_path: Path
     out_path: Path
-    concurrency: int = 8
+    concurrency: int = Field(8, ge=1)
     cache: Path | None = None
     use_cache: bool = True
     refresh: bool = False
-    timeout: float = 120.0
-    max_retries: int = 6
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
     prices: Path | None = None
     progress: bool | None = None
+    replicas: int = Field(1, ge=1, description="On a Ray executor: actors serving an in-process model.")
 
 
 def manifest_path(out: Path) -> Path:
@@ -73,7 +77,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     cache_path = options.cache or default_cache_path()
     if options.use_cache:
         check_output_file(cache_path, "--cache")
-    backend = build_backend(options.model, options.timeout)
+    backend = build_backend(options.model, options.timeout, (options.replicas, 1.0, 0.0))
     with exclusive(options.out_path.with_name(options.out_path.name + ".lock"), f"output {options.out_path}"):
         return _run_locked(options, items, prices, backend, cache_path, started)
 
@@ -92,7 +96,7 @@ def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, ca
     finally:
         session.close()
     wall = time.perf_counter() - started
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+    config = options.model_dump(mode="json")
     usage = session.stages[stage]["usage"]
     manifest = write_manifest(manifest_path(options.out_path), stage="llm-batch", config=config, counts=counts,
                               usage=usage, wall_time_s=round(wall, 3))  # fmt: skip

@@ -25,6 +25,11 @@ pytestmark = pytest.mark.timeout(900)
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'codeuf[ray]')")
 
 
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+"""The test cluster listens on 127.0.0.1 only, without tokens (a token file left in ~/.ray by an earlier local
+cluster would otherwise be asked for by one node and not the other)."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -38,10 +43,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert ray_bin, "the ray command is missing"
     port = free_port()
     temp = tmp_path_factory.mktemp("ray")
-    env = cli_env(RAY_USAGE_STATS_ENABLED="0")
+    env = cli_env(**RAY_ENV)
     common = ["--num-cpus", "1", "--disable-usage-stats", "--include-dashboard=false"]
-    subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                    "--temp-dir", str(temp), *common], check=True, capture_output=True, env=env, timeout=180)  # fmt: skip
+    head = [ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", str(temp)]
+    subprocess.run([*head, *common], check=True, capture_output=True, env=env, timeout=180)
     address = f"127.0.0.1:{port}"
     try:
         subprocess.run([ray_bin, "start", "--address", address, "--node-ip-address", "127.0.0.1",
@@ -61,12 +66,13 @@ def run_folder(tmp_path: Path, name: str, responses: dict, n: int = 8) -> tuple[
     config = tmp_path / f"{name}.yaml"
     pool = {m: {"spec": f"openai:{m}@http://127.0.0.1:9/v1"} for m in responses}
     config.write_text(yaml.safe_dump({"out": str(run), "pool": pool, "models_per_instruction": len(responses),
-                                      "judges": ["openai:j@http://127.0.0.1:9/v1"], "execution_workers": 2}))  # fmt: skip
+                                      "judges": ["openai:j@http://127.0.0.1:9/v1"],
+                                      "execution_workers": 2}))  # fmt: skip
     return run, config
 
 
 def codeuf(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CODEUF, *args], capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    return subprocess.run([*CODEUF, *args], capture_output=True, text=True, env=cli_env(**RAY_ENV), timeout=timeout)
 
 
 def executions(run: Path) -> dict[str, list]:
@@ -131,7 +137,7 @@ def test_a_killed_sandbox_actor_loses_nothing(cluster: str, tmp_path: Path) -> N
     clean, clean_config = run_folder(tmp_path, "clean", SLOW, n=10)
     assert codeuf("execute", "-c", str(clean_config)).returncode == 0
     run, config = run_folder(tmp_path, "killed", SLOW, n=10)
-    proc = subprocess.Popen([*CODEUF, "execute", "-c", str(config), "--executor", cluster], env=cli_env(),
+    proc = subprocess.Popen([*CODEUF, "execute", "-c", str(config), "--executor", cluster], env=cli_env(**RAY_ENV),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.time() + 300
     path = run / "executions.jsonl"
@@ -149,7 +155,7 @@ def test_a_killed_driver_resumes_without_executing_a_recorded_response_again(clu
     clean, clean_config = run_folder(tmp_path, "clean", SLOW, n=12)
     assert codeuf("execute", "-c", str(clean_config)).returncode == 0
     run, config = run_folder(tmp_path, "driver", SLOW, n=12)
-    proc = subprocess.Popen([*CODEUF, "execute", "-c", str(config), "--executor", cluster], env=cli_env(),
+    proc = subprocess.Popen([*CODEUF, "execute", "-c", str(config), "--executor", cluster], env=cli_env(**RAY_ENV),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     path = run / "executions.jsonl"
     deadline = time.time() + 300
@@ -172,3 +178,20 @@ def test_an_unreachable_cluster_is_one_line_and_nothing_is_written(tmp_path: Pat
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot reach the Ray cluster at 127.0.0.1:" in result.stderr
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_a_run_whose_pool_asks_for_replicas_builds_its_dataset_on_ray(cluster: str, tmp_path: Path) -> None:
+    entry = {"spec": "llamacpp:default", "max_tokens": 16, "replicas": 2, "cpus_per_replica": 1.0}
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": "builtin:tasks", "n": 2, "out": str(tmp_path / "run"), "models_per_instruction": 2,
+        "pool": {"greedy": {**entry, "temperature": 0.0}, "warm": {**entry, "temperature": 0.8}},
+        "judges": ["embedded"], "concurrency": 4, "execution_workers": 2,
+    }))  # fmt: skip
+    result = codeuf("run", str(config), "--executor", cluster, timeout=800)
+    assert result.returncode == 0, result.stderr
+    feedback = [json.loads(x) for x in (tmp_path / "run/feedback/train.jsonl").read_text().splitlines()]
+    assert len(feedback) == 2 and all(len(r["responses"]) == 2 and r["responses"][0]["response"] for r in feedback)
+    assert all(a["rating"] in {"1", "2", "3", "4", "5"} for r in feedback for a in r["annotations"])
+    manifest = json.loads((tmp_path / "run/manifest.json").read_text())
+    assert manifest["stages"]["generate"]["calls"] == 4 and manifest["executions"]["records_with_tests"] == 2
