@@ -55,6 +55,14 @@ class FakeServer:
         self.rating_distribution: dict[str, float] | None = None
         """When set, chat answers that are asked for log-probabilities return them: each run of digits is one token
         (as in OpenAI's tokenizers) whose top alternatives are this distribution; other tokens are certain."""
+        self.batch_delay = 0.3
+        """Seconds a batch takes to end (validating, then in_progress, then done)."""
+        self.batch_fail: set[str] = set()
+        """Requests of a batch whose custom id or text holds one of these fail inside it (an error line)."""
+        self.batch_outcome = "completed"
+        """How the next batches end: completed, expired (only the first half answered) or failed (none)."""
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
         self.script: Any = None
         """A function of the request body giving the answer's text, or None for the default (echo, or a value
         of the schema): a test scripts what a model writes."""
@@ -127,8 +135,11 @@ class FakeServer:
             writer.close()
 
     def _count(self, counter: Counter[str], body: bytes) -> None:
-        """Counted per distinct request: the whole body, canonically."""
-        key = json.dumps(json.loads(body or b"{}"), sort_keys=True)
+        """Counted per distinct request: the whole body, canonically (an upload by its bytes)."""
+        try:
+            key = json.dumps(json.loads(body or b"{}"), sort_keys=True)
+        except ValueError:
+            key = hashlib.blake2b(body, digest_size=8).hexdigest()
         with self._lock:
             counter[key] += 1
 
@@ -145,6 +156,11 @@ class FakeServer:
     ) -> tuple[int, dict[str, str], Any]:
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+        if "/files" in path or "/batches" in path:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            with self._lock:
+                return self._batch_api(method, path, body, headers)
         req = json.loads(body or b"{}")
         text = self._text(req)
         with self._lock:
@@ -256,3 +272,129 @@ class FakeServer:
             else:
                 tokens.append({"token": token, "logprob": 0.0, "top_logprobs": [{"token": token, "logprob": 0.0}]})
         return {"content": tokens}
+
+    # ----------------------------------------------------------------- batch APIs (OpenAI, Anthropic)
+
+    def _batch_api(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, Any]:
+        parts = path.split("?")[0].rstrip("/").split("/")
+        if path.startswith("/v1/messages/batches"):
+            return self._anthropic_batches(method, parts[4:], body)
+        if parts[2] == "files" and method == "POST":
+            content = _multipart_file(body, headers.get("content-type", ""))
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = content
+            return 200, {}, {"id": file_id, "object": "file", "bytes": len(content), "purpose": "batch"}
+        if parts[2] == "files" and len(parts) == 5 and parts[4] == "content":
+            return (200, {}, self.files[parts[3]]) if parts[3] in self.files else (404, {}, {"error": "no file"})
+        if parts[2] == "batches" and method == "POST" and len(parts) == 3:
+            request = json.loads(body)
+            if request.get("input_file_id") not in self.files:
+                return 400, {}, {"error": {"message": "unknown input_file_id"}}
+            batch_id = f"batch_{len(self.batches) + 1}"
+            self.batches[batch_id] = {"id": batch_id, "object": "batch", "endpoint": request["endpoint"],
+                                      "input_file_id": request["input_file_id"], "created": time.time(),
+                                      "outcome": self.batch_outcome, "status": "validating", "output_file_id": None,
+                                      "error_file_id": None, "metadata": request.get("metadata")}  # fmt: skip
+            return 200, {}, self._openai_batch(batch_id)
+        batch = self.batches.get(parts[3]) if len(parts) > 3 else None
+        if batch is None:
+            return 404, {}, {"error": {"message": "no such batch"}}
+        if method == "POST" and parts[-1] == "cancel":
+            batch["status"] = batch["outcome"] = "cancelled"
+        return 200, {}, self._openai_batch(batch["id"])
+
+    def _openai_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        age = time.time() - batch["created"]
+        if batch["status"] in ("validating", "in_progress"):
+            batch["status"] = "validating" if age < self.batch_delay / 2 else "in_progress"
+            if age >= self.batch_delay:
+                self._finish_openai(batch)
+        lines = self.files[batch["input_file_id"]].decode().splitlines()
+        counts = batch.get("counts") or {"total": len(lines), "completed": 0, "failed": 0}
+        shown = {k: v for k, v in batch.items() if k not in ("created", "outcome", "counts")}
+        return {**shown, "request_counts": counts, "created_at": int(batch["created"])}
+
+    def _finish_openai(self, batch: dict[str, Any]) -> None:
+        lines = [json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines()]
+        outcome = batch["outcome"]
+        batch["status"] = outcome
+        if outcome in ("failed", "cancelled"):
+            return
+        answered = lines if outcome == "completed" else lines[: len(lines) // 2]
+        good, bad = [], []
+        for line in answered:
+            if any(f in line["custom_id"] or f in json.dumps(line["body"]) for f in self.batch_fail):
+                bad.append({"id": "r", "custom_id": line["custom_id"], "response": None,
+                            "error": {"code": "server_error", "message": "injected failure"}})  # fmt: skip
+                continue
+            answer = self._answer(line["url"], line["body"], None)
+            good.append({"id": "r", "custom_id": line["custom_id"], "error": None,
+                         "response": {"status_code": 200, "request_id": "q", "body": answer}})  # fmt: skip
+        for kind, rows in (("output_file_id", good), ("error_file_id", bad)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[kind] = file_id
+        batch["counts"] = {"total": len(lines), "completed": len(good), "failed": len(bad)}
+
+    def _anthropic_batches(self, method: str, parts: list[str], body: bytes) -> tuple[int, dict, Any]:
+        if method == "POST" and not parts:
+            requests = json.loads(body)["requests"]
+            batch_id = f"msgbatch_{len(self.batches) + 1}"
+            self.batches[batch_id] = {"requests": requests, "created": time.time(), "outcome": self.batch_outcome,
+                                      "ended": False, "results": None}  # fmt: skip
+            return 200, {}, self._anthropic_batch(batch_id)
+        batch = self.batches.get(parts[0]) if parts else None
+        if batch is None:
+            return 404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no such batch"}}
+        if method == "POST" and parts[-1] == "cancel":
+            batch["outcome"] = "canceled"
+        if parts[-1] == "results":
+            self._anthropic_batch(parts[0])
+            rows = batch["results"] or []
+            return 200, {}, "".join(json.dumps(r) + "\n" for r in rows).encode()
+        return 200, {}, self._anthropic_batch(parts[0])
+
+    def _anthropic_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        due = time.time() - batch["created"] >= self.batch_delay or batch["outcome"] == "canceled"
+        if not batch["ended"] and due:
+            batch["ended"] = True
+            batch["results"] = []
+            for i, request in enumerate(batch["requests"]):
+                late = batch["outcome"] == "expired" and i >= len(batch["requests"]) // 2
+                if batch["outcome"] == "canceled" or late:
+                    kind = "canceled" if batch["outcome"] == "canceled" else "expired"
+                    batch["results"].append({"custom_id": request["custom_id"], "result": {"type": kind}})
+                elif any(f in request["custom_id"] or f in json.dumps(request["params"]) for f in self.batch_fail):
+                    error = {"type": "error", "error": {"type": "api_error", "message": "injected failure"}}
+                    batch["results"].append(
+                        {"custom_id": request["custom_id"], "result": {"type": "errored", "error": error}}
+                    )
+                else:
+                    message = self._answer("/v1/messages", request["params"], None)
+                    batch["results"].append({"custom_id": request["custom_id"],
+                                             "result": {"type": "succeeded", "message": message}})  # fmt: skip
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if batch["ended"]:
+            for row in batch["results"]:
+                counts[row["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(batch["requests"])
+        stamp = "2026-01-01T00:00:00Z"
+        results = f"{self.root}/v1/messages/batches/{batch_id}/results" if batch["ended"] else None
+        return {"id": batch_id, "type": "message_batch", "processing_status": "ended" if batch["ended"] else
+                "in_progress", "request_counts": counts, "created_at": stamp, "expires_at": stamp,
+                "ended_at": stamp if batch["ended"] else None, "cancel_initiated_at": None, "archived_at": None,
+                "results_url": results}  # fmt: skip
+
+
+def _multipart_file(body: bytes, content_type: str) -> bytes:
+    """The content of the part named "file" of a multipart/form-data body."""
+    boundary = content_type.split("boundary=")[-1].strip('"').encode()
+    for part in body.split(b"--" + boundary):
+        head, _, content = part.partition(b"\r\n\r\n")
+        if b'name="file"' in head:
+            return content.rstrip(b"\r\n")
+    return b""

@@ -35,6 +35,16 @@ train_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(train_app, name="train")
+batches_app = typer.Typer(help="Provider batch APIs: the batches a run submitted.", no_args_is_help=True,
+                          rich_markup_mode=None)  # fmt: skip
+app.add_typer(batches_app, name="batches")
+
+
+BatchApiOpt = Annotated[
+    bool,
+    typer.Option("--batch-api", help="Send the requests to batch-capable models (openai:, anthropic:) through the "
+                 "provider's batch API: half the price, answers within 24 hours; a rerun attaches to open batches."),
+]  # fmt: skip
 
 
 def _version(value: bool) -> None:
@@ -84,6 +94,15 @@ ExecutorOpt = Annotated[
 ]  # fmt: skip
 
 
+def batch_settings(folder: Path, enabled: bool):  # type: ignore[no-untyped-def]
+    """The batch API settings of a command that writes `folder` (its journal there), or None."""
+    if not enabled:
+        return None
+    from codeuf.llm.batchapi import BatchSettings
+
+    return BatchSettings(journal=folder / "batches.jsonl")
+
+
 def _executing(name: str | None):  # type: ignore[no-untyped-def]
     """The context a command's work runs in: this machine, or a Ray cluster (imported only then)."""
     from codeuf.executor import parse_executor, using
@@ -113,6 +132,7 @@ def llm_batch(
     replicas: Annotated[
         int, typer.Option(min=1, help="With --executor ray: actors serving an in-process model (llamacpp:, hf:).")
     ] = 1,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -135,6 +155,7 @@ def llm_batch(
                 prices=prices,
                 progress=progress,
                 replicas=replicas,
+                batch_api=batch_api,
             )
         )
         typer.echo(summary)
@@ -148,6 +169,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")] = None,
     n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep (overrides the config).")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight per backend.")] = None,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     push_to_hub: Annotated[
@@ -162,7 +184,8 @@ def run(
         from codeuf.report.summary import print_run_summary
         from codeuf.stages.pipeline import run_pipeline
 
-        summary = run_pipeline(_settings(config, out=out, n=n, concurrency=concurrency), progress=progress)
+        settings = _settings(config, out=out, n=n, concurrency=concurrency, batch_api=batch_api or None)
+        summary = run_pipeline(settings, progress=progress)
         print_run_summary(summary)
         if summary.failures:
             raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
@@ -221,6 +244,7 @@ def tests_command(
         typer.Option(help="Without a reference solution: codet, majority or none (see the README)."),
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -228,7 +252,7 @@ def tests_command(
     with _executing(executor):
         from codeuf.stages.pipeline import stage_tests
 
-        settings = _settings(config, out=out, execution_workers=workers)
+        settings = _settings(config, out=out, execution_workers=workers, batch_api=batch_api or None)
         synthesis = settings.synthesize_tests.model_dump() if settings.synthesize_tests else {}
         given = {k: v for k, v in {"spec": model, "count": count, "agreement": agreement}.items() if v is not None}
         if given or synthesis:
@@ -248,13 +272,15 @@ def generate_command(
     out: OutOpt = None,
     input: InputOpt = None,
     progress: ProgressOpt = None,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
 ) -> None:
     """Stage 2: one response per (instruction, assigned model), a principle as system prompt."""
     with _executing(executor):
         from codeuf.stages.pipeline import stage_generate
 
-        typer.echo(f"generations: {stage_generate(_settings(config, out=out), input, progress)}")
+        settings = _settings(config, out=out, batch_api=batch_api or None)
+        typer.echo(f"generations: {stage_generate(settings, input, progress)}")
 
 
 @app.command("execute")
@@ -283,6 +309,7 @@ def annotate_command(
     judge_config: JudgeConfigOpt = None,
     method: MethodOpt = None,
     orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     push_to_hub: PushOpt = None,
@@ -294,7 +321,7 @@ def annotate_command(
         from codeuf.judging import resolve_judges, with_settings
         from codeuf.stages.pipeline import stage_annotate
 
-        settings = _settings(config, out=out, orders=orders)
+        settings = _settings(config, out=out, orders=orders, batch_api=batch_api or None)
         judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
         judges = with_settings(judges, method=method)
         settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
@@ -349,6 +376,7 @@ def codal_answer(
     format: Annotated[str | None, typer.Option(help="Prompt format for a raw prompt [default: chat].")] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per answer.")] = 1024,
     concurrency: ConcurrencyOpt = 8,
+    batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -363,7 +391,7 @@ def codal_answer(
         if format is not None:
             get_format(format)
         items = load_bench(bench)
-        session = StageSession(out / "cache.sqlite", concurrency, progress)
+        session = StageSession(out / "cache.sqlite", concurrency, progress, batch=batch_settings(out, batch_api))
         session.backend(model)
         with folder_lock(out):
             try:
@@ -387,6 +415,7 @@ def codal_grade(
     ] = None,
     max_tokens: JudgeTokensOpt = None,
     rationale_chars: RationaleOpt = None,
+    batch_api: BatchApiOpt = False,
     concurrency: ConcurrencyOpt = 8,
     progress: ProgressOpt = None,
 ) -> None:
@@ -395,7 +424,7 @@ def codal_grade(
     from codeuf.judging import resolve_judges
 
     judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
-    for line in grade_folder(answers, judges, reference, concurrency, progress):
+    for line in grade_folder(answers, judges, reference, concurrency, progress, batch_api=batch_api):
         typer.echo(line)
 
 
@@ -690,3 +719,19 @@ def main() -> None:
         where = f": {exc.filename}" if exc.filename else ""
         _fail(f"{exc.strerror or type(exc).__name__}{where}", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+@batches_app.command("status")
+def batches_status(run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")]) -> None:
+    """Every batch the run submitted, and the provider's status of the open ones."""
+    from codeuf.llm_batch import batches_report
+
+    typer.echo("\n".join(batches_report(run)))
+
+
+@batches_app.command("cancel")
+def batches_cancel(run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")]) -> None:
+    """Cancel the run's open batches; the next run of its command sends their requests again."""
+    from codeuf.llm_batch import batches_report
+
+    typer.echo("\n".join(batches_report(run, cancel=True)))

@@ -40,6 +40,7 @@ class PoolModel(BaseModel):
     )
     cpus_per_replica: float = Field(1.0, gt=0, description="CPUs each replica takes on the cluster.")
     gpus_per_replica: float = Field(0.0, ge=0, description="GPUs each replica takes on the cluster.")
+    batch_api: bool = Field(False, description="Send this model's requests through its provider's batch API.")
 
     _spec = field_validator("spec")(checked_spec)
     _format = field_validator("format")(known_format)
@@ -120,6 +121,13 @@ class RunConfig(BaseModel):
         None, description="Write tests for the instructions that have none (codeuf tests); none: do not."
     )
     execution_workers: int | None = Field(None, ge=1, description="Sandbox processes [default: CPU count].")
+    batch_api: bool = Field(
+        False, description="Send every batch-capable model's requests through its provider's batch API (half price)."
+    )
+    batch_poll_s: float = Field(30.0, gt=0, description="First wait between polls of a batch (doubling, to 300 s).")
+    batch_retry: Literal["live", "batch"] = Field(
+        "live", description="Requests a batch did not answer (errored, expired): sent live, or in a new batch."
+    )
     max_retries: int = Field(6, ge=0, description="Retries per call on 429, 5xx, timeouts and connection errors.")
     timeout: float = Field(120.0, gt=0, description="Seconds per attempt (HTTP backends).")
     down_after_s: float = Field(

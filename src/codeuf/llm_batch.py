@@ -57,6 +57,7 @@ class BatchOptions(BaseModel):
     prices: Path | None = None
     progress: bool | None = None
     replicas: int = Field(1, ge=1, description="On a Ray executor: actors serving an in-process model.")
+    batch_api: bool = Field(False, description="Through the provider's batch API (journal beside the output).")
 
 
 def manifest_path(out: Path) -> Path:
@@ -88,9 +89,13 @@ def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, ca
     from codeuf.session import StageSession, failure_summary
 
     stage = f"batch {backend.spec}"
+    from codeuf.llm.batchapi import BatchSettings
+
+    journal = options.out_path.with_name(options.out_path.name + ".batches.jsonl")
+    batch = BatchSettings(journal=journal) if options.batch_api else None
     session = StageSession(cache_path if options.use_cache else None, options.concurrency, options.progress,
                            max_retries=options.max_retries, timeout=options.timeout, refresh=options.refresh,
-                           prices=prices)  # fmt: skip
+                           prices=prices, batch=batch)  # fmt: skip
     try:
         counts = session.run_with(stage, [backend], lambda runner: run_batch(items, options.out_path, backend, runner))
     finally:
@@ -106,3 +111,47 @@ def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, ca
         f"in {wall:.1f} s\nresults: {options.out_path}\nmanifest: {manifest}"
     )
     return summary, failure_summary({"llm batch": {"usage": usage}})
+
+
+# ----------------------------------------------------------------------------- codeuf batches status|cancel
+
+
+def _journal(folder: Path) -> Any:
+    from codeuf.llm.batchapi import BatchJournal
+
+    path = folder / "batches.jsonl" if folder.is_dir() else folder
+    if not path.is_file():
+        raise InputError("no batches here (no batches.jsonl): nothing was sent through a batch API", path=folder)
+    return BatchJournal(path)
+
+
+def batches_report(folder: Path, cancel: bool = False) -> list[str]:
+    """`codeuf batches status|cancel RUN`: every batch the run submitted, its provider's status for the open
+    ones; with `cancel`, the open ones cancelled (their requests are retried by the next run of the command)."""
+    import asyncio
+
+    from codeuf.executor import build_backend
+
+    journal = _journal(folder)
+    lines = []
+    backends: dict[str, Any] = {}
+
+    async def go() -> None:
+        for batch, entry in journal.batches().items():
+            status = entry["status"]
+            if status is None:
+                backend = backends.setdefault(entry["spec"], build_backend(entry["spec"]))
+                if cancel:
+                    await backend.batch_cancel(batch)
+                    journal.finished(batch, "cancelled")
+                    status = "cancelled (by codeuf batches cancel)"
+                else:
+                    state = await backend.batch_poll(batch)
+                    counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
+                    status = f"open: {state.status}" + (f" ({counts})" if counts else "")
+            lines.append(f"{batch}  {entry['spec']}  {len(entry['keys'])} requests  {status}")
+        for backend in backends.values():
+            await backend.aclose()
+
+    asyncio.run(go())
+    return lines or ["no batches"]

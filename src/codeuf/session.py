@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from codeuf.errors import CallsFailedError
 from codeuf.llm.base import Backend
+from codeuf.llm.batchapi import BatchSettings
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
 from codeuf.llm.types import LLMRequest, LLMResult
@@ -40,6 +41,8 @@ class StageSession:
         down_after_s: float = 60.0,
         refresh: bool = False,
         prices: dict[str, dict[str, float]] | None = None,
+        batch: BatchSettings | None = None,
+        batch_specs: frozenset[str] | None = None,
     ) -> None:
         """`cache_path` None: no cache. `refresh`: ignore cached results and replace them. `prices`: USD per
         million tokens per model, for the ledger's costs."""
@@ -48,6 +51,8 @@ class StageSession:
         self.concurrency, self.progress = concurrency, progress
         self.max_retries, self.timeout, self.down_after_s = max_retries, timeout, down_after_s
         self.refresh, self.prices = refresh, prices or {}
+        self.batch, self.batch_specs = batch, batch_specs
+        """Provider batch APIs: for every batch-capable backend, or those of `batch_specs` (codeuf.llm.batchapi)."""
         self.replicas: dict[str, tuple[int, float, float]] = {}
         """Per in-process spec: (replicas, CPUs and GPUs each) on a Ray executor."""
         self._backends: dict[str, Backend] = {}
@@ -61,6 +66,11 @@ class StageSession:
         for entry in config.pool.values():  # pool entries that share a spec share its replicas: the most asked
             replicas = (entry.replicas, entry.cpus_per_replica, entry.gpus_per_replica)
             session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)
+        flagged = [e.spec for e in config.pool.values() if e.batch_api] + [j.spec for j in config.judges if j.batch_api]
+        if config.batch_api or flagged:
+            session.batch = BatchSettings(journal=Path(config.out) / "batches.jsonl", poll_min_s=config.batch_poll_s,
+                                          retry=config.batch_retry)  # fmt: skip
+            session.batch_specs = None if config.batch_api else frozenset(flagged)
         return session
 
     def backend(self, spec: str) -> Backend:
@@ -90,7 +100,8 @@ class StageSession:
         runner = Runner(
             RunnerConfig(concurrency=self.concurrency, progress=self.progress, description=stage,
                          max_retries=self.max_retries, timeout=self.timeout, down_after_s=self.down_after_s,
-                         use_cache=self.cache_path is not None, refresh=self.refresh),
+                         use_cache=self.cache_path is not None, refresh=self.refresh, batch=self.batch,
+                         batch_specs=self.batch_specs),
             cache=self.cache,
             ledger=ledger,
         )  # fmt: skip

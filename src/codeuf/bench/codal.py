@@ -24,6 +24,7 @@ from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError, invalid
 from codeuf.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
+from codeuf.llm.batchapi import BatchSettings
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference
@@ -218,13 +219,16 @@ def _call_failed(grade: dict[str, Any]) -> bool:
 
 
 def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None, concurrency: int = 8,
-                 progress: bool | None = None) -> list[str]:  # fmt: skip
+                 progress: bool | None = None, batch_api: bool = False) -> list[str]:  # fmt: skip
     """`codeuf codal grade`: every judge grades the folder's answers (checked before any call); one line each."""
     from codeuf.io import folder_lock
 
     for judge in judges:
         check_answers(answers, reference or judge.reference or DEFAULT_REFERENCE)
-    session = StageSession(answers / "cache.sqlite", concurrency, progress)
+    flagged = [j.spec for j in judges if j.batch_api]
+    batch = BatchSettings(journal=answers / "batches.jsonl") if batch_api or flagged else None
+    session = StageSession(answers / "cache.sqlite", concurrency, progress, batch=batch,
+                           batch_specs=None if batch_api else frozenset(flagged))  # fmt: skip
     for judge in judges:
         session.backend(judge.spec)
     lines = []

@@ -98,16 +98,18 @@ def _table(rows: dict[str, dict[str, int]]) -> str:
 
 def _usage_table(stages: dict[str, Any]) -> str:
     lines = [
-        "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens |",
-        "|---|---|---|---|---|---|",
+        "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens | through a batch API |",
+        "|---|---|---|---|---|---|---|",
     ]
     for stage, entry in stages.items():
         usage = entry.get("usage", {}).values()
         prompt = sum(u.get("prompt_tokens", 0) for u in usage)
         completion = sum(u.get("completion_tokens", 0) for u in usage)
-        lines.append(
-            f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {prompt} | {completion} |"
-        )
+        batched = sum(u.get("batch_requests", 0) for u in usage)
+        batches = sum(u.get("batches", 0) for u in usage)
+        through = f"{batched} calls in {batches} batches" if batched or batches else "none"
+        lines.append(f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {prompt} | "
+                     f"{completion} | {through} |")  # fmt: skip
     return "\n".join(lines)
 
 

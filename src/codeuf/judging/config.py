@@ -56,6 +56,7 @@ class JudgeConfig(BaseModel):
         None, strict=False, description="Folder whose templates replace the built-in ones (annotate.j2, ...)."
     )
     reference: str | None = Field(None, description=f"CODAL-Bench: the reference answer shown [{DEFAULT_REFERENCE}].")
+    batch_api: bool = Field(False, description="Send this judge's requests through its provider's batch API.")
 
     _spec = field_validator("spec")(checked_spec)
     _format = field_validator("format")(known_format)

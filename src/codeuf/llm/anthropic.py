@@ -49,7 +49,8 @@ class AnthropicBackend(Backend):
             api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout
         )
 
-    async def generate(self, request: LLMRequest) -> LLMResult:
+    def _params(self, request: LLMRequest) -> dict[str, Any]:
+        """The Messages API parameters of a request (one line if it asks what the API does not have)."""
         if request.prompt is not None:
             raise BackendError("bad_request", "the Anthropic API takes chat messages, not a raw prompt")
         if request.grammar is not None or request.logprobs is not None:
@@ -57,28 +58,38 @@ class AnthropicBackend(Backend):
         if request.temperature > 1.0:
             raise BackendError("bad_request", "the Anthropic API takes a temperature of at most 1.0")
         messages = request.messages or []
-        args: dict[str, Any] = {
+        params: dict[str, Any] = {
             "model": self.spec.model,
             "max_tokens": request.max_tokens,
             "messages": [m.model_dump() for m in messages if m.role != "system"],
-            # The HTTP API takes these; recent SDK releases dropped them from the signature.
-            "extra_body": {"temperature": request.temperature}
-            | ({"top_p": request.top_p} if request.top_p < 1.0 else {}),
+            "temperature": request.temperature,
         }
+        if request.top_p < 1.0:
+            params["top_p"] = request.top_p
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         if system:
-            args["system"] = system
+            params["system"] = system
         if request.stop:
-            args["stop_sequences"] = request.stop
+            params["stop_sequences"] = request.stop
         if request.json_schema is not None:
-            args["tools"] = [
+            params["tools"] = [
                 {"name": TOOL_NAME, "description": "Give the answer.", "input_schema": request.json_schema}
             ]
-            args["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+            params["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+        return params
+
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        params = self._params(request)
+        # The HTTP API takes these; recent SDK releases dropped them from the signature.
+        extra = {k: params.pop(k) for k in ("temperature", "top_p") if k in params}
         try:
-            response = await self._client.messages.create(**args)
+            response = await self._client.messages.create(**params, extra_body=extra)
         except _anthropic.AnthropicError as exc:
             raise classify(exc) from None
+        return self._message_result(request, response)
+
+    @staticmethod
+    def _message_result(request: LLMRequest, response: Any) -> LLMResult:
         usage = Usage(prompt_tokens=response.usage.input_tokens, completion_tokens=response.usage.output_tokens)
         common = {"finish_reason": response.stop_reason, "usage": usage, "model": response.model}
         if request.json_schema is not None:
@@ -89,6 +100,49 @@ class AnthropicBackend(Backend):
             return LLMResult(text=json.dumps(tool.input), parsed=tool.input, **common)
         text = "".join(b.text for b in response.content if b.type == "text")
         return LLMResult.from_text(request, text, **common)
+
+    # ------------------------------------------------------------------------- Message Batches
+
+    supports_batch = True
+    batch_limits = (100_000, 250 * 1024**2)  # Anthropic: 100,000 requests or 256 MB per batch
+
+    def batch_size(self, custom_id: str, request: LLMRequest) -> int:
+        return len(json.dumps({"custom_id": custom_id, "params": self._params(request)})) + 1
+
+    async def batch_submit(self, items: list[tuple[str, LLMRequest]]) -> str:
+        requests = [{"custom_id": custom_id, "params": self._params(request)} for custom_id, request in items]
+        try:
+            batch = await self._client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        except _anthropic.AnthropicError as exc:
+            raise classify(exc) from None
+        return str(batch.id)
+
+    async def batch_poll(self, batch_id: str) -> Any:
+        from codeuf.llm.batchapi import BatchState
+
+        try:
+            batch = await self._client.messages.batches.retrieve(batch_id)
+        except _anthropic.AnthropicError as exc:
+            raise classify(exc) from None
+        counts = batch.request_counts.model_dump() if batch.request_counts else {}
+        return BatchState(str(batch.processing_status), batch.processing_status == "ended", counts)
+
+    async def batch_results(self, batch_id: str, requests: dict[str, LLMRequest]) -> dict[str, LLMResult]:
+        answers: dict[str, LLMResult] = {}
+        try:
+            async for row in await self._client.messages.batches.results(batch_id):
+                request = requests.get(row.custom_id)
+                if request is not None and row.result.type == "succeeded":
+                    answers[row.custom_id] = self._message_result(request, row.result.message)
+        except _anthropic.AnthropicError as exc:
+            raise classify(exc) from None
+        return answers
+
+    async def batch_cancel(self, batch_id: str) -> None:
+        try:
+            await self._client.messages.batches.cancel(batch_id)
+        except _anthropic.AnthropicError as exc:
+            raise classify(exc) from None
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -81,6 +81,14 @@ class Backend(ABC):
     """Whether the tokenizer writes "10" as two tokens; None where the backend cannot tell (an HTTP API)."""
     max_concurrency: int | None = None
     """Requests it can serve at once (its replicas), when fewer than the runner's concurrency."""
+    supports_batch: ClassVar[bool] = False
+    """It has a provider batch API (codeuf.llm.batchapi): batch_submit, batch_poll, batch_results, batch_cancel."""
+    batch_limits: ClassVar[tuple[int, int]] = (50_000, 200 * 1024**2)
+    """The provider's limits per batch: requests, bytes."""
+
+    def batch_size(self, custom_id: str, request: LLMRequest) -> int:
+        """Bytes the request takes in a batch (for splitting within the provider's limits)."""
+        return len(custom_id) + len(request.model_dump_json()) + 64
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

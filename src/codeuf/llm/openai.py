@@ -123,23 +123,25 @@ class OpenAIBackend(Backend):
             raise BackendError("bad_response", "the server's answer has no choices")
         return data
 
-    async def _chat(self, index: int, request: LLMRequest) -> LLMResult:
+    def _chat_body(self, request: LLMRequest, mode: str) -> dict[str, Any]:
         body = self._common(request)
         body["messages"] = [m.model_dump() for m in request.messages or []]
         if request.logprobs is not None:
             body["logprobs"] = True
             body["top_logprobs"] = request.logprobs
+        if request.json_schema is not None and mode == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": request.json_schema, "strict": True},
+            }
+        elif request.json_schema is not None and mode == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        return body
+
+    async def _chat(self, index: int, request: LLMRequest) -> LLMResult:
         while True:
             mode = self._schema_modes[0]
-            if request.json_schema is not None and mode == "json_schema":
-                body["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": "output", "schema": request.json_schema, "strict": True},
-                }
-            elif request.json_schema is not None and mode == "json_object":
-                body["response_format"] = {"type": "json_object", "schema": request.json_schema}
-            else:
-                body.pop("response_format", None)
+            body = self._chat_body(request, mode)
             try:
                 data = await self._post(index, "/chat/completions", body)
                 break
@@ -154,6 +156,9 @@ class OpenAIBackend(Backend):
                     raise
                 if self._schema_modes[0] == mode:  # another request may have moved on already
                     self._schema_modes.pop(0)
+        return self._chat_result(request, data)
+
+    def _chat_result(self, request: LLMRequest, data: dict[str, Any]) -> LLMResult:
         choice = data["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
         logprobs = None
@@ -169,14 +174,19 @@ class OpenAIBackend(Backend):
             ]
         return self._result(request, text, choice, data, logprobs)
 
-    async def _complete(self, index: int, request: LLMRequest) -> LLMResult:
+    def _completion_body(self, request: LLMRequest) -> dict[str, Any]:
         body = self._common(request)
         body["prompt"] = request.prompt
         if request.logprobs is not None:
             body["logprobs"] = request.logprobs
         if request.json_schema is not None:
             body["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        data = await self._post(index, "/completions", body)
+        return body
+
+    async def _complete(self, index: int, request: LLMRequest) -> LLMResult:
+        return self._completion_result(request, await self._post(index, "/completions", self._completion_body(request)))
+
+    def _completion_result(self, request: LLMRequest, data: dict[str, Any]) -> LLMResult:
         choice = data["choices"][0]
         logprobs = None
         lp = choice.get("logprobs") or {}
@@ -207,6 +217,87 @@ class OpenAIBackend(Backend):
             logprobs=logprobs,
             model=data.get("model"),
         )
+
+    # ------------------------------------------------------------------------- the Batch API
+
+    supports_batch = True
+    batch_limits = (50_000, 190 * 1024**2)  # OpenAI: 50,000 requests and a 200 MB input file per batch
+    _TERMINAL = frozenset({"completed", "expired", "failed", "cancelled"})
+
+    def _batch_line(self, custom_id: str, request: LLMRequest) -> dict[str, Any]:
+        if request.prompt is not None:
+            return {"custom_id": custom_id, "method": "POST", "url": "/v1/completions",
+                    "body": self._completion_body(request)}  # fmt: skip
+        return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+                "body": self._chat_body(request, self._schema_modes[0])}  # fmt: skip
+
+    def batch_size(self, custom_id: str, request: LLMRequest) -> int:
+        return len(json.dumps(self._batch_line(custom_id, request))) + 1
+
+    async def _api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A call to the files or batches endpoints of the first URL; JSON back (or bytes for file content)."""
+        if not self._sessions:
+            self._sessions = [aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))]
+        headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}  # aiohttp sets the body's
+        try:
+            async with self._sessions[0].request(method, self._urls[0] + path, headers=headers, **kwargs) as response:
+                raw = await response.read()
+                if response.status != 200:
+                    raise http_error(response.status, raw, response.headers)
+        except asyncio.TimeoutError:
+            raise BackendError("timeout", f"no answer within {self._timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise BackendError("connection", f"{type(exc).__name__}: {exc}") from None
+        if path.endswith("/content"):
+            return raw
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise BackendError("bad_response", "the server's answer is not valid JSON") from None
+
+    async def batch_submit(self, items: list[tuple[str, LLMRequest]]) -> str:
+        """Upload the requests as a JSONL file (bodies only: the key is in the headers) and create a batch."""
+        lines = [self._batch_line(custom_id, request) for custom_id, request in items]
+        form = aiohttp.FormData()
+        form.add_field("purpose", "batch")
+        form.add_field("file", "".join(json.dumps(x) + "\n" for x in lines).encode(), filename="codeuf-batch.jsonl",
+                       content_type="application/jsonl")  # fmt: skip
+        uploaded = await self._api("POST", "/files", data=form)
+        endpoint = lines[0]["url"] if len({x["url"] for x in lines}) == 1 else "/v1/chat/completions"
+        batch = await self._api("POST", "/batches", json={"input_file_id": uploaded["id"], "endpoint": endpoint,
+                                                          "completion_window": "24h",
+                                                          "metadata": {"made_by": "codeuf"}})  # fmt: skip
+        return str(batch["id"])
+
+    async def batch_poll(self, batch_id: str) -> Any:
+        from codeuf.llm.batchapi import BatchState
+
+        batch = await self._api("GET", f"/batches/{batch_id}")
+        status = str(batch.get("status"))
+        return BatchState(status, status in self._TERMINAL, dict(batch.get("request_counts") or {}))
+
+    async def batch_results(self, batch_id: str, requests: dict[str, LLMRequest]) -> dict[str, LLMResult]:
+        """The answers of a finished batch, by custom id (a request that errored has none)."""
+        batch = await self._api("GET", f"/batches/{batch_id}")
+        answers: dict[str, LLMResult] = {}
+        if not batch.get("output_file_id"):
+            return answers
+        raw = await self._api("GET", f"/files/{batch['output_file_id']}/content")
+        for line in raw.decode("utf-8", "replace").splitlines():
+            try:
+                row = json.loads(line)
+                response, request = row.get("response") or {}, requests.get(row.get("custom_id"))
+                if request is None or row.get("error") or response.get("status_code") != 200:
+                    continue
+                body = response["body"]
+                answers[row["custom_id"]] = (self._completion_result(request, body) if request.prompt is not None
+                                             else self._chat_result(request, body))  # fmt: skip
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # a line that cannot be read is a request to ask again
+        return answers
+
+    async def batch_cancel(self, batch_id: str) -> None:
+        await self._api("POST", f"/batches/{batch_id}/cancel")
 
     async def aclose(self) -> None:
         for session in self._sessions:

@@ -22,6 +22,7 @@ from typing import Any
 
 from codeuf.errors import BackendDownError
 from codeuf.llm.base import Backend, BackendError
+from codeuf.llm.batchapi import BATCH_DISCOUNT, BatchSettings, run_batches
 from codeuf.llm.cache import ResultCache, request_key
 from codeuf.llm.types import LLMError, LLMRequest, LLMResult
 from codeuf.secrets import redact
@@ -40,6 +41,10 @@ class ModelUsage:
     error_kinds: dict[str, int] = field(default_factory=dict)
     """Failed requests (after their retries) per error kind."""
     last_error: str | None = None
+    batch_requests: int = 0
+    """Answered through the provider's batch API (priced at its discount)."""
+    batches: int = 0
+    batch_polls: int = 0
 
 
 @dataclass
@@ -62,13 +67,21 @@ class Ledger:
             usage.last_error = f"{result.error.kind}: {result.error.message}"[:300]
         usage.prompt_tokens += result.usage.prompt_tokens
         usage.completion_tokens += result.usage.completion_tokens
+        usage.batch_requests += result.via_batch
         price = self.prices.get(model) or self.prices.get(model.split(":", 1)[-1].split("@")[0])
         if price:
             cost = (
                 result.usage.prompt_tokens * price.get("input", 0.0)
                 + result.usage.completion_tokens * price.get("output", 0.0)
             ) / 1e6
+            if result.via_batch:
+                cost *= price.get("batch_discount", BATCH_DISCOUNT)
             usage.cost_usd = (usage.cost_usd or 0.0) + cost
+
+    def record_batches(self, model: str, stats: dict[str, int]) -> None:
+        usage = self.models.setdefault(model, ModelUsage())
+        usage.batches += stats["batches_submitted"]
+        usage.batch_polls += stats["polls"]
 
     def to_dict(self) -> dict[str, Any]:
         return {name: {**vars(usage), "error_kinds": dict(usage.error_kinds)} for name, usage in self.models.items()}
@@ -126,6 +139,10 @@ class RunnerConfig:
     0 never stops early."""
     down_after_attempts: int = 10
     """...and only after this many failed attempts in a row; auth and internal errors stop at this count."""
+    batch: BatchSettings | None = None
+    """Send the uncached requests of batch-capable backends through their provider's batch API."""
+    batch_specs: frozenset[str] | None = None
+    """...only those of these specs (None: every backend that has a batch API)."""
 
 
 class Runner:
@@ -169,23 +186,47 @@ class Runner:
                 else:
                     pending.setdefault(key, []).append(index)  # identical requests are sent once
 
-            async def one(key: str, indexes: list[int]) -> None:
+            def finish(key: str, result: LLMResult) -> None:
+                indexes = pending[key]
                 backend, request = jobs[indexes[0]]
-                try:
-                    result = await self._call(backend, request)
-                except (BackendDownError, asyncio.CancelledError):
-                    return  # stopped: this job is not done, and nothing is delivered for it
                 if result.ok and self.cache is not None:
                     self.cache.put(key, str(backend.spec), request, result)
                 for i, index in enumerate(indexes):
                     shared = result if i == 0 else result.model_copy(update={"cached": True})
                     deliver(index, shared)
 
+            async def one(key: str) -> None:
+                backend, request = jobs[pending[key][0]]
+                try:
+                    result = await self._call(backend, request)
+                except (BackendDownError, asyncio.CancelledError):
+                    return  # stopped: this job is not done, and nothing is delivered for it
+                finish(key, result)
+
+            async def batched(backend: Backend, keys: list[str]) -> None:
+                assert self.config.batch is not None
+                requests = {key: jobs[pending[key][0]][1] for key in keys}
+                stats = await run_batches(backend, requests, self.config.batch, finish, one)
+                self.ledger.record_batches(str(backend.spec), stats)
+
             self._stop, self._wake = None, asyncio.Event()
-            await asyncio.gather(*(one(key, indexes) for key, indexes in pending.items()))
+            by_batch: dict[int, tuple[Backend, list[str]]] = {}
+            live = []
+            for key, indexes in pending.items():
+                backend = jobs[indexes[0]][0]
+                if self._batched(backend):
+                    by_batch.setdefault(id(backend), (backend, []))[1].append(key)
+                else:
+                    live.append(key)
+            await asyncio.gather(*(one(key) for key in live), *(batched(b, keys) for b, keys in by_batch.values()))
         if self._stop is not None:
             raise self._stop
         return [r for r in results if r is not None]
+
+    def _batched(self, backend: Backend) -> bool:
+        specs = self.config.batch_specs
+        return (self.config.batch is not None and backend.supports_batch
+                and (specs is None or str(backend.spec) in specs))  # fmt: skip
 
     def _lookup(self, key: str) -> LLMResult | None:
         if self.cache is None or self.config.refresh:

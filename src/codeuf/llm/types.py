@@ -85,6 +85,8 @@ class LLMResult(BaseModel):
     error: LLMError | None = None
     model: str | None = None
     cached: bool = False
+    via_batch: bool = False
+    """Answered through a provider's batch API (codeuf.llm.batchapi), at its price."""
     attempts: int = 0
     latency_s: float = 0.0
 

@@ -1,0 +1,169 @@
+"""The providers' batch APIs against a loopback server written here that speaks OpenAI's files and batches
+endpoints and Anthropic's Message Batches (statuses validating, in_progress, completed, expired, failed, ended;
+partial results and error files; latency): a run in batch mode makes the dataset a live run makes; a run killed
+while polling attaches to its batches when run again, none submitted twice; what a batch did not answer is
+retried, never dropped; keys reach no file; the cost ledger halves."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import CODEUF, cli_env
+from tests.fakeserver import FakeServer
+
+pytestmark = pytest.mark.integration
+SECRET = "sk-codeuf-batch-secret-0123456789"
+
+
+def config(tmp_path: Path, name: str, url: str, root: str, **extra: object) -> Path:
+    values = {
+        "source": "builtin", "n": 6, "seed": 3, "out": str(tmp_path / name), "models_per_instruction": 2,
+        "pool": {"a": {"spec": f"openai:model-a@{url}", "max_tokens": 32},
+                 "b": {"spec": f"openai:model-b@{url}", "max_tokens": 32}},
+        "judges": [{"spec": f"anthropic:claude-judge@{root}", "name": "judge"}],
+        "test_fraction": 0.0, "batch_poll_s": 0.05, **extra,
+    }  # fmt: skip
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
+    return subprocess.run([*CODEUF, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def dataset(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "feedback/train.jsonl").read_text().splitlines()]
+
+
+def journal(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "batches.jsonl").read_text().splitlines()]
+
+
+def test_batch_mode_makes_the_dataset_live_mode_makes_and_keys_reach_no_file(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        live = run("run", str(config(tmp_path, "live", server.url, server.root)))
+        assert live.returncode == 0, live.stderr
+        live_calls = sum(server.attempts.values())
+        batched = run("run", str(config(tmp_path, "batched", server.url, server.root)), "--batch-api")
+        assert batched.returncode == 0, batched.stderr
+        assert sum(server.attempts.values()) == live_calls  # batch mode made no live call
+        uploads = b"".join(server.files.values())
+        batches = dict(server.batches)
+    assert dataset(tmp_path / "batched") == dataset(tmp_path / "live")
+    # 6 instructions x 2 models: one OpenAI batch per model; 6 judge calls: one Anthropic batch
+    assert len(batches) == 3 and {b.split("_")[0] for b in batches} == {"batch", "msgbatch"}
+    events = journal(tmp_path / "batched")
+    assert [e["event"] for e in events].count("submitted") == 3 and all(
+        e["status"] in ("completed", "ended") for e in events if e["event"] == "finished")  # fmt: skip
+    manifest = json.loads((tmp_path / "batched/manifest.json").read_text())
+    usage = {m: u for stage in manifest["stages"].values() for m, u in stage["usage"].items()}
+    assert sum(u["batch_requests"] for u in usage.values()) == 18 and sum(u["batches"] for u in usage.values()) == 3
+    assert SECRET.encode() not in uploads
+    for path in (tmp_path / "batched").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_run_killed_while_polling_attaches_to_its_batches(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        server.batch_delay = 4.0
+        path = config(tmp_path, "killed", server.url, server.root)
+        env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
+        proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+        out = tmp_path / "killed"
+        deadline = time.time() + 60
+        while time.time() < deadline and not ((out / "batches.jsonl").exists() and
+                                              len(journal(out)) >= 2):  # fmt: skip
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        submitted_before = len(server.batches)
+        assert submitted_before == 2 and all(e["event"] == "submitted" for e in journal(out))
+        status = run("batches", "status", str(out))
+        assert status.returncode == 0 and status.stdout.count("open: ") == 2, status.stdout
+        again = run("run", str(path), "--batch-api")
+        assert again.returncode == 0, again.stderr
+        generation_batches = [b for b in server.batches if b.startswith("batch_")]
+        assert len(generation_batches) == 2  # attached to both: none submitted twice
+        keys = [k for e in journal(out) if e["event"] == "submitted" for k in e["keys"]]
+        assert len(keys) == len(set(keys))
+        clean = run("run", str(config(tmp_path, "clean", server.url, server.root)))
+        assert clean.returncode == 0, clean.stderr
+    assert dataset(out) == dataset(tmp_path / "clean")
+
+
+@pytest.mark.parametrize("outcome", ["expired", "failed"])
+@pytest.mark.parametrize("retry", ["live", "batch"])
+def test_what_a_batch_did_not_answer_is_retried_never_dropped(tmp_path: Path, outcome: str, retry: str) -> None:
+    with FakeServer() as server:
+        clean = run("run", str(config(tmp_path, "clean", server.url, server.root)))
+        assert clean.returncode == 0, clean.stderr
+        live_before = sum(server.attempts.values())
+        server.batch_outcome = outcome
+        server.batch_fail = {"test"}  # inside completed batches too: requests whose text says "test" error
+        path = config(tmp_path, "partial", server.url, server.root, batch_retry=retry)
+        if retry == "batch":  # later batches complete
+            server.batch_delay = 0.2
+        done = run("run", str(path), "--batch-api")
+        assert done.returncode == 0, done.stderr
+        live_calls = sum(server.attempts.values()) - live_before
+        resubmitted = len(server.batches)
+    assert dataset(tmp_path / "partial") == dataset(tmp_path / "clean")  # nothing dropped, nothing different
+    if retry == "live":
+        assert live_calls > 0 and resubmitted == 3
+    else:
+        assert resubmitted > 3  # retried in new batches (and live once those are spent)
+
+
+def test_llm_batch_through_the_batch_api_at_half_the_price(tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps({"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
+                        "body": {"messages": [{"role": "user", "content": f"question {i}"}]}}) + "\n"
+                        for i in range(5)))  # fmt: skip
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("fake: {input: 2.0, output: 8.0}\n")
+    costs, outputs = {}, {}
+    with FakeServer() as server:
+        for name, extra in (("live", []), ("batch", ["--batch-api"])):
+            out = tmp_path / f"{name}.jsonl"
+            done = run("llm", "batch", "--model", f"openai:fake@{server.url}", "--in", str(requests), "--out",
+                       str(out), "--no-cache", "--prices", str(prices), *extra)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            manifest = json.loads((tmp_path / f"{name}.manifest.json").read_text())
+            [usage] = manifest["usage"].values()
+            costs[name] = usage["cost_usd"]
+            outputs[name] = [json.loads(x)["response"]["body"]["choices"][0]["message"]["content"]
+                             for x in out.read_text().splitlines()]  # fmt: skip
+        assert len(server.batches) == 1
+    assert outputs["batch"] == outputs["live"] and costs["batch"] == pytest.approx(costs["live"] / 2)
+
+
+def test_cancel_the_open_batches_of_a_run(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        server.batch_delay = 60.0
+        path = config(tmp_path, "cancel", server.url, server.root)
+        env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
+        proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+        out = tmp_path / "cancel"
+        deadline = time.time() + 60
+        while time.time() < deadline and not ((out / "batches.jsonl").exists() and len(journal(out)) >= 2):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        cancelled = run("batches", "cancel", str(out))
+        assert cancelled.returncode == 0 and cancelled.stdout.count("cancelled (by codeuf batches cancel)") == 2
+        assert all(b["status"] == "cancelled" for b in server.batches.values())
+        assert run("batches", "status", str(out)).stdout.count("open: ") == 0
+    missing = run("batches", "status", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no batches here" in missing.stderr
