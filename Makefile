@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/constrained_decoding.py
 	$(BIN)/python benchmarks/judge_methods.py
 	$(BIN)/python benchmarks/ray_executor.py
+	$(BIN)/python benchmarks/batch_api.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -472,6 +472,7 @@ def batch_cases() -> Iterator[Case]:
     prices = [*argv, "in.jsonl", "--prices", "p.yaml"]
     for label, content in [*yaml_corruptions(PRICES), *yaml_fields(PRICES, {
         "m": [5, "cheap", [], None], "m.input": ["x", -1, True, float("nan"), float("inf")], "m.currency": ["usd"],
+        "m.batch_discount": [0, 1.5, "half"],
     })]:  # fmt: skip
         if label == "empty":
             continue  # no prices is a valid price table
@@ -512,6 +513,10 @@ def run_config_cases() -> Iterator[Case]:
         "synthesize_tests.count": [0, 51, "x"], "synthesize_tests.agreement": ["vote", 1],
         "synthesize_tests.min_tests": [0, "x"], "synthesize_tests.min_agree": [0], "synthesize_tests.format": ["zzz"],
         "synthesize_tests.typo": [1],
+        "batch_api": ["yes", 1], "batch_poll_s": [0, "x"], "batch_retry": ["never", 5], "pool.a.batch_api": ["x"],
+        "pool.a.replicas": [0, "x"], "pool.a.cpus_per_replica": [0], "pool.a.gpus_per_replica": [-1],
+        "prices": ["x", [], {"m": 5}, {"m": {"input": -1}}, {"m": {"input": "x"}}, {"m": {"batch_discount": 0}},
+                   {"m": {"batch_discount": 2}}, {"m": {"currency": "usd"}}, {"m": {"output": float("inf")}}],
     }  # fmt: skip
     folders: dict[str, bytes | None] = {
         "broken/annotate.j2": b"{{ instruction ", "undefined/annotate.j2": b"{{ no_such_variable.attribute }}",

@@ -59,6 +59,10 @@ class FakeServer:
         """Seconds a batch takes to end (validating, then in_progress, then done)."""
         self.batch_fail: set[str] = set()
         """Requests of a batch whose custom id or text holds one of these fail inside it (an error line)."""
+        self.batch_api = True
+        """False: no batch endpoints (404), as most inference servers."""
+        self.batch_api_errors = 0
+        """The next this many calls to the batch endpoints get a 503."""
         self.batch_outcome = "completed"
         """How the next batches end: completed, expired (only the first half answered) or failed (none)."""
         self.files: dict[str, bytes] = {}
@@ -157,6 +161,11 @@ class FakeServer:
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
         if "/files" in path or "/batches" in path:
+            if not self.batch_api:
+                return 404, {}, {"detail": "Not Found"}  # as vLLM's and llama.cpp's servers answer
+            if self.batch_api_errors > 0:
+                self.batch_api_errors -= 1
+                return 503, {}, {"error": {"message": "overloaded, try again"}}
             if self.latency:
                 await asyncio.sleep(self.latency)
             with self._lock:
@@ -295,6 +304,9 @@ class FakeServer:
                                       "input_file_id": request["input_file_id"], "created": time.time(),
                                       "outcome": self.batch_outcome, "status": "validating", "output_file_id": None,
                                       "error_file_id": None, "metadata": request.get("metadata")}  # fmt: skip
+            urls = {json.loads(x)["url"] for x in self.files[request["input_file_id"]].decode().splitlines()}
+            if urls != {request["endpoint"]}:  # as OpenAI: every line must call the batch's endpoint
+                self.batches[batch_id]["outcome"] = "failed"
             return 200, {}, self._openai_batch(batch_id)
         batch = self.batches.get(parts[3]) if len(parts) > 3 else None
         if batch is None:

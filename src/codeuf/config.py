@@ -12,7 +12,7 @@ from codeuf.judging.config import JudgeConfig, load_judges
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
-__all__ = ["JudgeConfig", "PoolModel", "RunConfig", "TestSynthesis", "checked_spec", "known_format",
+__all__ = ["JudgeConfig", "PoolModel", "Price", "RunConfig", "TestSynthesis", "checked_spec", "known_format",
            "read_yaml_mapping", "validated"]  # fmt: skip
 
 
@@ -50,6 +50,15 @@ class PoolModel(BaseModel):
         if (self.prefill or self.stop) and self.format is None:
             raise ValueError("prefill and stop apply to raw prompts: give the entry a `format`")
         return self
+
+
+class Price(BaseModel):
+    """What a model costs, in USD per million tokens; batch calls cost `batch_discount` of it."""
+
+    model_config = _STRICT
+    input: float = Field(0.0, ge=0, allow_inf_nan=False)
+    output: float = Field(0.0, ge=0, allow_inf_nan=False)
+    batch_discount: float = Field(0.5, gt=0, le=1, description="Share of the price a batch API call costs.")
 
 
 class TestSynthesis(BaseModel):
@@ -127,6 +136,10 @@ class RunConfig(BaseModel):
     batch_poll_s: float = Field(30.0, gt=0, description="First wait between polls of a batch (doubling, to 300 s).")
     batch_retry: Literal["live", "batch"] = Field(
         "live", description="Requests a batch did not answer (errored, expired): sent live, or in a new batch."
+    )
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="USD per million tokens per model (its spec or its name): the manifest and card give costs.",
     )
     max_retries: int = Field(6, ge=0, description="Retries per call on 429, 5xx, timeouts and connection errors.")
     timeout: float = Field(120.0, gt=0, description="Seconds per attempt (HTTP backends).")

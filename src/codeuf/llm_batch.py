@@ -16,20 +16,26 @@ from codeuf.manifest import write_manifest
 
 
 def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
-    """{model: {input: USD per Mtok, output: USD per Mtok}} from YAML; a bad table is one line."""
+    """{model: {input: USD per Mtok, output: USD per Mtok, batch_discount}} from YAML; a bad table is one line."""
     if path is None:
         return {}
+    from pydantic import ValidationError
+
+    from codeuf.config import Price
+    from codeuf.errors import invalid
     from codeuf.settings import read_yaml_mapping
 
     data, lines = read_yaml_mapping(path, empty_ok=True)
+    prices = {}
     for model, price in data.items():
         where = {"path": path, "line": lines.get(str(model)), "field": str(model)}
-        if not isinstance(price, dict) or set(price) - {"input", "output"}:
+        if not isinstance(price, dict):
             raise InputError("expected {input: USD per Mtok, output: USD per Mtok}", **where)
-        for key, value in price.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-                raise InputError(f"{key}: expected a price in USD per million tokens (a number >= 0)", **where)
-    return {str(k): v for k, v in data.items()}
+        try:
+            prices[str(model)] = Price.model_validate(price).model_dump()
+        except ValidationError as exc:
+            raise invalid(exc, path=path, lines=lines, prefix=(str(model),)) from None
+    return prices
 
 
 def check_output_file(path: Path, field: str) -> None:
@@ -131,27 +137,34 @@ def batches_report(folder: Path, cancel: bool = False) -> list[str]:
     import asyncio
 
     from codeuf.executor import build_backend
+    from codeuf.llm.batchapi import BatchSettings, call
 
     journal = _journal(folder)
+    settings = BatchSettings(call_retries=2)
     lines = []
     backends: dict[str, Any] = {}
 
     async def go() -> None:
+        try:
+            await each()
+        finally:
+            for backend in backends.values():
+                await backend.aclose()
+
+    async def each() -> None:
         for batch, entry in journal.batches().items():
             status = entry["status"]
             if status is None:
                 backend = backends.setdefault(entry["spec"], build_backend(entry["spec"]))
                 if cancel:
-                    await backend.batch_cancel(batch)
+                    await call(settings, backend, f"cancel batch {batch}", backend.batch_cancel, batch)
                     journal.finished(batch, "cancelled")
                     status = "cancelled (by codeuf batches cancel)"
                 else:
-                    state = await backend.batch_poll(batch)
+                    state = await call(settings, backend, f"report batch {batch}", backend.batch_poll, batch)
                     counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
                     status = f"open: {state.status}" + (f" ({counts})" if counts else "")
             lines.append(f"{batch}  {entry['spec']}  {len(entry['keys'])} requests  {status}")
-        for backend in backends.values():
-            await backend.aclose()
 
     asyncio.run(go())
     return lines or ["no batches"]

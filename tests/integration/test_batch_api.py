@@ -28,7 +28,9 @@ def config(tmp_path: Path, name: str, url: str, root: str, **extra: object) -> P
         "pool": {"a": {"spec": f"openai:model-a@{url}", "max_tokens": 32},
                  "b": {"spec": f"openai:model-b@{url}", "max_tokens": 32}},
         "judges": [{"spec": f"anthropic:claude-judge@{root}", "name": "judge"}],
-        "test_fraction": 0.0, "batch_poll_s": 0.05, **extra,
+        "test_fraction": 0.0, "batch_poll_s": 0.05,
+        "prices": {"model-a": {"input": 2.0, "output": 8.0}, "model-b": {"input": 1.0, "output": 4.0},
+                   "claude-judge": {"input": 3.0, "output": 15.0}}, **extra,
     }  # fmt: skip
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(values))
@@ -67,6 +69,10 @@ def test_batch_mode_makes_the_dataset_live_mode_makes_and_keys_reach_no_file(tmp
     manifest = json.loads((tmp_path / "batched/manifest.json").read_text())
     usage = {m: u for stage in manifest["stages"].values() for m, u in stage["usage"].items()}
     assert sum(u["batch_requests"] for u in usage.values()) == 18 and sum(u["batches"] for u in usage.values()) == 3
+    live_usage = json.loads((tmp_path / "live/manifest.json").read_text())["stages"]
+    live_cost = sum(u["cost_usd"] for stage in live_usage.values() for u in stage["usage"].values())
+    assert live_cost > 0 and sum(u["cost_usd"] for u in usage.values()) == pytest.approx(live_cost / 2)
+    assert "| 12 calls in 2 batches |" in (tmp_path / "batched/feedback/README.md").read_text()
     assert SECRET.encode() not in uploads
     for path in (tmp_path / "batched").rglob("*"):
         if path.is_file():
@@ -167,3 +173,31 @@ def test_cancel_the_open_batches_of_a_run(tmp_path: Path) -> None:
         assert run("batches", "status", str(out)).stdout.count("open: ") == 0
     missing = run("batches", "status", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "no batches here" in missing.stderr
+
+
+def test_chat_and_completion_requests_of_one_model_go_in_separate_batches(tmp_path: Path) -> None:
+    """OpenAI's batches take one endpoint each (the fake server fails a batch that mixes them, as OpenAI does)."""
+    with FakeServer() as server:
+        pool = {"raw": {"spec": f"openai:model-a@{server.url}", "format": "chatml", "max_tokens": 32},
+                "chat": {"spec": f"openai:model-a@{server.url}", "max_tokens": 32}}  # fmt: skip
+        path = config(tmp_path, "mixed", server.url, server.root, pool=pool)
+        done = run("run", str(path), "--batch-api")
+        assert done.returncode == 0, done.stderr
+        endpoints = sorted(b["endpoint"] for b in server.batches.values() if "endpoint" in b)
+        assert endpoints == ["/v1/chat/completions", "/v1/completions"]
+        assert all(b["status"] == "completed" for b in server.batches.values() if "endpoint" in b)
+        assert sum(server.attempts.values()) == 0  # none fell back to live calls
+
+
+def test_the_batch_api_failing_for_a_moment_is_retried_and_a_server_without_one_is_one_line(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        server.batch_api_errors = 4  # uploads, creations and polls answered 503 for a while
+        flaky = run("run", str(config(tmp_path, "flaky", server.url, server.root)), "--batch-api")
+        assert flaky.returncode == 0, flaky.stderr
+        assert server.batch_api_errors == 0 and len(server.batches) == 3 and sum(server.attempts.values()) == 0
+        server.batch_api = False
+        missing = run("run", str(config(tmp_path, "none", server.url, server.root)), "--batch-api")
+    lines = missing.stderr.strip().splitlines()
+    assert missing.returncode == 4 and len(lines) == 1, missing.stderr
+    assert "openai:model-" in lines[0] and "no batch API there" in lines[0] and SECRET not in lines[0]
+    assert not (tmp_path / "none/generations.jsonl").exists() or not (tmp_path / "none/generations.jsonl").read_text()

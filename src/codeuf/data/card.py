@@ -98,8 +98,9 @@ def _table(rows: dict[str, dict[str, int]]) -> str:
 
 def _usage_table(stages: dict[str, Any]) -> str:
     lines = [
-        "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens | through a batch API |",
-        "|---|---|---|---|---|---|---|",
+        "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens | through a batch API "
+        "| cost (USD) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for stage, entry in stages.items():
         usage = entry.get("usage", {}).values()
@@ -108,8 +109,10 @@ def _usage_table(stages: dict[str, Any]) -> str:
         batched = sum(u.get("batch_requests", 0) for u in usage)
         batches = sum(u.get("batches", 0) for u in usage)
         through = f"{batched} calls in {batches} batches" if batched or batches else "none"
+        costs = [u["cost_usd"] for u in usage if u.get("cost_usd") is not None]
+        cost = f"{sum(costs):.4f}" if costs else "no price given"
         lines.append(f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {prompt} | "
-                     f"{completion} | {through} |")  # fmt: skip
+                     f"{completion} | {through} | {cost} |")  # fmt: skip
     return "\n".join(lines)
 
 

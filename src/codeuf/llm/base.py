@@ -90,6 +90,10 @@ class Backend(ABC):
         """Bytes the request takes in a batch (for splitting within the provider's limits)."""
         return len(custom_id) + len(request.model_dump_json()) + 64
 
+    def batch_group(self, request: LLMRequest) -> str:
+        """Requests of different groups never share a batch (OpenAI: one endpoint per batch)."""
+        return ""
+
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
 

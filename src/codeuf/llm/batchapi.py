@@ -20,9 +20,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from codeuf.errors import BackendDownError
+from codeuf.llm.base import BackendError
 from codeuf.llm.types import LLMRequest, LLMResult
+from codeuf.secrets import redact
 
 BATCH_DISCOUNT = 0.5
 """What the OpenAI and Anthropic batch APIs charge, as a share of the live price."""
@@ -40,6 +43,9 @@ class BatchSettings:
     max_requests: int | None = None
     """At most this many requests per batch [default: the provider's limit]."""
     max_bytes: int | None = None
+    call_retries: int = 6
+    """Retries of a call to the batch API itself (submit, poll, download) on 429, 5xx, timeouts, connections."""
+    call_backoff_s: float = 1.0
 
 
 @dataclass
@@ -77,8 +83,13 @@ class BatchJournal:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+        cut = False
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.path.open("rb") as tail:
+                tail.seek(-1, 2)
+                cut = tail.read(1) != b"\n"
+        with self.path.open("a", encoding="utf-8") as handle:  # after a line cut by a crash, a new line
+            handle.write(("\n" if cut else "") + json.dumps(event, separators=(",", ":")) + "\n")
             handle.flush()
 
     def submitted(self, batch: str, spec: str, keys: list[str]) -> None:
@@ -126,6 +137,26 @@ def chunks(items: list[tuple[str, LLMRequest]], size_of: Callable[[str, LLMReque
 
 
 Deliver = Callable[[str, LLMResult], None]
+_T = TypeVar("_T")
+
+
+_NO_BATCH_API = "it has no batch API there: run without --batch-api, or set batch_api on the models that have one"
+
+
+async def call(settings: BatchSettings, backend: Any, what: str, method: Callable[..., Awaitable[_T]],
+               *args: Any) -> _T:  # fmt: skip
+    """`method(*args)`, a call to `backend`'s batch API, retried with backoff while its error is transient; then
+    one line naming the model (no key: its message is redacted)."""
+    for attempt in range(settings.call_retries + 1):
+        try:
+            return await method(*args)
+        except BackendError as exc:
+            if not exc.retryable or attempt == settings.call_retries:
+                hint = f"; {_NO_BATCH_API}" if exc.status_code in (404, 405) else ""
+                line = f"{backend.spec}: the batch API failed to {what}: {exc.kind}: {exc.message}"[:400] + hint
+                raise BackendDownError(redact(line)) from None
+            await asyncio.sleep(exc.retry_after or settings.call_backoff_s * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def run_batches(backend: Any, requests: dict[str, LLMRequest], settings: BatchSettings,
@@ -164,11 +195,16 @@ async def run_batches(backend: Any, requests: dict[str, LLMRequest], settings: B
 async def _submit(backend: Any, todo: dict[str, LLMRequest], settings: BatchSettings, journal: BatchJournal,
                   spec: str) -> dict[str, list[str]]:  # fmt: skip
     max_requests, max_bytes = backend.batch_limits
-    groups = chunks(list(todo.items()), backend.batch_size, min(max_requests, settings.max_requests or max_requests),
-                    min(max_bytes, settings.max_bytes or max_bytes))  # fmt: skip
+    by_group: dict[str, list[tuple[str, LLMRequest]]] = {}
+    for key, request in todo.items():
+        by_group.setdefault(backend.batch_group(request), []).append((key, request))
+    groups = [batch for items in by_group.values() for batch in chunks(
+        items, backend.batch_size, min(max_requests, settings.max_requests or max_requests),
+        min(max_bytes, settings.max_bytes or max_bytes))]  # fmt: skip
     submitted = {}
     for group in groups:
-        batch = await backend.batch_submit([(custom_id(key), request) for key, request in group])
+        lines = [(custom_id(key), request) for key, request in group]
+        batch = await call(settings, backend, "submit a batch", backend.batch_submit, lines)
         keys = [key for key, _ in group]
         journal.submitted(batch, spec, keys)  # at once: a rerun attaches to it
         submitted[batch] = keys
@@ -184,12 +220,13 @@ async def _wait(backend: Any, batches: dict[str, list[str]], requests: dict[str,
     waiting = dict(batches)
     while waiting:
         for batch in list(waiting):
-            state = await backend.batch_poll(batch)
+            state = await call(settings, backend, f"report batch {batch}", backend.batch_poll, batch)
             stats["polls"] += 1
             if not state.done:
                 continue
             keys = waiting.pop(batch)
-            answers = await backend.batch_results(batch, {custom_id(k): requests[k] for k in keys if k in requests})
+            asked = {custom_id(k): requests[k] for k in keys if k in requests}
+            answers = await call(settings, backend, f"download batch {batch}", backend.batch_results, batch, asked)
             for key in keys:
                 answer = answers.get(custom_id(key))
                 if isinstance(answer, LLMResult) and answer.ok:

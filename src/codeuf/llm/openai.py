@@ -234,6 +234,9 @@ class OpenAIBackend(Backend):
     def batch_size(self, custom_id: str, request: LLMRequest) -> int:
         return len(json.dumps(self._batch_line(custom_id, request))) + 1
 
+    def batch_group(self, request: LLMRequest) -> str:
+        return "/v1/completions" if request.prompt is not None else "/v1/chat/completions"
+
     async def _api(self, method: str, path: str, **kwargs: Any) -> Any:
         """A call to the files or batches endpoints of the first URL; JSON back (or bytes for file content)."""
         if not self._sessions:
@@ -263,7 +266,7 @@ class OpenAIBackend(Backend):
         form.add_field("file", "".join(json.dumps(x) + "\n" for x in lines).encode(), filename="codeuf-batch.jsonl",
                        content_type="application/jsonl")  # fmt: skip
         uploaded = await self._api("POST", "/files", data=form)
-        endpoint = lines[0]["url"] if len({x["url"] for x in lines}) == 1 else "/v1/chat/completions"
+        endpoint = lines[0]["url"]  # one per batch: batchapi groups requests by batch_group
         batch = await self._api("POST", "/batches", json={"input_file_id": uploaded["id"], "endpoint": endpoint,
                                                           "completion_window": "24h",
                                                           "metadata": {"made_by": "codeuf"}})  # fmt: skip

@@ -1,0 +1,54 @@
+"""Batches within the providers' limits, and the journal a rerun attaches with (codeuf.llm.batchapi)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codeuf.llm.batchapi import BatchJournal, chunks, custom_id
+from codeuf.llm.types import LLMRequest
+
+
+def items(sizes: list[int]) -> list[tuple[str, LLMRequest]]:
+    return [(f"k{i}:{size}", LLMRequest(messages=[{"role": "user", "content": "x"}])) for i, size in enumerate(sizes)]
+
+
+def size_of(key: str, _: LLMRequest) -> int:
+    return int(key.split(":")[1])
+
+
+@given(st.lists(st.integers(1, 50), max_size=60), st.integers(1, 10), st.integers(50, 200))
+def test_batches_keep_every_request_once_in_order_within_the_limits(sizes: list[int], most: int, room: int) -> None:
+    batches = chunks(items(sizes), size_of, most, room)
+    assert [key for batch in batches for key, _ in batch] == [key for key, _ in items(sizes)]
+    for batch in batches:
+        assert 1 <= len(batch) <= most and sum(size_of(k, r) for k, r in batch) <= room
+
+
+def test_a_request_bigger_than_the_byte_limit_goes_alone() -> None:
+    batches = chunks(items([10, 500, 10]), size_of, 10, 100)
+    assert [[k for k, _ in b] for b in batches] == [["k0:10"], ["k1:500"], ["k2:10"]]
+
+
+def test_custom_ids_are_what_both_providers_accept() -> None:
+    key = "v3:" + "a" * 60
+    assert custom_id(key) == "v3_" + "a" * 60 and ":" not in custom_id(key)
+
+
+def test_the_journal_knows_open_batches_per_spec_and_skips_a_line_cut_by_a_crash(tmp_path: Path) -> None:
+    journal = BatchJournal(tmp_path / "batches.jsonl")
+    journal.submitted("b1", "openai:m", ["k1", "k2"])
+    journal.submitted("b2", "anthropic:j", ["k3"])
+    journal.submitted("b3", "openai:m", ["k4"])
+    journal.finished("b1", "completed")
+    with (tmp_path / "batches.jsonl").open("a") as handle:
+        handle.write('{"event": "finished", "batch": "b3", "sta')  # the process died mid-line
+    again = BatchJournal(tmp_path / "batches.jsonl")
+    assert again.open_batches("openai:m") == {"b3": ["k4"]}
+    assert again.open_batches("anthropic:j") == {"b2": ["k3"]}
+    assert again.batches()["b1"]["status"] == "completed"
+    again.finished("b2", "ended")  # appended after the cut line, not onto it
+    assert BatchJournal(tmp_path / "batches.jsonl").open_batches("anthropic:j") == {}
+    assert BatchJournal(None).batches() == {} and BatchJournal(tmp_path / "none.jsonl").open_batches("x") == {}
