@@ -50,6 +50,19 @@ def journal(out: Path) -> list[dict]:
     return [json.loads(x) for x in (out / "batches.jsonl").read_text().splitlines()]
 
 
+def kill_while_polling(path: Path, out: Path) -> Path:
+    """`codeuf run --batch-api` killed (SIGKILL) once its two generation batches are in the journal."""
+    env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
+    proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((out / "batches.jsonl").exists() and len(journal(out)) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    return out
+
+
 def test_batch_mode_makes_the_dataset_live_mode_makes_and_keys_reach_no_file(tmp_path: Path) -> None:
     with FakeServer() as server:
         live = run("run", str(config(tmp_path, "live", server.url, server.root)))
@@ -83,16 +96,7 @@ def test_a_run_killed_while_polling_attaches_to_its_batches(tmp_path: Path) -> N
     with FakeServer() as server:
         server.batch_delay = 4.0
         path = config(tmp_path, "killed", server.url, server.root)
-        env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
-        proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)  # fmt: skip
-        out = tmp_path / "killed"
-        deadline = time.time() + 60
-        while time.time() < deadline and not ((out / "batches.jsonl").exists() and
-                                              len(journal(out)) >= 2):  # fmt: skip
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        out = kill_while_polling(path, tmp_path / "killed")
         submitted_before = len(server.batches)
         assert submitted_before == 2 and all(e["event"] == "submitted" for e in journal(out))
         status = run("batches", "status", str(out))
@@ -157,16 +161,7 @@ def test_llm_batch_through_the_batch_api_at_half_the_price(tmp_path: Path) -> No
 def test_cancel_the_open_batches_of_a_run(tmp_path: Path) -> None:
     with FakeServer() as server:
         server.batch_delay = 60.0
-        path = config(tmp_path, "cancel", server.url, server.root)
-        env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
-        proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)  # fmt: skip
-        out = tmp_path / "cancel"
-        deadline = time.time() + 60
-        while time.time() < deadline and not ((out / "batches.jsonl").exists() and len(journal(out)) >= 2):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        out = kill_while_polling(config(tmp_path, "cancel", server.url, server.root), tmp_path / "cancel")
         cancelled = run("batches", "cancel", str(out))
         assert cancelled.returncode == 0 and cancelled.stdout.count("cancelled (by codeuf batches cancel)") == 2
         assert all(b["status"] == "cancelled" for b in server.batches.values())
