@@ -96,6 +96,22 @@ def _table(rows: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
+def stage_usage(entry: dict[str, Any]) -> dict[str, str]:
+    """A stage's usage (the manifest's `stages` entry) as table cells: tokens, batch calls, cost."""
+    usage = entry.get("usage", {}).values()
+    batched = sum(u.get("batch_requests", 0) for u in usage)
+    batches = sum(u.get("batches", 0) for u in usage)
+    costs = [u["cost_usd"] for u in usage if u.get("cost_usd") is not None]
+    through = f"{batched} call{'s' * (batched != 1)} in {batches} batch{'es' * (batches != 1)}"
+    cost = sum(costs)
+    return {
+        "prompt": str(sum(u.get("prompt_tokens", 0) for u in usage)),
+        "completion": str(sum(u.get("completion_tokens", 0) for u in usage)),
+        "batched": through if batched or batches else "none",
+        "cost": "no price given" if not costs else f"{cost:.4f}" if cost >= 0.01 else f"{cost:.2g}",
+    }
+
+
 def _usage_table(stages: dict[str, Any]) -> str:
     lines = [
         "| stage | calls | errors | wall time (s) | prompt tokens | completion tokens | through a batch API "
@@ -103,16 +119,9 @@ def _usage_table(stages: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for stage, entry in stages.items():
-        usage = entry.get("usage", {}).values()
-        prompt = sum(u.get("prompt_tokens", 0) for u in usage)
-        completion = sum(u.get("completion_tokens", 0) for u in usage)
-        batched = sum(u.get("batch_requests", 0) for u in usage)
-        batches = sum(u.get("batches", 0) for u in usage)
-        through = f"{batched} calls in {batches} batches" if batched or batches else "none"
-        costs = [u["cost_usd"] for u in usage if u.get("cost_usd") is not None]
-        cost = f"{sum(costs):.4f}" if costs else "no price given"
-        lines.append(f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {prompt} | "
-                     f"{completion} | {through} | {cost} |")  # fmt: skip
+        cells = stage_usage(entry)
+        lines.append(f"| {stage} | {entry['calls']} | {entry['errors']} | {entry['wall_time_s']} | {cells['prompt']} "
+                     f"| {cells['completion']} | {cells['batched']} | {cells['cost']} |")  # fmt: skip
     return "\n".join(lines)
 
 

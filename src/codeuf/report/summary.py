@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from codeuf.data.card import stage_usage
 from codeuf.data.schema import NA
 from codeuf.stages.pipeline import RunSummary
 
@@ -20,14 +21,7 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     for model, counts in feedback["ratings_by_model"].items():
         table.add_row(model, *(str(counts.get(b, 0)) for b in buckets))
     console.print(table)
-    stages = Table(title="Stages")
-    for column in ("stage", "calls", "errors", "wall time (s)", "tokens (prompt/completion)"):
-        stages.add_column(column)
-    for name, entry in summary.stages.items():
-        usage = entry["usage"].values()
-        tokens = f"{sum(u.get('prompt_tokens', 0) for u in usage)}/{sum(u.get('completion_tokens', 0) for u in usage)}"
-        stages.add_row(name, str(entry["calls"]), str(entry["errors"]), str(entry["wall_time_s"]), tokens)
-    console.print(stages)
+    console.print(_stages_table(summary))
     na_rate = "n/a" if feedback["na_rate"] is None else f"{feedback['na_rate']:.1%}"
     flip = summary.flips["flip_rate"]
     console.print(
@@ -47,6 +41,24 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     console.print(f"binarized dataset: {out / 'binarized'}  (card: {out / 'binarized' / 'README.md'})")
     console.print(f"TRL DPO dataset:   {out / 'binarized_trl'}")
     console.print(f"manifest:          {out / 'manifest.json'}")
+
+
+def _stages_table(summary: RunSummary) -> Table:
+    """Calls, errors, time and tokens per stage; batch calls and cost where a run has them."""
+    cells = {name: stage_usage(entry) for name, entry in summary.stages.items()}
+    batched = any(c["batched"] != "none" for c in cells.values())
+    priced = any(c["cost"] != "no price given" for c in cells.values())
+    table = Table(title="Stages")
+    columns = ["stage", "calls", "errors", "wall time (s)", "tokens (prompt/completion)"]
+    columns += ["through a batch API"] * batched + ["cost (USD)"] * priced
+    for column in columns:
+        table.add_column(column)
+    for name, entry in summary.stages.items():
+        c = cells[name]
+        tokens = f"{c['prompt']}/{c['completion']}"
+        row = [name, str(entry["calls"]), str(entry["errors"]), str(entry["wall_time_s"]), tokens]
+        table.add_row(*row, *[c["batched"]] * batched, *[c["cost"]] * priced)
+    return table
 
 
 def _test_lines(summary: RunSummary) -> list[str]:
