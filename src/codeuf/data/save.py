@@ -28,14 +28,34 @@ def save_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]], card: st
 
 
 def push_to_hub(folder: Path, repo: str) -> None:
-    """Upload a saved dataset (needs the network and a Hugging Face token, e.g. HF_TOKEN)."""
+    """Upload a saved dataset and its card (needs the network and a Hugging Face token, e.g. HF_TOKEN).
+
+    `datasets` writes the Parquet shards and a card whose YAML header describes them (configs, features,
+    sizes); the card codeuf wrote then replaces its text, keeping that header and adding codeuf's own keys."""
+    import sys
+
     import datasets
+    from huggingface_hub.utils import disable_progress_bars
 
     from codeuf.errors import CodeufError
     from codeuf.secrets import redact
 
+    datasets.logging.set_verbosity_error()
+    if not sys.stderr.isatty():
+        datasets.disable_progress_bars()
+        disable_progress_bars()
     try:
         datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo)
+        _push_card(Path(folder) / "README.md", repo)
     except Exception as exc:
         message = redact(" ".join(str(exc).split()))[:300]
         raise CodeufError(f"cannot push {folder} to the hub as {repo}: {type(exc).__name__}: {message}") from None
+
+
+def _push_card(path: Path, repo: str) -> None:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    ours = DatasetCard(path.read_text(encoding="utf-8"))
+    pushed = DatasetCard.load(repo, repo_type="dataset")
+    ours.data = DatasetCardData(**{**pushed.data.to_dict(), **ours.data.to_dict()})
+    ours.push_to_hub(repo, repo_type="dataset", commit_message="Dataset card written by codeuf")
