@@ -16,6 +16,7 @@ pytest.importorskip("trl")
 pytest.importorskip("llama_cpp")
 from codeuf.train.run import losses
 from tests.conftest import CODEUF, cli_env
+from tests.fakehub import FakeHub
 
 pytestmark = pytest.mark.timeout(2400)  # a training subprocess may take 1800 s, the conversion 900 s
 
@@ -47,10 +48,11 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def train(work: Path, kind: str, out: Path, *extra: str, launcher: list[str] | None = None) -> dict:
+def train(work: Path, kind: str, out: Path, *extra: str, launcher: list[str] | None = None,
+          env: dict[str, str] | None = None) -> dict:  # fmt: skip
     command = [*(launcher or CODEUF), "train", kind, "--recipe", f"cpu-{kind}", "--model", str(work / "base"),
                "--dataset", str(work / "train.jsonl"), "--output_dir", str(out), *extra]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=1800)
+    done = subprocess.run(command, capture_output=True, text=True, env=env or cli_env(), timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "metrics.json").read_text())
 
@@ -132,3 +134,18 @@ def test_dpo_step_in_two_processes_with_accelerate(work: Path) -> None:
     assert metrics["processes"] == 2
     assert len(losses(metrics)) == 1 and math.isfinite(losses(metrics)[0])
     assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_trl_push_to_hub_uploads_the_adapter_and_never_the_token(work: Path, tmp_path: Path) -> None:
+    """TRL's own hub settings, against a hub written in the test suite on 127.0.0.1 (tests/fakehub.py)."""
+    token = "hf_codeufsecrettoken123"
+    out = tmp_path / "pushed"
+    with FakeHub() as hub:
+        env = cli_env(**hub.env(), HF_TOKEN=token, HF_HOME=str(tmp_path / "hf_home"))
+        train(work, "dpo", out, "--push_to_hub", "true", "--hub_model_id", "someone/adapter", env=env)
+    files = hub.repos["someone/adapter"].files
+    assert files["adapter_model.safetensors"] == (out / "adapter_model.safetensors").read_bytes()
+    assert files["adapter_config.json"] == (out / "adapter_config.json").read_bytes()
+    assert b"hub_model_id: someone/adapter" in files["recipe.yaml"]
+    assert not any(token.encode() in data for data in files.values())  # recipe.yaml, training_args.bin, card
+    assert not any(token.encode() in r.body for r in hub.requests)

@@ -61,6 +61,7 @@ def test_overrides_parse_flags_lists_and_equals() -> None:
         ("use_peft: maybe\n", r"field 'use_peft': expected true or false"),
         ("lora_target_modules: 3\n", r"field 'lora_target_modules': expected a string"),
         ("beta: [1\n", r"r\.yaml:\d+: not valid YAML"),
+        ("hub_token: hf_secrettoken123\n", r"r\.yaml:2: field 'hub_token': a token is never a setting.*HF_TOKEN"),
     ],
 )
 def test_bad_recipes_are_one_line_naming_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -68,7 +69,7 @@ def test_bad_recipes_are_one_line_naming_file_line_and_field(tmp_path: Path, tex
     path.write_text("model: default\n" + text)
     with pytest.raises(InputError, match=expected) as caught:
         build_recipe("dpo", recipe_values("dpo", path), path)
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and "secrettoken" not in str(caught.value)
 
 
 def test_paper_recipe_builds_here_with_use_cpu_set_for_a_gpu_less_machine() -> None:
@@ -85,6 +86,7 @@ def test_paper_recipe_builds_here_with_use_cpu_set_for_a_gpu_less_machine() -> N
         (["--dataset", "/no/such/folder"], "/no/such/folder: file or folder not found"),
         (["--dataset", ""], "field 'dataset': required"),
         (["--lerning_rate", "3"], "command line: field 'lerning_rate': unknown setting"),
+        (["--hub_token", "hf_secrettoken123"], "command line: field 'hub_token': a token is never a setting"),
         (
             ["--recipe", "nope"],
             "nope: recipe not found (shipped: cpu-cpo, cpu-dpo, cpu-kto, cpu-orpo, cpu-sft, "

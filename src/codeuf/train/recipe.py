@@ -91,11 +91,20 @@ def _coerce(key: str, value: Any, action: Any) -> Any:
     return _coerce_one(value, action)
 
 
+SECRET_SETTINGS = {"hub_token"}
+"""Settings that would put a secret in recipe.yaml and training_args.bin (pushed with the model)."""
+
+
 def _check(kind: str, values: dict[str, Any], where: str | Path | None, lines: dict[str, int]) -> dict[str, Any]:
     actions = _actions(kind)
     out = {}
     for key, value in values.items():
         line = lines.get(key)
+        if key in SECRET_SETTINGS:
+            raise InputError(
+                "a token is never a setting (it would be saved with the model): set HF_TOKEN or run "
+                "`huggingface-cli login`", path=where, line=line, field=key,
+            )  # fmt: skip
         if key not in actions:
             near = difflib.get_close_matches(key, list(actions), n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
