@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import CODEUF, cli_env
 from tests.fakehub import FakeHub
+from tests.fakeserver import FakeServer
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,17 @@ def hub_env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
 
 def codeuf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CODEUF, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def upload(rows: Path, repo: str, split: str, env: dict[str, str]) -> None:
+    """A JSONL file pushed to the hub by `datasets` itself, in a process pointed at the test-suite hub."""
+    script = (
+        "import datasets, json, sys; rows = [json.loads(line) for line in open(sys.argv[1])]; "
+        "datasets.DatasetDict({sys.argv[3]: datasets.Dataset.from_list(rows)}).push_to_hub(sys.argv[2])"
+    )
+    done = subprocess.run([*CODEUF[:1], "-c", script, str(rows), repo, split], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def parquet_rows(data: bytes, tmp_path: Path) -> list[dict]:
@@ -82,13 +94,7 @@ def test_push_again_replaces_the_shards_and_keeps_one_card(hub: FakeHub, tmp_pat
 def test_a_hub_dataset_is_a_source_like_a_local_file(hub: FakeHub, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in TINY.read_text().splitlines()]
     env = hub_env(hub, tmp_path)
-    pushed = subprocess.run(
-        [*CODEUF[:1], "-c", "import datasets, json, sys; "
-         "datasets.Dataset.from_list([json.loads(l) for l in open(sys.argv[1])]).push_to_hub('someone/feedback')",
-         str(TINY)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert pushed.returncode == 0, pushed.stderr
+    upload(TINY, "someone/feedback", "train", env)
     from_hub = codeuf("binarize", "--input", "someone/feedback", "--out", str(tmp_path / "hub"), env=env)
     from_file = codeuf("binarize", "--input", str(TINY), "--out", str(tmp_path / "file"), env=env)
     assert from_hub.returncode == 0 and from_file.returncode == 0, from_hub.stderr + from_file.stderr
@@ -96,6 +102,28 @@ def test_a_hub_dataset_is_a_source_like_a_local_file(hub: FakeHub, tmp_path: Pat
     assert hub_pairs == (tmp_path / "file" / "binarized" / "train.jsonl").read_text()
     assert len(hub_pairs.splitlines()) == 2 and len(rows) >= 2
     assert any(r.path.startswith("/datasets/someone/feedback/resolve/") for r in hub.requests)  # read from the hub
+
+
+def test_codal_answer_reads_coseal_codal_bench_from_the_hub_by_default(hub: FakeHub, tmp_path: Path) -> None:
+    """Without --bench, CODAL-Bench is `coseal/codal-bench`, split `test`, as a user online would get it."""
+    bench = REPO / "src" / "codeuf" / "data" / "builtin" / "codal_mini.jsonl"
+    env = hub_env(hub, tmp_path)
+    script = (
+        "import datasets, json, sys; rows = [json.loads(l) for l in open(sys.argv[1])]; "
+        "datasets.DatasetDict({'test': datasets.Dataset.from_list(rows)}).push_to_hub('coseal/codal-bench')"
+    )
+    pushed = subprocess.run([*CODEUF[:1], "-c", script, str(bench)], env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    with FakeServer() as server:
+        done = codeuf("codal", "answer", "--model", f"openai:coder@{server.url}", "--out", str(tmp_path / "a"),
+                      env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in (tmp_path / "a" / "answers.jsonl").read_text().splitlines()]
+    instructions = [json.loads(line)["instruction"] for line in bench.read_text().splitlines()]
+    assert len(answers) == len(instructions) == 10 and all(a["error"] is None for a in answers)
+    sent = [b["messages"][-1]["content"] for b in server.bodies]
+    assert all(any(instruction in text for text in sent) for instruction in instructions)  # each item asked
 
 
 def test_a_refused_push_is_one_line_without_the_token(hub: FakeHub, tmp_path: Path) -> None:
