@@ -68,6 +68,30 @@ def cli_env(**extra: str) -> dict[str, str]:
 CODEUF = [sys.executable, "-m", "codeuf"]
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not integration"`, tests/integration is not even imported: its modules import trl, torch,
+    llama_cpp and ray at the top, and the unit suite is meant to run without them."""
+    integration = Path(__file__).parent / "integration"
+    if config.getoption("markexpr", "").strip() == "not integration" and (
+        collection_path == integration or integration in collection_path.parents
+    ):
+        return True
+    return None
+
+
+UNIT_SUITE_NEVER_IMPORTS = ("torch", "trl", "transformers", "peft", "llama_cpp", "ray")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The unit suite fails if it loaded a model library: what it claims (no model, no trl, no torch) holds."""
+    if session.config.getoption("markexpr", "").strip() != "not integration":
+        return
+    loaded = [name for name in UNIT_SUITE_NEVER_IMPORTS if name in sys.modules]
+    if loaded:
+        sys.stderr.write(f"\nthe unit suite imported {', '.join(loaded)}: move that test under tests/integration\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/integration is an integration test, marked or not, so that
     `pytest -m "not integration"` never loads a model, trains or starts a server."""
