@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from codeuf.execution.evalplus import broken_variant, check_sample, ground_truth, load_tasks
-from codeuf.sandbox import SandboxPool
+from codeuf.sandbox import Job, JobResult, SandboxPool
 from tests.conftest import CODEUF, SHARED_DATA, cli_env
 
 pytestmark = pytest.mark.integration
@@ -57,6 +58,31 @@ def test_broken_variants_fail(pool: SandboxPool, truth_cache: Path) -> None:
     verdicts = evaluate_all("humaneval+", HUMANEVAL_PLUS, pool, broken_variant, truth_cache)
     passing = [k for k, v in verdicts.items() if v["base"] == "pass" and v["plus"] == "pass"]
     assert passing == []
+
+
+@needs_data
+def test_expected_outputs_of_more_tasks_than_cached_are_computed_not_missing(tmp_path: Path) -> None:
+    """A `--limit 2` run caches two tasks' expected outputs; a run on three must not find the third missing
+    (it did: an AssertionError after the whole generation)."""
+
+    class CountingPool(SandboxPool):
+        jobs: ClassVar[list[Job]] = []
+
+        def run(self, job: Job) -> JobResult:
+            self.jobs.append(job)
+            return super().run(job)
+
+    tasks, data = load_tasks("humaneval+", HUMANEVAL_PLUS)
+    with CountingPool(workers=1) as pool:
+        first = ground_truth(tasks[:2], "humaneval+", data, pool, tmp_path)
+        assert sorted(first) == sorted(t.task_id for t in tasks[:2]) and len(pool.jobs) == 4
+        second = ground_truth(tasks[:3], "humaneval+", data, pool, tmp_path)
+        assert sorted(second) == sorted(t.task_id for t in tasks[:3])
+        assert len(pool.jobs) == 6  # the third task's base and plus inputs, nothing else
+        assert second[tasks[0].task_id].plus == first[tasks[0].task_id].plus
+        verdict = check_sample(tasks[2], second[tasks[2].task_id], tasks[2].prompt + tasks[2].canonical_solution,
+                               "humaneval+", pool)  # fmt: skip
+        assert (verdict["base"], verdict["plus"]) == ("pass", "pass")
 
 
 @needs_data

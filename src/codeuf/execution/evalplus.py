@@ -269,13 +269,22 @@ def _suite(dataset: str) -> str:
 def ground_truth(
     tasks: list[Task], dataset: str, path: Path, pool: SandboxPool, cache_root: Path | None = None
 ) -> dict[str, GroundTruth]:
-    """Expected outputs and run times of the canonical solutions, cached by the data file's hash."""
+    """Expected outputs and run times of the canonical solutions, cached by the data file's hash and task:
+    a run on more tasks than the last (`--limit` 40, then all) computes only the tasks not yet cached."""
     digest = hashlib.md5(path.read_bytes()).hexdigest()
-    cache = (cache_root or cache_dir()) / "groundtruth"
-    cache_file = cache / f"{dataset}-{digest}.pkl"
+    cache_file = (cache_root or cache_dir()) / "groundtruth" / f"{dataset}-{digest}.pkl"
+    cached: dict[str, GroundTruth] = {}
     if cache_file.exists():
         with cache_file.open("rb") as handle:
-            return pickle.load(handle)
+            cached = pickle.load(handle)
+    missing = [t for t in tasks if t.task_id not in cached]
+    if missing:
+        cached.update(_compute_ground_truth(missing, dataset, pool))
+        atomic_write_bytes(cache_file, pickle.dumps(cached))
+    return {t.task_id: cached[t.task_id] for t in tasks}
+
+
+def _compute_ground_truth(tasks: list[Task], dataset: str, pool: SandboxPool) -> dict[str, GroundTruth]:
     from concurrent.futures import ThreadPoolExecutor
 
     def run(task: Task, inputs: list[Any]) -> JobResult:
@@ -294,9 +303,7 @@ def ground_truth(
         return GroundTruth(base_out, list(base.seconds or []), plus_out, list(plus.seconds or []))
 
     with ThreadPoolExecutor(pool.size) as executor:
-        truths = dict(zip([t.task_id for t in tasks], executor.map(both, tasks), strict=True))
-    atomic_write_bytes(cache_file, pickle.dumps(truths))
-    return truths
+        return dict(zip([t.task_id for t in tasks], executor.map(both, tasks), strict=True))
 
 
 def check_sample(
