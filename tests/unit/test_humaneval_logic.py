@@ -25,6 +25,9 @@ def test_summary_averages_tasks_and_needs_enough_samples() -> None:
     summary = summarize(results, plus=True)
     assert summary["base"] == {"pass@1": pytest.approx(0.5)}  # (2/2 + 0/2) / 2; no pass@10 with 2 samples
     assert summary["plus"] == {"pass@1": pytest.approx(0.25)}
+    low, high = summary["ci"]["plus"]["pass@1"]  # over two tasks worth 0.5 and 0: resamples give 0, 0.25, 0.5
+    assert (low, high) == (pytest.approx(0.0), pytest.approx(0.5))
+    assert summarize({"t": [{"base": "pass", "plus": "pass"}]}, plus=True)["ci"]["base"]["pass@1"] == [1.0, 1.0]
 
 
 def test_sanitize_keeps_what_the_entry_point_needs_and_drops_the_rest() -> None:

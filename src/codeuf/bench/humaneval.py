@@ -23,19 +23,24 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def summarize(results: dict[str, list[dict[str, Any]]], plus: bool) -> dict[str, Any]:
-    """pass@k for every k <= min samples per task in {1, 10, 100}, base and (for the + sets) plus."""
+    """pass@k for every k <= min samples per task in {1, 10, 100}, base and (for the + sets) plus, each with
+    a 95% bootstrap interval over tasks (`ci`: label -> pass@k -> [low, high])."""
+    from codeuf.stats import bootstrap_mean
+
     counts = [len(r) for r in results.values()]
     n_min = min(counts) if counts else 0
-    summary: dict[str, Any] = {"tasks": len(results), "samples_per_task": n_min}
+    summary: dict[str, Any] = {"tasks": len(results), "samples_per_task": n_min, "ci": {}}
     for label, ok in (("base", lambda r: r["base"] == "pass"),
                       ("plus", lambda r: r["base"] == "pass" and r["plus"] == "pass")):  # fmt: skip
         if label == "plus" and not plus:
             continue
-        summary[label] = {
-            f"pass@{k}": sum(pass_at_k(len(r), sum(map(ok, r)), k) for r in results.values()) / len(results)
-            for k in (1, 10, 100)
-            if k <= n_min
-        }
+        summary[label], summary["ci"][label] = {}, {}
+        for k in (1, 10, 100):
+            if k > n_min:
+                continue
+            estimate = bootstrap_mean([pass_at_k(len(r), sum(map(ok, r)), k) for r in results.values()])
+            summary[label][f"pass@{k}"] = estimate.value
+            summary["ci"][label][f"pass@{k}"] = [estimate.low, estimate.high]
     return summary
 
 

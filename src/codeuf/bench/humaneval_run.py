@@ -124,6 +124,9 @@ def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], sampl
     lines = [f"{name} ({summary['tasks']} tasks, {summary['samples_per_task']} samples each)"]
     for label, title in (("base", f"{name} (base tests)"), ("plus", f"{name}+ (base + plus tests)")):
         if label in summary:
-            lines.append(title + ": " + ", ".join(f"{k} = {v:.3f}" for k, v in summary[label].items()))
+            cis = summary["ci"][label]
+            lines.append(title + ": " + ", ".join(
+                f"{k} = {v:.3f} [{cis[k][0]:.3f}, {cis[k][1]:.3f}]" for k, v in summary[label].items()
+            ))  # fmt: skip
     lines.append(f"results: {options.out / 'results.jsonl'}\nsummary: {options.out / 'summary.json'}")
     return "\n".join(lines)
