@@ -14,6 +14,7 @@ import hashlib
 import math
 import os
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,19 +270,25 @@ def _suite(dataset: str) -> str:
 def ground_truth(
     tasks: list[Task], dataset: str, path: Path, pool: SandboxPool, cache_root: Path | None = None
 ) -> dict[str, GroundTruth]:
-    """Expected outputs and run times of the canonical solutions, cached by the data file's hash and task:
-    a run on more tasks than the last (`--limit` 40, then all) computes only the tasks not yet cached."""
+    """Expected outputs and run times of the canonical solutions, cached per task under the data file's hash:
+    a run on more tasks than the last (`--limit 40`, then all) computes only the tasks not yet cached."""
     digest = hashlib.md5(path.read_bytes()).hexdigest()
-    cache_file = (cache_root or cache_dir()) / "groundtruth" / f"{dataset}-{digest}.pkl"
-    cached: dict[str, GroundTruth] = {}
-    if cache_file.exists():
-        with cache_file.open("rb") as handle:
-            cached = pickle.load(handle)
-    missing = [t for t in tasks if t.task_id not in cached]
+    folder = (cache_root or cache_dir()) / "groundtruth" / f"{dataset}-{digest}"
+
+    def file(task: Task) -> Path:  # readable, and distinct even where two ids differ only in punctuation
+        tag = hashlib.blake2b(task.task_id.encode(), digest_size=4).hexdigest()
+        return folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task.task_id)}-{tag}.pkl"
+
+    missing = [t for t in tasks if not file(t).exists()]
     if missing:
-        cached.update(_compute_ground_truth(missing, dataset, pool))
-        atomic_write_bytes(cache_file, pickle.dumps(cached))
-    return {t.task_id: cached[t.task_id] for t in tasks}
+        computed = _compute_ground_truth(missing, dataset, pool)
+        for task in missing:
+            atomic_write_bytes(file(task), pickle.dumps(computed[task.task_id]))
+    truths = {}
+    for task in tasks:
+        with file(task).open("rb") as handle:
+            truths[task.task_id] = pickle.load(handle)
+    return truths
 
 
 def _compute_ground_truth(tasks: list[Task], dataset: str, pool: SandboxPool) -> dict[str, GroundTruth]:
