@@ -355,8 +355,10 @@ def binarize_command(
 
     settings = _settings(config, out=out, ties=ties, min_margin=min_margin, criterion=criterion)
     path, stats = stage_binarize(settings, input)
+    no_contrast = stats["dropped_no_tests"] + stats["dropped_no_pass_fail"]
+    contrast = f"; dropped without a test contrast {no_contrast}" if no_contrast else ""
     typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
-               f"ties dropped {stats['dropped_ties']}): {path}")  # fmt: skip
+               f"ties dropped {stats['dropped_ties']}{contrast}): {path}")  # fmt: skip
     if push_to_hub:
         push(path, push_to_hub)
 

@@ -366,3 +366,27 @@ def test_a_prefill_starts_the_prompt_and_the_recorded_response_and_its_fence_is_
     assert recorded_response(plain, "  text \n") == "text"
     with pytest.raises(ValueError, match="give the entry a `format`"):
         PoolModel(spec="openai:m", prefill="```python\n")
+
+
+def test_binarize_command_says_how_many_records_had_no_test_contrast(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.conftest import CODEUF, cli_env
+
+    pass_fail = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("failed", 0, 4)})
+    all_pass = record_with_tests({"a": "2", "b": "4"}, {"a": ("passed", 4, 4), "b": ("passed", 4, 4)}, rid="t3")
+    prose = record_with_tests({"a": "2", "b": "4"}, {"a": ("not_executed", 0, 0), "b": ("not_executed", 0, 0)},
+                              rid="t4")  # fmt: skip
+    source = tmp_path / "feedback.jsonl"
+    source.write_text("".join(r.model_dump_json() + "\n" for r in (pass_fail, all_pass, prose)))
+    expected = {
+        "tests-then-judge": "1 pairs (train 1, test 0; ties dropped 0; dropped without a test contrast 2)",
+        "judge": "3 pairs (train 3, test 0; ties dropped 0):",
+    }
+    for criterion, line in expected.items():
+        done = subprocess.run(
+            [*CODEUF, "binarize", "--input", str(source), "--out", str(tmp_path / criterion), "--criterion", criterion],
+            capture_output=True, text=True, env=cli_env(), timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(line), done.stdout
