@@ -121,7 +121,8 @@ def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], sampl
     summary.update({"dataset": task.name, "data": str(path), "settings": settings})
     atomic_write_text(options.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     name = task.name.rstrip("+")
-    lines = [f"{name} ({summary['tasks']} tasks, {summary['samples_per_task']} samples each)"]
+    n = summary["samples_per_task"]
+    lines = [f"{task.name} ({summary['tasks']} tasks, {n} sample{'s' if n != 1 else ''} each)"]
     for label, title in (("base", f"{name} (base tests)"), ("plus", f"{name}+ (base + plus tests)")):
         if label in summary:
             cis = summary["ci"][label]
