@@ -81,6 +81,30 @@ def test_push_uploads_the_rows_and_codeufs_card_and_never_the_token(hub: FakeHub
     assert done.stderr == ""  # no progress bars or library chatter when not on a terminal
 
 
+def test_run_pushes_the_feedback_and_the_pairs_as_released(hub: FakeHub, tmp_path: Path) -> None:
+    """`codeuf run --push-to-hub REPO`: the feedback to REPO and the pairs to REPO_binarized, train and test."""
+    import yaml
+
+    from tests.integration.test_pipeline import server_config
+
+    with FakeServer() as server:
+        config = tmp_path / "run.yaml"
+        config.write_text(yaml.safe_dump(server_config(server.url, tmp_path / "run", n=20, test_fraction=0.25)))
+        done = codeuf("run", str(config), "--push-to-hub", "someone/cuf", env=hub_env(hub, tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "pushed: someone/cuf, someone/cuf_binarized" in done.stdout
+    feedback, pairs = hub.repos["someone/cuf"].files, hub.repos["someone/cuf_binarized"].files
+    assert [p for p in feedback if p.endswith(".parquet")] == ["data/train-00000-of-00001.parquet"]
+    assert sorted(p for p in pairs if p.endswith(".parquet")) == [
+        "data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"]  # fmt: skip
+    for files, folder in ((feedback, "feedback"), (pairs, "binarized")):
+        local = (tmp_path / "run" / folder / "README.md").read_text().split("\n---\n", 1)[1]
+        assert files["README.md"].decode().split("\n---\n", 1)[1] == local
+        for split_file in (tmp_path / "run" / folder).glob("*.jsonl"):
+            rows = parquet_rows(files[f"data/{split_file.stem}-00000-of-00001.parquet"], tmp_path)
+            assert len(rows) == len(split_file.read_text().splitlines()) > 0
+
+
 def test_push_again_replaces_the_shards_and_keeps_one_card(hub: FakeHub, tmp_path: Path) -> None:
     env = hub_env(hub, tmp_path)
     for _ in range(2):
