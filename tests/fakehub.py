@@ -32,7 +32,11 @@ class Repo:
 
     @property
     def sha(self) -> str:
-        return hashlib.sha1(repr((len(self.commits), sorted(self.files.items()))).encode()).hexdigest()
+        """Changes with every commit, as a git commit id does."""
+        digest = hashlib.sha1(str(len(self.commits)).encode())
+        for path in sorted(self.files):
+            digest.update(path.encode() + b"\0" + hashlib.sha1(self.files[path]).digest())
+        return digest.hexdigest()
 
 
 @dataclass
