@@ -29,6 +29,7 @@ LFS_SUFFIXES = (".parquet", ".arrow", ".safetensors", ".bin", ".gguf")
 class Repo:
     files: dict[str, bytes] = field(default_factory=lambda: {".gitattributes": b"*.parquet filter=lfs\n"})
     commits: list[str] = field(default_factory=lambda: ["initial commit"])
+    private: bool = False
 
     @property
     def sha(self) -> str:
@@ -134,8 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(body)
         repo_id = "/".join(filter(None, [request.get("organization"), request["name"]]))
         prefix = {"dataset": "datasets/", "space": "spaces/"}.get(request.get("type") or "model", "")
+        private = request.get("visibility") == "private" or bool(request.get("private"))  # newer and older clients
         with self.hub.lock:
-            self.hub.repos.setdefault(repo_id, Repo())
+            self.hub.repos.setdefault(repo_id, Repo(private=private))
         self._reply(200, {"url": f"{self.hub.url}/{prefix}{repo_id}", "name": repo_id, "id": repo_id})
 
     def validate_yaml(self, body: bytes) -> None:

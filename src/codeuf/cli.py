@@ -79,6 +79,18 @@ RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached resul
 TimeoutOpt = Annotated[float, typer.Option(min=0.1, callback=_finite, help="Seconds per attempt (HTTP backends).")]
 RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx, timeouts, connection errors.")]
 ProgressOpt = Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a TTY].")]
+PrivateOpt = Annotated[bool, typer.Option("--private", help="With --push-to-hub: a repo it creates is private.")]
+
+
+def _push_target(repo: str | None, private: bool) -> str | None:
+    """Checked before any work: --private alone would be an option silently ignored."""
+    if private and not repo:
+        from codeuf.errors import InputError
+
+        raise InputError("needs --push-to-hub REPO", field="--private")
+    return repo
+
+
 JudgeOpt = Annotated[
     list[str] | None, typer.Option("--judge", help="Judge model spec with default settings; repeat for several.")
 ]
@@ -176,8 +188,10 @@ def run(
         str | None,
         typer.Option("--push-to-hub", help="Upload the feedback to REPO and the pairs to REPO_binarized."),
     ] = None,
+    private: PrivateOpt = False,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
+    push_to_hub = _push_target(push_to_hub, private)
     with _executing(executor):
         from codeuf.data.save import push_to_hub as push
         from codeuf.errors import CallsFailedError
@@ -190,8 +204,8 @@ def run(
         if summary.failures:
             raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
         if push_to_hub:
-            push(summary.out / "feedback", push_to_hub)
-            push(summary.out / "binarized", f"{push_to_hub}_binarized")
+            push(summary.out / "feedback", push_to_hub, private=private)
+            push(summary.out / "binarized", f"{push_to_hub}_binarized", private=private)
             typer.echo(f"pushed: {push_to_hub}, {push_to_hub}_binarized")
 
 
@@ -313,8 +327,10 @@ def annotate_command(
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     push_to_hub: PushOpt = None,
+    private: PrivateOpt = False,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
+    push_to_hub = _push_target(push_to_hub, private)
     with _executing(executor):
         from codeuf.config import with_overrides
         from codeuf.data.save import push_to_hub as push
@@ -328,7 +344,7 @@ def annotate_command(
         path = stage_annotate(settings, input, progress)
         typer.echo(f"feedback dataset: {path}")
         if push_to_hub:
-            push(path, push_to_hub)
+            push(path, push_to_hub, private=private)
 
 
 @app.command("binarize")
@@ -348,9 +364,12 @@ def binarize_command(
         ),
     ] = None,
     push_to_hub: PushOpt = None,
+    private: PrivateOpt = False,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
     from codeuf.data.save import push_to_hub as push
+
+    push_to_hub = _push_target(push_to_hub, private)
     from codeuf.stages.pipeline import stage_binarize
 
     settings = _settings(config, out=out, ties=ties, min_margin=min_margin, criterion=criterion)
@@ -360,7 +379,7 @@ def binarize_command(
     typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
                f"ties dropped {stats['dropped_ties']}{contrast}): {path}")  # fmt: skip
     if push_to_hub:
-        push(path, push_to_hub)
+        push(path, push_to_hub, private=private)
 
 
 BenchOpt = Annotated[

@@ -72,7 +72,7 @@ def test_push_uploads_the_rows_and_codeufs_card_and_never_the_token(hub: FakeHub
     header = card.split("\n---\n", 1)[0]
     assert "pretty_name: CodeUltraFeedback-style binarized preferences" in header  # codeuf's keys
     assert "dataset_info:" in header and "configs:" in header  # and those describing the shards
-    assert repo.commits[-1] == "Dataset card written by codeuf"
+    assert repo.commits[-1] == "Dataset card written by codeuf" and not repo.private
 
     assert hub.requests and not any(TOKEN.encode() in r.body for r in hub.requests)
     writes = [r for r in hub.requests if r.path.endswith(("/repos/create", "/preupload/main", "/commit/main"))]
@@ -103,6 +103,13 @@ def test_run_pushes_the_feedback_and_the_pairs_as_released(hub: FakeHub, tmp_pat
         for split_file in (tmp_path / "run" / folder).glob("*.jsonl"):
             rows = parquet_rows(files[f"data/{split_file.stem}-00000-of-00001.parquet"], tmp_path)
             assert len(rows) == len(split_file.read_text().splitlines()) > 0
+
+
+def test_private_makes_a_private_repo(hub: FakeHub, tmp_path: Path) -> None:
+    done = codeuf("binarize", "--input", str(TINY), "--out", str(tmp_path / "b"), "--push-to-hub", "someone/secret",
+                  "--private", env=hub_env(hub, tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert hub.repos["someone/secret"].private
 
 
 def test_push_again_replaces_the_shards_and_keeps_one_card(hub: FakeHub, tmp_path: Path) -> None:

@@ -27,11 +27,12 @@ def save_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]], card: st
     return Path(folder)
 
 
-def push_to_hub(folder: Path, repo: str) -> None:
+def push_to_hub(folder: Path, repo: str, private: bool = False) -> None:
     """Upload a saved dataset and its card (needs the network and a Hugging Face token, e.g. HF_TOKEN).
 
     `datasets` writes the Parquet shards and a card whose YAML header describes them (configs, features,
-    sizes); the card codeuf wrote then replaces its text, keeping that header and adding codeuf's own keys."""
+    sizes); the card codeuf wrote then replaces its text, keeping that header and adding codeuf's own keys.
+    `private` applies to a repo this creates (an existing repo keeps its visibility)."""
     import sys
 
     import datasets
@@ -45,7 +46,7 @@ def push_to_hub(folder: Path, repo: str) -> None:
         datasets.disable_progress_bars()
         disable_progress_bars()
     try:
-        datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo)
+        datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo, private=private or None)
         _push_card(Path(folder) / "README.md", repo)
     except Exception as exc:
         message = redact(" ".join(str(exc).split()))[:300]
