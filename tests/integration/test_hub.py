@@ -135,6 +135,14 @@ def test_a_hub_dataset_is_a_source_like_a_local_file(hub: FakeHub, tmp_path: Pat
     assert any(r.path.startswith("/datasets/someone/feedback/resolve/") for r in hub.requests)  # read from the hub
 
 
+def test_a_missing_hub_dataset_is_one_line(hub: FakeHub, tmp_path: Path) -> None:
+    done = codeuf("binarize", "--input", "someone/missing", "--out", str(tmp_path / "b"), env=hub_env(hub, tmp_path))
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "cannot load 'someone/missing'" in line and "DatasetNotFoundError" in line and TOKEN not in line
+    assert not (tmp_path / "b").exists()
+
+
 def test_codal_answer_reads_coseal_codal_bench_from_the_hub_by_default(hub: FakeHub, tmp_path: Path) -> None:
     """Without --bench, CODAL-Bench is `coseal/codal-bench`, split `test`, as a user online would get it."""
     bench = REPO / "src" / "codeuf" / "data" / "builtin" / "codal_mini.jsonl"
