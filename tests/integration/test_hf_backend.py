@@ -37,3 +37,32 @@ def test_chat_uses_gemmas_format_and_stops(hf_backend) -> None:
 def test_schema_requests_are_parsed_tolerantly(hf_backend) -> None:
     result = hf_backend.generate_sync(LLMRequest(prompt='{"rating": "', max_tokens=4, json_schema={"type": "object"}))
     assert result.parsed is None and result.parse_error is not None  # recorded, never invented
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("/no/such/folder", "codeuf: error: no model folder at /no/such/folder"),
+        ("someone/nomodel", "codeuf: error: hf:someone/nomodel: cannot load 'someone/nomodel': OSError: "),
+    ],
+)
+def test_a_model_that_cannot_be_loaded_is_one_line(model: str, expected: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A missing folder, and a hub id the hub (the test suite's, on 127.0.0.1) does not have: one line each,
+    no retry warnings, and nothing written."""
+    import json
+    import subprocess
+
+    from tests.conftest import CODEUF, cli_env
+    from tests.fakehub import FakeHub
+
+    pytest.importorskip("transformers", reason="transformers is not installed (pip install 'codeuf[hf]')")
+    batch = tmp_path / "in.jsonl"
+    body = {"model": "x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    batch.write_text(json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": body}))
+    with FakeHub() as hub:
+        env = cli_env(**hub.env(), HF_HOME=str(tmp_path / "hf_home"))
+        command = [*CODEUF, "llm", "batch", "--model", f"hf:{model}", "--in", str(batch), "--out", str(tmp_path / "o")]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.startswith(expected) and done.stderr.count("\n") == 1, done.stderr
+    assert not (tmp_path / "o").exists()

@@ -36,21 +36,22 @@ def push_to_hub(folder: Path, repo: str, private: bool = False) -> None:
     import sys
 
     import datasets
-    from huggingface_hub.utils import disable_progress_bars
 
+    from codeuf import hub
     from codeuf.errors import CodeufError
-    from codeuf.secrets import redact
 
+    hub.quiet()
     datasets.logging.set_verbosity_error()
     if not sys.stderr.isatty():
+        from huggingface_hub.utils import disable_progress_bars
+
         datasets.disable_progress_bars()
         disable_progress_bars()
     try:
         datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo, private=private or None)
         _push_card(Path(folder) / "README.md", repo)
     except Exception as exc:
-        message = redact(" ".join(str(exc).split()))[:300]
-        raise CodeufError(f"cannot push {folder} to the hub as {repo}: {type(exc).__name__}: {message}") from None
+        raise CodeufError(f"cannot push {folder} to the hub as {repo}: {hub.reason(exc, 300)}") from None
 
 
 def _push_card(path: Path, repo: str) -> None:

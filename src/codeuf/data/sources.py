@@ -114,22 +114,17 @@ def _load_saved(path: Path) -> Any:
 
 
 def _load_hub(repo: str, split: str) -> Any:
-    """A hub dataset; the libraries' own retry warnings are kept off the terminal, so that a failure is the
-    one line below (with the reason, redacted and cut short)."""
     import datasets
-    from huggingface_hub.utils import logging as hub_logging
 
-    from codeuf.secrets import redact
+    from codeuf import hub
 
+    hub.quiet()
     datasets.logging.set_verbosity_error()
-    hub_logging.set_verbosity_error()
     try:
         return datasets.load_dataset(repo, split=split)
     except Exception as exc:
-        reason = redact(" ".join(str(exc).split()))
-        reason = reason if len(reason) <= 160 else reason[:157] + "..."
         raise CodeufError(
-            f"cannot load {repo!r} (split {split}) from the Hugging Face hub: {type(exc).__name__}: {reason}; "
+            f"cannot load {repo!r} (split {split}) from the Hugging Face hub: {hub.reason(exc, 160)}; "
             "offline, give a local file instead"
         ) from None
 

@@ -38,7 +38,24 @@ def _source(model: str) -> tuple[str, dict[str, Any], str]:
     if path.exists():
         newest = max((p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()), default=0)
         return str(path.resolve()), {}, f"{path.resolve()}:{newest}"
+    if model.startswith(("/", "./", "../", "~")):  # a path, not a hub id (namespace/name)
+        raise CodeufError(f"no model folder at {path}")
     return model, {}, model
+
+
+def _load(spec: ModelSpec, source: str, kwargs: dict[str, Any], dtype: Any) -> tuple[Any, Any]:
+    """The tokenizer and model; a model that cannot be loaded (offline, a wrong id, no access) is one line."""
+    from codeuf import hub
+
+    hub.quiet()
+    transformers.logging.set_verbosity_error()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
+        return tokenizer, transformers.AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    except OSError as exc:
+        raise CodeufError(
+            f"{spec}: cannot load {spec.model!r}: {hub.reason(exc)}; offline, give a local folder or a .gguf file"
+        ) from None
 
 
 class TransformersBackend(Backend):
@@ -50,9 +67,8 @@ class TransformersBackend(Backend):
         super().__init__(spec)
         source, kwargs, self._model_id = _source(spec.model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
-        dtype = torch.float32 if self.device == "cpu" else "auto"
-        self.model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs).to(self.device)
+        self.tokenizer, self.model = _load(spec, source, kwargs, torch.float32 if self.device == "cpu" else "auto")
+        self.model.to(self.device)
         self.model.eval()
         self._format: PromptFormat | None = get_format(prompt_format) if prompt_format else None
         if self._format is None and not getattr(self.tokenizer, "chat_template", None):
