@@ -5,14 +5,27 @@ those warnings on the terminal, a failure would be a page of retries before code
 
 from __future__ import annotations
 
+import sys
+
 from codeuf.secrets import redact
 
 
-def quiet() -> None:
-    """huggingface_hub's warnings (retries, fallbacks) off the terminal: errors still raise."""
+def quiet(with_datasets: bool = False) -> None:
+    """huggingface_hub's warnings (retries, fallbacks) off the terminal, and its progress bars (and those of
+    `datasets`) unless stderr is a terminal, as codeuf's own: errors still raise."""
+    from huggingface_hub.utils import disable_progress_bars
     from huggingface_hub.utils import logging as hub_logging
 
     hub_logging.set_verbosity_error()
+    on_terminal = sys.stderr.isatty()
+    if not on_terminal:
+        disable_progress_bars()
+    if with_datasets:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+        if not on_terminal:
+            datasets.disable_progress_bars()
 
 
 def reason(exc: BaseException, limit: int = 200) -> str:

@@ -129,6 +129,7 @@ def test_a_hub_dataset_is_a_source_like_a_local_file(hub: FakeHub, tmp_path: Pat
     from_hub = codeuf("binarize", "--input", "someone/feedback", "--out", str(tmp_path / "hub"), env=env)
     from_file = codeuf("binarize", "--input", str(TINY), "--out", str(tmp_path / "file"), env=env)
     assert from_hub.returncode == 0 and from_file.returncode == 0, from_hub.stderr + from_file.stderr
+    assert from_hub.stderr == ""  # no progress bars or library warnings off a terminal
     hub_pairs = (tmp_path / "hub" / "binarized" / "train.jsonl").read_text()
     assert hub_pairs == (tmp_path / "file" / "binarized" / "train.jsonl").read_text()
     assert len(hub_pairs.splitlines()) == 2 and len(rows) >= 2

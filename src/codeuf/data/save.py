@@ -33,20 +33,12 @@ def push_to_hub(folder: Path, repo: str, private: bool = False) -> None:
     `datasets` writes the Parquet shards and a card whose YAML header describes them (configs, features,
     sizes); the card codeuf wrote then replaces its text, keeping that header and adding codeuf's own keys.
     `private` applies to a repo this creates (an existing repo keeps its visibility)."""
-    import sys
-
     import datasets
 
     from codeuf import hub
     from codeuf.errors import CodeufError
 
-    hub.quiet()
-    datasets.logging.set_verbosity_error()
-    if not sys.stderr.isatty():
-        from huggingface_hub.utils import disable_progress_bars
-
-        datasets.disable_progress_bars()
-        disable_progress_bars()
+    hub.quiet(with_datasets=True)
     try:
         datasets.load_from_disk(str(Path(folder) / "hf")).push_to_hub(repo, private=private or None)
         _push_card(Path(folder) / "README.md", repo)

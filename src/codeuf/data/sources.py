@@ -118,8 +118,7 @@ def _load_hub(repo: str, split: str) -> Any:
 
     from codeuf import hub
 
-    hub.quiet()
-    datasets.logging.set_verbosity_error()
+    hub.quiet(with_datasets=True)
     try:
         return datasets.load_dataset(repo, split=split)
     except Exception as exc:
