@@ -108,11 +108,9 @@ ExecutorOpt = Annotated[
 
 def batch_settings(folder: Path, enabled: bool):  # type: ignore[no-untyped-def]
     """The batch API settings of a command that writes `folder` (its journal there), or None."""
-    if not enabled:
-        return None
-    from codeuf.llm.batchapi import BatchSettings
+    from codeuf.llm.batchapi import batch_plan
 
-    return BatchSettings(journal=folder / "batches.jsonl")
+    return batch_plan(folder, enabled, [])[0]
 
 
 def _executing(name: str | None):  # type: ignore[no-untyped-def]
@@ -367,9 +365,8 @@ def binarize_command(
     private: PrivateOpt = False,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
-    from codeuf.data.save import push_to_hub as push
-
     push_to_hub = _push_target(push_to_hub, private)
+    from codeuf.data.save import push_to_hub as push
     from codeuf.stages.pipeline import stage_binarize
 
     settings = _settings(config, out=out, ties=ties, min_margin=min_margin, criterion=criterion)

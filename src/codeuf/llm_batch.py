@@ -123,11 +123,11 @@ def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, ca
 
 
 def _journal(folder: Path) -> Any:
-    from codeuf.llm.batchapi import BatchJournal
+    from codeuf.llm.batchapi import JOURNAL, BatchJournal
 
-    path = folder / "batches.jsonl" if folder.is_dir() else folder
+    path = folder / JOURNAL if folder.is_dir() else folder
     if not path.is_file():
-        raise InputError("no batches here (no batches.jsonl): nothing was sent through a batch API", path=folder)
+        raise InputError(f"no batches here (no {JOURNAL}): nothing was sent through a batch API", path=folder)
     return BatchJournal(path)
 
 

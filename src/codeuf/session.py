@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from codeuf.errors import CallsFailedError
 from codeuf.llm.base import Backend
-from codeuf.llm.batchapi import BatchSettings
+from codeuf.llm.batchapi import BatchSettings, batch_plan
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
 from codeuf.llm.types import LLMRequest, LLMResult
@@ -68,10 +68,9 @@ class StageSession:
             replicas = (entry.replicas, entry.cpus_per_replica, entry.gpus_per_replica)
             session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)
         flagged = [e.spec for e in config.pool.values() if e.batch_api] + [j.spec for j in config.judges if j.batch_api]
-        if config.batch_api or flagged:
-            session.batch = BatchSettings(journal=Path(config.out) / "batches.jsonl", poll_min_s=config.batch_poll_s,
-                                          retry=config.batch_retry)  # fmt: skip
-            session.batch_specs = None if config.batch_api else frozenset(flagged)
+        session.batch, session.batch_specs = batch_plan(
+            Path(config.out), config.batch_api, flagged, poll_min_s=config.batch_poll_s, retry=config.batch_retry
+        )
         return session
 
     def backend(self, spec: str) -> Backend:

@@ -24,7 +24,7 @@ from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError, invalid
 from codeuf.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
-from codeuf.llm.batchapi import BatchSettings
+from codeuf.llm.batchapi import batch_plan
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference
@@ -225,10 +225,8 @@ def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None
 
     for judge in judges:
         check_answers(answers, reference or judge.reference or DEFAULT_REFERENCE)
-    flagged = [j.spec for j in judges if j.batch_api]
-    batch = BatchSettings(journal=answers / "batches.jsonl") if batch_api or flagged else None
-    session = StageSession(answers / "cache.sqlite", concurrency, progress, batch=batch,
-                           batch_specs=None if batch_api else frozenset(flagged))  # fmt: skip
+    batch, specs = batch_plan(answers, batch_api, [j.spec for j in judges if j.batch_api])
+    session = StageSession(answers / "cache.sqlite", concurrency, progress, batch=batch, batch_specs=specs)
     for judge in judges:
         session.backend(judge.spec)
     lines = []

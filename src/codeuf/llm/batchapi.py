@@ -48,6 +48,21 @@ class BatchSettings:
     call_backoff_s: float = 1.0
 
 
+JOURNAL = "batches.jsonl"
+"""The journal's name in a run folder."""
+
+
+def batch_plan(
+    folder: Path, everything: bool, flagged: list[str], **settings: Any
+) -> tuple[BatchSettings | None, frozenset[str] | None]:
+    """What goes through batch APIs for a command writing `folder`: every batch-capable backend
+    (`--batch-api`, `batch_api: true` for the run), only the specs flagged `batch_api` (pool entries, judges), or
+    nothing. Returns (settings, the specs or None for all), as the runner takes them."""
+    if not everything and not flagged:
+        return None, None
+    return BatchSettings(journal=folder / JOURNAL, **settings), None if everything else frozenset(flagged)
+
+
 @dataclass
 class BatchState:
     """A batch as the provider reports it: `done` once it will change no more (completed, expired, failed,
