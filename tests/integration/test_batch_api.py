@@ -196,3 +196,24 @@ def test_the_batch_api_failing_for_a_moment_is_retried_and_a_server_without_one_
     assert missing.returncode == 4 and len(lines) == 1, missing.stderr
     assert "openai:model-" in lines[0] and "no batch API there" in lines[0] and SECRET not in lines[0]
     assert not (tmp_path / "none/generations.jsonl").exists() or not (tmp_path / "none/generations.jsonl").read_text()
+
+
+def test_codal_answer_and_grade_through_batch_apis_give_what_live_calls_give(tmp_path: Path) -> None:
+    """`codal answer --batch-api` (OpenAI batches) and `codal grade --batch-api` (Anthropic Message Batches):
+    the same answers and grades as live calls, each folder with its journal."""
+    bench = Path(__file__).resolve().parents[2] / "src" / "codeuf" / "data" / "builtin" / "codal_mini.jsonl"
+    results = {}
+    with FakeServer() as server:
+        for name, extra in (("live", []), ("batch", ["--batch-api"])):
+            out = tmp_path / name
+            answered = run("codal", "answer", "--model", f"openai:coder@{server.url}", "--bench", str(bench),
+                           "--out", str(out), *extra)  # fmt: skip
+            graded = run("codal", "grade", "--answers", str(out), "--judge",
+                         f"anthropic:claude-judge@{server.root}", *extra)  # fmt: skip
+            assert answered.returncode == 0 and graded.returncode == 0, answered.stderr + graded.stderr
+            grades = next((out / "grades").glob("*.jsonl")).read_text().splitlines()
+            results[name] = ((out / "answers.jsonl").read_text(), [json.loads(g)["rating"] for g in grades])
+        assert len(server.batches) == 2  # one OpenAI batch of answers, one Anthropic batch of grades
+    assert results["batch"] == results["live"] and len(results["live"][1]) == 10
+    assert [e["event"] for e in journal(tmp_path / "batch")] == ["submitted", "finished"] * 2
+    assert not (tmp_path / "live" / "batches.jsonl").exists()
