@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
+from codeuf.llm.batchapi import BATCH_DISCOUNT
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
@@ -58,7 +59,7 @@ class Price(BaseModel):
     model_config = _STRICT
     input: float = Field(0.0, ge=0, allow_inf_nan=False)
     output: float = Field(0.0, ge=0, allow_inf_nan=False)
-    batch_discount: float = Field(0.5, gt=0, le=1, description="Share of the price a batch API call costs.")
+    batch_discount: float = Field(BATCH_DISCOUNT, gt=0, le=1, description="Share of the price a batch API call costs.")
 
 
 class TestSynthesis(BaseModel):
