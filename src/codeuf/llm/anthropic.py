@@ -7,8 +7,10 @@ points the SDK at another base URL (a gateway, or the test suite's loopback serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from codeuf.errors import CodeufError, MissingDependencyError
@@ -33,6 +35,15 @@ def classify(exc: Exception) -> BackendError:
         message = f"HTTP {exc.status_code}: {exc.message}"
         return status_error(exc.status_code, message, retry_after_seconds(exc.response.headers))
     return BackendError("bad_response", f"the server's answer could not be read: {type(exc).__name__}")
+
+
+@contextlib.contextmanager
+def _sdk_errors() -> Iterator[None]:
+    """The SDK's exceptions, raised as the BackendErrors the runner and the batch API retry or report."""
+    try:
+        yield
+    except _anthropic.AnthropicError as exc:
+        raise classify(exc) from None
 
 
 class AnthropicBackend(Backend):
@@ -82,10 +93,8 @@ class AnthropicBackend(Backend):
         params = self._params(request)
         # The HTTP API takes these; recent SDK releases dropped them from the signature.
         extra = {k: params.pop(k) for k in ("temperature", "top_p") if k in params}
-        try:
+        with _sdk_errors():
             response = await self._client.messages.create(**params, extra_body=extra)
-        except _anthropic.AnthropicError as exc:
-            raise classify(exc) from None
         return self._message_result(request, response)
 
     @staticmethod
@@ -111,38 +120,30 @@ class AnthropicBackend(Backend):
 
     async def batch_submit(self, items: list[tuple[str, LLMRequest]]) -> str:
         requests = [{"custom_id": custom_id, "params": self._params(request)} for custom_id, request in items]
-        try:
+        with _sdk_errors():
             batch = await self._client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
-        except _anthropic.AnthropicError as exc:
-            raise classify(exc) from None
         return str(batch.id)
 
     async def batch_poll(self, batch_id: str) -> Any:
         from codeuf.llm.batchapi import BatchState
 
-        try:
+        with _sdk_errors():
             batch = await self._client.messages.batches.retrieve(batch_id)
-        except _anthropic.AnthropicError as exc:
-            raise classify(exc) from None
         counts = batch.request_counts.model_dump() if batch.request_counts else {}
         return BatchState(str(batch.processing_status), batch.processing_status == "ended", counts)
 
     async def batch_results(self, batch_id: str, requests: dict[str, LLMRequest]) -> dict[str, LLMResult]:
         answers: dict[str, LLMResult] = {}
-        try:
+        with _sdk_errors():
             async for row in await self._client.messages.batches.results(batch_id):
                 request = requests.get(row.custom_id)
                 if request is not None and row.result.type == "succeeded":
                     answers[row.custom_id] = self._message_result(request, row.result.message)
-        except _anthropic.AnthropicError as exc:
-            raise classify(exc) from None
         return answers
 
     async def batch_cancel(self, batch_id: str) -> None:
-        try:
+        with _sdk_errors():
             await self._client.messages.batches.cancel(batch_id)
-        except _anthropic.AnthropicError as exc:
-            raise classify(exc) from None
 
     async def aclose(self) -> None:
         await self._client.close()
