@@ -187,20 +187,30 @@ def run(
         typer.Option("--push-to-hub", help="Upload the feedback to REPO and the pairs to REPO_binarized."),
     ] = None,
     private: PrivateOpt = False,
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
     push_to_hub = _push_target(push_to_hub, private)
     with _executing(executor):
         from codeuf.data.save import push_to_hub as push
-        from codeuf.errors import CallsFailedError
+        from codeuf.errors import CallsFailedError, EmptyOutputError
         from codeuf.report.summary import print_run_summary
-        from codeuf.stages.pipeline import run_pipeline
+        from codeuf.stages.pipeline import no_pairs_reason, run_pipeline
 
-        settings = _settings(config, out=out, n=n, concurrency=concurrency, batch_api=batch_api or None)
-        summary = run_pipeline(settings, progress=progress)
+        settings, recorded = _settings(config, force, out=out, n=n, concurrency=concurrency,
+                                       batch_api=batch_api or None, strict=strict or None)  # fmt: skip
+        summary = run_pipeline(settings, progress=progress, recorded=recorded)
         print_run_summary(summary)
         if summary.failures:
             raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
+        if not summary.binarized["written"]:
+            raise EmptyOutputError(f"0 pairs of {summary.binarized['records']} records "
+                                   f"({no_pairs_reason(summary.binarized)}): nothing to train on")  # fmt: skip
+        if settings.strict and summary.warnings:
+            from codeuf.errors import StrictWarningsError
+
+            raise StrictWarningsError(summary.warnings)
         if push_to_hub:
             push(summary.out / "feedback", push_to_hub, private=private)
             push(summary.out / "binarized", f"{push_to_hub}_binarized", private=private)
@@ -217,10 +227,32 @@ InputOpt = Annotated[
 ]  # fmt: skip
 
 
-def _settings(config: Path | None, **overrides: object):  # type: ignore[no-untyped-def]
-    from codeuf.config import default_config, load_config, with_overrides
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Rewrite a run folder's outputs under a config that differs from the one it was "
+                 "made with (without it, that is refused; without --config, the folder's own config is used)."),
+]  # fmt: skip
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 7 when the run's signals draw warnings.")]
 
-    return with_overrides(load_config(config) if config else default_config(), **overrides)
+
+def _settings(config: Path | None, force: bool = False, **overrides: object):  # type: ignore[no-untyped-def]
+    """The config a command runs with: its run folder's own (from manifest.json) unless --config names one,
+    with the options given applied; and the folder's recorded config, for the manifest's `changes`."""
+    from codeuf.config import resolve_config
+
+    return resolve_config(config, force=force, **overrides)
+
+
+def _warn(warnings: list[dict], strict: bool) -> None:
+    """Print a command's warnings on stderr; under --strict they fail it (exit 7), after its outputs are written."""
+    from codeuf.stages.signals import lines
+
+    for line in lines(warnings):
+        typer.echo(line, err=True)
+    if strict and warnings:
+        from codeuf.errors import StrictWarningsError
+
+        raise StrictWarningsError(warnings)
 
 
 @app.command("instructions")
@@ -232,12 +264,13 @@ def instructions_command(
     split: Annotated[str | None, typer.Option(help="Split of a hub dataset.")] = None,
     n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for shuffling and model assignment.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Stage 1: CJK filter, de-duplication, seeded sample, preferences and models per instruction."""
     from codeuf.stages.pipeline import stage_instructions
 
-    settings = _settings(config, out=out, source=source, column=column, split=split, n=n, seed=seed)
-    path, stats = stage_instructions(settings)
+    settings, recorded = _settings(config, force, out=out, source=source, column=column, split=split, n=n, seed=seed)
+    path, stats = stage_instructions(settings, recorded)
     typer.echo(f"{stats['kept']} instructions ({stats['dropped_cjk']} with CJK and "
                f"{stats['dropped_duplicates']} duplicates dropped of {stats['source']}): {path}")  # fmt: skip
 
@@ -259,19 +292,20 @@ def tests_command(
     batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Stage 1b: a model writes tests for instructions without any; a test is kept once validated."""
     with _executing(executor):
         from codeuf.stages.pipeline import stage_tests
 
-        settings = _settings(config, out=out, execution_workers=workers, batch_api=batch_api or None)
+        settings, recorded = _settings(config, force, out=out, execution_workers=workers, batch_api=batch_api or None)
         synthesis = settings.synthesize_tests.model_dump() if settings.synthesize_tests else {}
         given = {k: v for k, v in {"spec": model, "count": count, "agreement": agreement}.items() if v is not None}
         if given or synthesis:
             from codeuf.config import with_overrides
 
             settings = with_overrides(settings, synthesize_tests={**synthesis, **given})
-        path, stats = stage_tests(settings, input, progress)
+        path, stats = stage_tests(settings, input, progress, recorded)
         validations = ", ".join(f"{k} {v}" for k, v in sorted(stats["validations"].items())) or "none"
         typer.echo(f"{stats['with_tests']} instructions with tests; written by the model: "
                    f"{stats['synthesized_records']} records, {stats['kept']} tests kept of {stats['candidates']} "
@@ -286,13 +320,14 @@ def generate_command(
     progress: ProgressOpt = None,
     batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Stage 2: one response per (instruction, assigned model), a principle as system prompt."""
     with _executing(executor):
         from codeuf.stages.pipeline import stage_generate
 
-        settings = _settings(config, out=out, batch_api=batch_api or None)
-        typer.echo(f"generations: {stage_generate(settings, input, progress)}")
+        settings, recorded = _settings(config, force, out=out, batch_api=batch_api or None)
+        typer.echo(f"generations: {stage_generate(settings, input, progress, recorded)}")
 
 
 @app.command("execute")
@@ -303,12 +338,14 @@ def execute_command(
     workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Stage 2b: run each response against its instruction's tests in the sandbox."""
     with _executing(executor):
         from codeuf.stages.pipeline import stage_execute
 
-        path = stage_execute(_settings(config, out=out, execution_workers=workers), input, progress)
+        settings, recorded = _settings(config, force, out=out, execution_workers=workers)
+        path = stage_execute(settings, input, progress, recorded)
         typer.echo(f"executions: {path}")
 
 
@@ -326,6 +363,8 @@ def annotate_command(
     progress: ProgressOpt = None,
     push_to_hub: PushOpt = None,
     private: PrivateOpt = False,
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Stage 3: the judge rates every response 1-5 on the instruction's preference rubric."""
     push_to_hub = _push_target(push_to_hub, private)
@@ -335,12 +374,14 @@ def annotate_command(
         from codeuf.judging import resolve_judges, with_settings
         from codeuf.stages.pipeline import stage_annotate
 
-        settings = _settings(config, out=out, orders=orders, batch_api=batch_api or None)
+        settings, recorded = _settings(config, force, out=out, orders=orders, batch_api=batch_api or None,
+                                       strict=strict or None)  # fmt: skip
         judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
         judges = with_settings(judges, method=method)
         settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
-        path = stage_annotate(settings, input, progress)
+        path, warnings = stage_annotate(settings, input, progress, recorded)
         typer.echo(f"feedback dataset: {path}")
+        _warn(warnings, settings.strict)
         if push_to_hub:
             push(path, push_to_hub, private=private)
 
@@ -361,20 +402,26 @@ def binarize_command(
             "tests, judge elsewhere)."
         ),
     ] = None,
+    order_disagreements: Annotated[
+        str | None,
+        typer.Option(help="flag (keep, marked orders_disagree) or drop the pairs whose judge orders disagree."),
+    ] = None,
     push_to_hub: PushOpt = None,
     private: PrivateOpt = False,
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
     push_to_hub = _push_target(push_to_hub, private)
     from codeuf.data.save import push_to_hub as push
-    from codeuf.stages.pipeline import stage_binarize
+    from codeuf.stages.pipeline import no_pairs_reason, stage_binarize
 
-    settings = _settings(config, out=out, ties=ties, min_margin=min_margin, criterion=criterion)
-    path, stats = stage_binarize(settings, input)
-    no_contrast = stats["dropped_no_tests"] + stats["dropped_no_pass_fail"]
-    contrast = f"; dropped without a test contrast {no_contrast}" if no_contrast else ""
-    typer.echo(f"{stats['pairs']} pairs (train {stats['train']}, test {stats['test']}; "
-               f"ties dropped {stats['dropped_ties']}{contrast}): {path}")  # fmt: skip
+    settings, recorded = _settings(config, force, out=out, ties=ties, min_margin=min_margin, criterion=criterion,
+                                   order_disagreements=order_disagreements, strict=strict or None)  # fmt: skip
+    path, stats = stage_binarize(settings, input, recorded)
+    typer.echo(f"{stats['pairs']} pairs of {stats['records']} records (train {stats['train']}, test {stats['test']}; "
+               f"{no_pairs_reason(stats)}): {path}")  # fmt: skip
+    _warn(stats["warnings"], settings.strict)
     if push_to_hub:
         push(path, push_to_hub, private=private)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
@@ -13,8 +13,8 @@ from codeuf.llm.batchapi import BATCH_DISCOUNT
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
-__all__ = ["JudgeConfig", "PoolModel", "Price", "RunConfig", "TestSynthesis", "checked_spec", "known_format",
-           "read_yaml_mapping", "validated"]  # fmt: skip
+__all__ = ["JudgeConfig", "PoolModel", "Price", "RunConfig", "TestSynthesis", "WarnThresholds", "checked_spec",
+           "known_format", "read_yaml_mapping", "resolve_config", "validated"]  # fmt: skip
 
 
 class PoolModel(BaseModel):
@@ -91,6 +91,17 @@ class TestSynthesis(BaseModel):
         return self.name or self.spec
 
 
+class WarnThresholds(BaseModel):
+    """When a run's signals draw a warning (codeuf.stages.signals): on the card, in the manifest and the
+    terminal summary; with `strict`, a warning is exit 7."""
+
+    model_config = _STRICT
+    flip_rate: float = Field(0.3, ge=0, le=1, description="Warn above this flip rate between a judge's orders.")
+    na_rate: float = Field(0.2, ge=0, le=1, description="Warn above this share of N/A ratings.")
+    model_win_share: float = Field(0.9, ge=0, le=1, description="Warn when one model is chosen in more pairs.")
+    min_n: int = Field(10, ge=1, description="An interval over fewer items is 'n too small', and warned about.")
+
+
 class RunConfig(BaseModel):
     """Everything `codeuf run` needs. The defaults reproduce the embedded offline demo."""
 
@@ -119,6 +130,13 @@ class RunConfig(BaseModel):
         description="A pairwise judge that checks each pair in both orders; pairs it does not confirm are dropped.",
     )
     test_fraction: float = Field(0.05, ge=0, lt=1)
+    order_disagreements: Literal["flag", "drop"] = Field(
+        "flag",
+        description="A pair whose judge orders disagree on chosen and rejected (orders > 1): kept and flagged "
+        "(`orders_disagree`), or dropped; counted either way.",
+    )
+    warn: WarnThresholds = Field(default_factory=WarnThresholds, description="When the run's signals draw warnings.")
+    strict: bool = Field(False, description="Any warning is a failure (exit 7), for pipelines.")
     out: Path = Field(Path("runs/codeuf"), strict=False)
     concurrency: int = Field(8, ge=1)
     prompts: Path | None = Field(
@@ -181,6 +199,28 @@ class RunConfig(BaseModel):
             raise ValueError(f"a pair check compares two responses: its method must be pairwise, not {judge.method}")
         return judge
 
+    def priced_models(self) -> dict[str, str]:
+        """The names a `prices` key may use, each with the spec it prices (see `priced_models`)."""
+        return priced_models(self.pool, self.judges, self.synthesize_tests, self.pair_check)
+
+    def spec_prices(self) -> dict[str, Price]:
+        """`prices` keyed by the specs they price, whatever name each key used."""
+        named = self.priced_models()
+        return {named[key]: price for key, price in self.prices.items()}
+
+    @field_validator("prices")
+    @classmethod
+    def _known_price_keys(cls, prices: dict[str, Price], info: ValidationInfo) -> dict[str, Price]:
+        data = info.data
+        if "pool" not in data or "judges" not in data:
+            return prices  # the pool or the judges are wrong already: that error comes first
+        named = priced_models(data["pool"], data["judges"], data.get("synthesize_tests"), data.get("pair_check"))
+        unknown = [key for key in prices if key not in named]
+        if unknown:
+            raise ValueError(f"prices for {', '.join(map(repr, unknown))}, which is no model of this run (keys are "
+                             "pool names, judge names, specs or model ids)")  # fmt: skip
+        return prices
+
     @model_validator(mode="after")
     def _enough_models(self) -> RunConfig:
         if self.models_per_instruction > len(self.pool):
@@ -188,6 +228,19 @@ class RunConfig(BaseModel):
                 f"models_per_instruction ({self.models_per_instruction}) exceeds the pool size ({len(self.pool)})"
             )
         return self
+
+
+def priced_models(pool: dict[str, PoolModel], judges: list[JudgeConfig], writer: TestSynthesis | None,
+                  pair_check: JudgeConfig | None) -> dict[str, str]:  # fmt: skip
+    """The names a `prices` key may use, each with the spec it prices: pool names, judge names, specs and the
+    model ids inside specs (`gpt-4o` of `openai:gpt-4o@URL`)."""
+    named = {name: entry.spec for name, entry in pool.items()}
+    named.update({judge.label: judge.spec for judge in judges})
+    specs = [*named.values(), *([writer.spec] if writer else []), *([pair_check.spec] if pair_check else [])]
+    for spec in specs:
+        named.setdefault(spec, spec)
+        named.setdefault(spec.split(":", 1)[-1].split("@")[0], spec)
+    return named
 
 
 CODE_PREFILL = "```python\n"
@@ -249,3 +302,62 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
             option = {"spec": "model"}.get(loc[1], loc[1])
         field = f"--{option.replace('_', '-')}" if loc[0] in given else problem.field
         raise InputError(problem.detail, field=field) from None
+
+
+# ----------------------------------------------------------------------------- a run folder's own config
+
+OPERATIONAL = frozenset({"out", "strict", "warn", "concurrency", "execution_workers", "batch_api", "batch_poll_s",
+                         "batch_retry", "max_retries", "timeout", "down_after_s", "prices"})  # fmt: skip
+"""Settings that change how a run is carried out, not what it writes: they may differ between the commands
+of one run without rewriting it under another configuration."""
+
+MANIFEST = "manifest.json"
+
+
+def recorded_config(out: Path) -> dict[str, Any] | None:
+    """The configuration a run folder was made with (its manifest's `config`), or None for a new folder."""
+    from codeuf.io import read_json_file
+
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        return None
+    body = read_json_file(path)
+    config = body.get("config") if isinstance(body, dict) else None
+    if not isinstance(config, dict):
+        raise InputError("a run manifest without a `config` mapping: give --config, or a new --out", path=path,
+                         field="config")  # fmt: skip
+    return config
+
+
+def config_changes(recorded: dict[str, Any] | None, config: RunConfig) -> dict[str, dict[str, Any]]:
+    """The fields whose values differ from the recorded config's, as {field: {"from": old, "to": new}};
+    operational settings (OPERATIONAL) are left out."""
+    if recorded is None:
+        return {}
+    now = config.model_dump(mode="json")
+    return {k: {"from": recorded.get(k), "to": now[k]} for k in sorted(now)
+            if k not in OPERATIONAL and recorded.get(k) != now[k]}  # fmt: skip
+
+
+def resolve_config(path: Path | None, *, force: bool = False, **overrides: Any) -> tuple[RunConfig, dict | None]:
+    """The config a command runs with, and the one its run folder was made with (None for a new folder).
+
+    A folder that holds a run keeps its configuration: without `path` it is read from the folder's manifest,
+    so that `codeuf binarize --out RUN` binarizes RUN as it was built, not the demo. Options given on the
+    command line override single fields (the manifest records each change). A config file that differs from
+    the run's own is refused unless `force`: it would rewrite the run's outputs under another configuration."""
+    given_out = overrides.get("out")
+    base = load_config(path) if path is not None else None
+    out = Path(given_out if given_out is not None else base.out if base is not None else default_config().out)
+    recorded = recorded_config(out)
+    if base is None and recorded is not None:
+        base = validated(RunConfig, {**recorded, "out": str(out)}, path=out / MANIFEST)
+    elif base is not None and recorded is not None and not force:
+        differ = sorted(config_changes(recorded, base))
+        if differ:
+            raise InputError(
+                f"this run was made with another configuration (it differs in {', '.join(differ)}); leave out the "
+                "config to continue the run as it was made, give --force to rewrite it, or a new --out",
+                path=out / MANIFEST, field=differ[0],
+            )  # fmt: skip
+    return with_overrides(base or default_config(), **overrides), recorded

@@ -7,6 +7,8 @@ Exit codes (the README's table):
     3    some calls failed after retries: everything that succeeded is written; rerun to retry the rest
     4    a backend failed every attempt for a while (a dead server): stopped early; rerun when it is back
     5    the folder is in use by another codeuf process
+    6    a stage produced nothing (0 pairs, 0 records): the outputs it found are left as they were
+    7    --strict, and the run's signals drew warnings (listed on the cards and in the manifest)
     130  interrupted; rerun to resume
 """
 
@@ -67,6 +69,25 @@ class FolderBusyError(CodeufError):
     """Another codeuf process holds the lock of this folder."""
 
     exit_code = 5
+
+
+class EmptyOutputError(CodeufError):
+    """A stage produced nothing; the outputs it found are left as they were, never replaced by an empty one."""
+
+    exit_code = 6
+
+
+class StrictWarningsError(CodeufError):
+    """`--strict`: the run is written, and its signals drew warnings that a pipeline must not pass over."""
+
+    exit_code = 7
+
+    def __init__(self, warnings: list[dict[str, Any]]) -> None:
+        codes = ", ".join(dict.fromkeys(w["code"] for w in warnings))
+        super().__init__(
+            f"--strict: {len(warnings)} warning{'s' * (len(warnings) != 1)} ({codes}); the first: "
+            f"{warnings[0]['message']}"
+        )
 
 
 class MissingDependencyError(CodeufError):

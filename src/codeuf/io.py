@@ -123,6 +123,13 @@ def _reject_constant(name: str) -> Any:
     raise JsonProblem(f"{name} is not JSON (numbers must be finite)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise JsonProblem(f"{text[:40]} is too large for a number (numbers must be finite)")
+    return value
+
+
 def _walk(value: Any) -> Iterator[tuple[int, str, Any]]:
     """(depth, path, value) of every node, iteratively, so that no depth can overflow the stack."""
     stack: list[tuple[int, str, Any]] = [(0, "", value)]
@@ -162,7 +169,8 @@ def parse_json(text: str, *, allow_nan: bool = False, max_depth: int | None = MA
     """json.loads for text a user gave: every way it can fail is a JsonProblem (bad JSON, nesting too deep,
     integers too long for Python, NaN/Infinity unless `allow_nan`, lone surrogates), never a traceback."""
     try:
-        value = json.loads(text, parse_constant=None if allow_nan else _reject_constant)
+        value = (json.loads(text) if allow_nan else
+                 json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float))  # fmt: skip
     except json.JSONDecodeError as exc:
         raise JsonProblem(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
@@ -296,8 +304,11 @@ class RecordLog:
     def resume_items(self, items: Sequence[_Item], keep: Any, parse: Callable[[dict[str, Any]], _Parsed]
                      ) -> tuple[dict[str, _Parsed], list[_Item]]:  # fmt: skip
         """`resume(keep)`, the finished records parsed, by id; and the items (each with an `id`) still to do, in
-        their order. What every stage starts with."""
-        done = {k: parse(v) for k, v in self.resume(keep).items()}
+        their order. What every stage starts with. Lines of records that are not among `items` stay as they
+        are: a stage run on a subset of a run's records (`--input`) merges its results into the run's file."""
+        wanted = {item.id for item in items}
+        kept = self.resume(lambda row: row[self.key] not in wanted or keep(row))
+        done = {k: parse(v) for k, v in kept.items() if k in wanted}
         return done, [item for item in items if item.id not in done]
 
     def _torn(self) -> bool:

@@ -80,6 +80,11 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     # Everything is checked before a model is loaded or a file is touched.
     items = read_batch(options.in_path)
     prices = load_prices(options.prices)
+    known = {options.model, options.model.split(":", 1)[-1].split("@")[0]}
+    for key in prices:
+        if key not in known:
+            raise InputError(f"a price for {key!r}, which is not the model of this batch ({options.model})",
+                             path=options.prices, field=key)  # fmt: skip
     check_output_file(options.out_path, "--out")
     cache_path = options.cache or default_cache_path()
     if options.use_cache:

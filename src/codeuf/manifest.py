@@ -25,14 +25,34 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_manifest(path: str | Path, *, stage: str, config: dict[str, Any], **fields: Any) -> Path:
-    """Write `path` atomically. `config` must hold no secrets (specs and paths only)."""
-    body = {
-        "stage": stage,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": config,
-        "versions": package_versions(),
-        **fields,
-    }
+def write_manifest(
+    path: str | Path, *, stage: str, config: dict[str, Any], changes: dict[str, Any] | None = None, **fields: Any
+) -> Path:
+    """Write `path` atomically. `config` must hold no secrets (specs and paths only).
+
+    A manifest that is there is updated, not replaced: a stage command run later on the folder replaces the
+    fields it gives (its own statistics) and keeps the others, and `changes` (the config fields it changed,
+    as `codeuf.config.config_changes` gives them) is appended to the folder's `changes` history."""
+    path = Path(path)
+    body = _existing(path)
+    history = list(body.get("changes") or [])
+    if changes:
+        history.append({"stage": stage, "at": _now(), "fields": changes})
+    body.update(stage=stage, finished_at=_now(), config=config, versions=package_versions(), **fields)
+    if history:
+        body["changes"] = history
     atomic_write_text(path, json.dumps(body, indent=2, default=str) + "\n")
-    return Path(path)
+    return path
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _existing(path: Path) -> dict[str, Any]:
+    """The manifest as it is (a run writes it whole; one unreadable is started anew)."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}

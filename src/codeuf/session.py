@@ -63,7 +63,7 @@ class StageSession:
         """The session of a RunConfig: its run folder's cache and its transport settings."""
         session = cls(Path(config.out) / "cache.sqlite", config.concurrency, progress, max_retries=config.max_retries,
                       timeout=config.timeout, down_after_s=config.down_after_s,
-                      prices={m: p.model_dump() for m, p in config.prices.items()})  # fmt: skip
+                      prices={m: p.model_dump() for m, p in config.spec_prices().items()})  # fmt: skip
         for entry in config.pool.values():  # pool entries that share a spec share its replicas: the most asked
             replicas = (entry.replicas, entry.cpus_per_replica, entry.gpus_per_replica)
             session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)

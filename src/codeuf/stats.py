@@ -9,6 +9,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -156,3 +157,19 @@ def bootstrap_statistic(
     values.sort()
     alpha = (1 - confidence) / 2
     return Estimate(value, _percentile(values, alpha), _percentile(values, 1 - alpha), n)
+
+
+def too_few(estimate: dict[str, Any] | None, min_n: int) -> bool:
+    """An estimate whose interval rests on fewer than `min_n` items (and so is not worth printing)."""
+    return bool(estimate) and estimate.get("value") is not None and (estimate.get("n") or 0) < min_n
+
+
+def interval_text(estimate: dict[str, Any], digits: int = 3, min_n: int = 10) -> str:
+    """`0.750 [0.500, 1.000]`, or `0.000 (n = 1, too few for an interval)` where the interval would rest on
+    fewer than `min_n` items, or `undefined` where there is no value."""
+    value = estimate.get("value")
+    if value is None:
+        return "undefined"
+    if too_few(estimate, min_n) or estimate.get("ci_low") is None:
+        return f"{value:.{digits}f} (n = {estimate.get('n', 0)}, too few for an interval)"
+    return f"{value:.{digits}f} [{estimate['ci_low']:.{digits}f}, {estimate['ci_high']:.{digits}f}]"

@@ -160,3 +160,43 @@ def test_evalplus_tasks_are_checked_as_codeuf_humaneval_checks_them(tmp_path: Pa
         results = by_model(record)
         assert results["canonical"].status == "passed" and results["canonical"].total == 2, record.id
         assert results["broken"].status == "failed", record.id
+
+
+def test_given_tests_are_checked_against_the_reference_solution_first(tmp_path: Path) -> None:
+    """A wrong test beside a correct solution is dropped with its reason; a record whose solution fails every
+    test keeps none; then a correct response passes what is left instead of failing a wrong test."""
+    from codeuf.stages.given_tests import check_given_tests
+    from codeuf.stages.instructions import build_instruction_pool
+
+    solution = "def factorial(n):\n    return 1 if n < 2 else n * factorial(n - 1)\n"
+    rows = [
+        {"id": "mixed", "instruction": "Factorial.", "entry_point": "factorial", "solution": solution,
+         "tests": "assert factorial(5) == 121\nassert factorial(3) == 6\nassert factorial(0) == 1"},
+        {"id": "wrong", "instruction": "Factorial again.", "entry_point": "factorial", "solution": solution,
+         "tests": "assert factorial(1) == 2\nassert factorial(2) == 3"},
+        {"id": "cases", "instruction": "Factorial as cases.", "entry_point": "factorial", "solution": solution,
+         "tests": [{"input": [4], "output": 24}, {"input": [4], "output": 25}]},
+        {"id": "none", "instruction": "No solution.", "entry_point": "factorial", "tests": "assert factorial(5) == 121"},
+    ]  # fmt: skip
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records, _ = build_instruction_pool(load_instructions(path), n=4, seed=0, pool=["a", "b"],
+                                        models_per_instruction=2)  # fmt: skip
+    checked = {r.id: r.tests for r in check_given_tests(records, workers=2)}
+    mixed = checked["mixed"]
+    assert mixed.checked == "reference" and mixed.dropped == 1 and mixed.runnable
+    assert mixed.reasons == ["the reference solution fails `assert factorial(5) == 121`"]
+    assert "121" not in mixed.code and "factorial(3) == 6" in mixed.code
+    wrong = checked["wrong"]
+    assert not wrong.runnable and wrong.dropped == 2
+    assert wrong.reasons[-1] == "the reference solution fails all 2 tests: the record keeps none"
+    assert [c.output for c in checked["cases"].cases] == ["24"] and checked["cases"].dropped == 1
+    assert checked["none"].checked == "" and checked["none"].code == "assert factorial(5) == 121"  # nothing to run
+
+    generations = [GenerationRecord(**r.model_dump(exclude={"tests"}), tests=checked[r.id],
+                                    responses=[Response(model=m, response=fenced(solution)) for m in r.models])
+                   for r in records if r.id != "none"]  # fmt: skip
+    done = {r.id: r for r in execute_responses(generations, tmp_path / "executions.jsonl", workers=2)}
+    assert [(e.status, e.passed, e.total) for e in done["mixed"].executions] == [("passed", 2, 2)] * 2
+    assert {e.status for e in done["wrong"].executions} == {"not_executed"}
+    assert done["wrong"].executions[0].reason.startswith("no tests: the reference solution fails all 2 tests")

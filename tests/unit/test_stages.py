@@ -380,8 +380,8 @@ def test_binarize_command_says_how_many_records_had_no_test_contrast(tmp_path) -
     source = tmp_path / "feedback.jsonl"
     source.write_text("".join(r.model_dump_json() + "\n" for r in (pass_fail, all_pass, prose)))
     expected = {
-        "tests-then-judge": "1 pairs (train 1, test 0; ties dropped 0; dropped without a test contrast 2)",
-        "judge": "3 pairs (train 3, test 0; ties dropped 0):",
+        "tests-then-judge": "1 pairs of 3 records (train 1, test 0; dropped: no test contrast 2)",
+        "judge": "3 pairs of 3 records (train 3, test 0; dropped: none):",
     }
     for criterion, line in expected.items():
         done = subprocess.run(

@@ -9,6 +9,7 @@ from typing import Any
 
 from codeuf.data.schema import NA, FeedbackRecord
 from codeuf.preferences import PREFERENCE_NAMES
+from codeuf.stats import interval_text
 
 
 def feedback_stats(records: list[FeedbackRecord]) -> dict[str, Any]:
@@ -50,9 +51,16 @@ def test_stats(records: list[Any]) -> dict[str, Any]:
     for tests in synthesized:
         for reason in tests.reasons:
             reasons[_reason_kind(reason)] += 1
+    given = [r.tests for r in records if r.tests and r.tests.checked == "reference" and not r.tests.synthesis]
     return {
         "origins": dict(origins),
         "with_tests": sum(1 for r in records if r.has_tests),
+        "given_checked": len(given),
+        "given_dropped": sum(t.dropped for t in given),
+        "given_emptied": sum(1 for t in given if not t.runnable),
+        "not_runnable": dict(
+            Counter(r.tests.unrunnable.split(":")[0] for r in records if r.tests and not r.tests.runnable)
+        ),
         "synthesized_records": len(synthesized),
         "validations": dict(Counter(t.synthesis.validation for t in synthesized)),
         "candidates": sum(len(t.synthesis.candidates) for t in synthesized),
@@ -144,7 +152,7 @@ judges rated, or "N/A" when no rating could be read). Extra columns: `id`, `prin
 each model), `errors` (models that gave no response), `judgements` (every judge call: order shown, ratings,
 raw text when unreadable).
 
-## Statistics
+{_warnings_section(stats.get("warnings"))}## Statistics
 
 - records: {stats["records"]}; per preference: {", ".join(f"{k} {v}" for k, v in stats["per_preference"].items())}
 - annotations: {stats["annotations"]}; N/A: {stats["na"]} ({na_rate}); generation errors: {stats["generation_errors"]}
@@ -171,12 +179,31 @@ Calls, tokens and wall time per stage:
 """
 
 
+def _disputed(stats: dict[str, Any]) -> str:
+    return "dropped" if stats.get("order_disagreements_dropped") else "kept, flagged `orders_disagree`"
+
+
+def _warnings_section(warnings: list[dict[str, Any]] | None) -> str:
+    """The card's warnings, first: what a researcher should know before using the data (see
+    codeuf.stages.signals)."""
+    if not warnings:
+        return ""
+    return "## Warnings\n\n" + "".join(f"- **{w['code']}**: {w['message']}\n" for w in warnings) + "\n"
+
+
 def _test_origin_lines(tests: dict[str, Any]) -> str:
     """The card's lines on where tests came from (nothing when no record has tests or synthesis)."""
     if not tests.get("with_tests") and not tests.get("synthesized_records"):
         return ""
     origins = ", ".join(f"{k} {v}" for k, v in sorted(tests["origins"].items()))
     lines = [f"- records with tests: {tests['with_tests']} (origin of the tests: {origins})"]
+    if tests.get("given_checked"):
+        lines.append(f"- given tests run against the reference solution first: {tests['given_checked']} records; "
+                     f"tests dropped because the solution fails them: {tests['given_dropped']}; records left with "
+                     f"none: {tests['given_emptied']}")  # fmt: skip
+    if tests.get("not_runnable"):
+        lines.append("- records whose tests do not run: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(tests["not_runnable"].items())))  # fmt: skip
     if tests["synthesized_records"]:
         validations = ", ".join(f"{k} {v}" for k, v in sorted(tests["validations"].items()))
         reasons = ", ".join(f"{k}: {v}" for k, v in tests["drop_reasons"].items()) or "none"
@@ -196,18 +223,16 @@ def _tests_lines(stats: dict[str, Any]) -> str:
     vs = stats.get("judge_vs_tests") or {}
     if vs.get("pass_fail_pairs"):
         a, t = vs["agreement"], vs["ties"]
-        interval = f" [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["ci_low"] is not None else ""
         lines.append(
             f"- judge-tests agreement: over {vs['pass_fail_pairs']} pairs of a passing and a failing response "
             f"({vs['records_with_pass_and_fail']} records), the judge rates the passing one higher in "
-            f"{a['value']:.3f}{interval} (equal ratings: {t['value']:.3f}); a top-rated response fails its tests in "
+            f"{interval_text(a)} (equal ratings: {t['value']:.3f}); a top-rated response fails its tests in "
             f"{vs['top_rated_fails']:.3f} of those records"
         )
     if vs.get("pass_rate_pairs"):
         a, t = vs["pass_rate_agreement"], vs["pass_rate_ties"]
-        interval = f" [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["ci_low"] is not None else ""
         lines.append(f"- judge-pass-rate agreement: over {vs['pass_rate_pairs']} pairs of responses whose pass rates "
-                     f"differ, the judge rates the one passing more tests higher in {a['value']:.3f}{interval} "
+                     f"differ, the judge rates the one passing more tests higher in {interval_text(a)} "
                      f"(equal ratings: {t['value']:.3f})")  # fmt: skip
     check = stats.get("pair_check")
     if check:
@@ -237,12 +262,14 @@ tags: [codeultrafeedback, dpo, preference dataset, codeuf]
 Chosen is a highest-rated response and rejected a lowest-rated one (ties broken at random with the seed);
 N/A ratings are left out. Split train/test stratified by preference.
 
-## Statistics
+{_warnings_section(stats.get("warnings"))}## Statistics
 
 - feedback records: {stats["records"]}; pairs: {stats["pairs"]} (train {stats["train"]}, test {stats["test"]})
 - dropped because every readable rating was equal: {stats["dropped_ties"]} (kept ties: {stats["kept_ties"]})
 - dropped below the minimum margin: {stats["dropped_margin"]}
 - dropped with fewer than two readable ratings: {stats["dropped_too_few_ratings"]}
+- dropped because chosen and rejected are the same text: {stats.get("dropped_identical", 0)}
+- pairs whose judge orders disagree: {stats.get("order_disagreements", 0)} ({_disputed(stats)})
 {_tests_lines(stats)}
 ## Configuration
 

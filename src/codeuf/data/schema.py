@@ -9,7 +9,7 @@ expect the released schema ignore them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +22,20 @@ class CallCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: str = Field(description="JSON list of the arguments.")
     output: str = Field(description="JSON of the expected return value.")
+
+    @field_validator("input", "output")
+    @classmethod
+    def _strict_json(cls, value: str, info: Any) -> str:
+        """Standard JSON only: no NaN or Infinity, no number too large for a float, nesting of at most 100."""
+        from codeuf.io import JsonProblem, parse_json
+
+        try:
+            parsed = parse_json(value)
+        except JsonProblem as exc:
+            raise ValueError(str(exc)) from None
+        if info.field_name == "input" and not isinstance(parsed, list):
+            raise ValueError("the input is a JSON list of the arguments")
+        return value
 
 
 class CodeTests(BaseModel):
@@ -41,6 +55,14 @@ class CodeTests(BaseModel):
     task_id: str = ""
     data: str = ""
     origin: str = Field("file", description="file, builtin, evalplus, or synthesized:<model>.")
+    language: str = Field(
+        "python", description="The language the tests are written in: only python tests run (yet); others are kept."
+    )
+    checked: str = Field(
+        "",
+        description="reference: each test was run against the instruction's reference solution first (given "
+        "tests too), and those it fails were dropped, with their reasons.",
+    )
     dropped: int = Field(0, description="Tests left out (for example, failed by the reference solution).")
     reasons: list[str] = Field(default_factory=list, description="Why each test was left out.")
     synthesis: Synthesis | None = Field(None, description="For tests a model wrote (codeuf tests): how.")
@@ -53,7 +75,29 @@ class CodeTests(BaseModel):
     @property
     def runnable(self) -> bool:
         """There is something to run (synthesis may have kept no test, and says why)."""
-        return self.kind != "asserts" or bool(self.code.strip()) or self.pending
+        return self.pending or not self.unrunnable
+
+    @property
+    def unrunnable(self) -> str:
+        """Why there is nothing to run ("" when there is): no test kept, tests in another language, or asserts
+        code that holds no test or does not parse."""
+        if self.kind == "cases":
+            return "" if self.cases else "no tests: the record has no case"
+        if self.kind != "asserts":
+            return ""
+        if self.language != "python":
+            return f"tests in {self.language}: codeuf runs Python tests only (yet); the tests are kept"
+        if not self.code.strip():
+            return "no tests" + (f": {self.reasons[-1]}" if self.reasons else "")
+        import ast
+
+        try:
+            tree = ast.parse(self.code)
+        except SyntaxError as exc:
+            return f"the tests are not valid Python (line {exc.lineno}: {exc.msg})"
+        if not any(isinstance(n, (ast.Assert, ast.Raise)) for node in tree.body for n in ast.walk(node)):
+            return "no tests: the tests hold no assert"
+        return ""
 
     def same_source(self, other: CodeTests | None) -> bool:
         """The same tests, or the same synthesized candidates before and after their agreement was settled
@@ -91,9 +135,15 @@ class Execution(BaseModel):
 
     model: str
     status: Literal["passed", "failed", "timeout", "not_executed"]
-    passed: int = 0
-    total: int = 0
+    passed: int = Field(0, ge=0)
+    total: int = Field(0, ge=0)
     reason: str = ""
+
+    @model_validator(mode="after")
+    def _passed_of_total(self) -> Execution:
+        if self.passed > self.total:
+            raise ValueError(f"passed ({self.passed}) exceeds total ({self.total})")
+        return self
 
 
 class InstructionRecord(BaseModel):
@@ -119,6 +169,15 @@ class InstructionRecord(BaseModel):
             raise ValueError(f"unknown preference {value!r} (known: {', '.join(PREFERENCE_NAMES)})")
         return value
 
+    @field_validator("entry_point")
+    @classmethod
+    def _function_name(cls, value: str | None) -> str | None:
+        import keyword
+
+        if value is not None and (not value.isidentifier() or keyword.iskeyword(value)):
+            raise ValueError(f"{value!r} is not a function name")
+        return value
+
     @field_validator("models")
     @classmethod
     def _distinct_models(cls, value: list[str]) -> list[str]:
@@ -132,10 +191,27 @@ class Response(BaseModel):
     response: str
 
 
+def _finite_rating(value: str) -> str:
+    """A rating is N/A or a finite number written as text; "nan", "inf" and the like are refused."""
+    import math
+
+    if value == NA:
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"a rating is a number or {NA!r}, not {value[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"a rating is a finite number or {NA!r}, not {value[:40]!r}")
+    return value
+
+
 class Annotation(BaseModel):
     model: str
     rating: str = Field(description='"1".."5", a mean such as "3.5" over orders or judges, or "N/A".')
     rationale: str
+
+    _rating = field_validator("rating")(_finite_rating)
 
 
 class Judgement(BaseModel):
@@ -151,6 +227,11 @@ class Judgement(BaseModel):
     distributions: list[dict[str, float]] | None = Field(
         None, description="Per rating, the judge's probability of each value (the logprobs method)."
     )
+
+    @field_validator("ratings")
+    @classmethod
+    def _finite_ratings(cls, values: list[str]) -> list[str]:
+        return [_finite_rating(v) for v in values]
 
 
 class GenerationError(BaseModel):
@@ -173,6 +254,9 @@ class GenerationRecord(InstructionRecord):
     def _one_response_per_model(self) -> GenerationRecord:
         if sorted(r.model for r in self.responses) != sorted(self.models):
             raise ValueError("responses must hold one response per model of `models`")
+        strangers = sorted({e.model for e in self.executions} - set(self.models))
+        if strangers:
+            raise ValueError(f"executions of {', '.join(map(repr, strangers))}, which has no response")
         return self
 
 
@@ -192,9 +276,10 @@ def rating_value(rating: str) -> float | None:
     if rating == NA:
         return None
     try:
-        return float(rating)
+        value = float(rating)
     except ValueError:
         return None
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def format_rating(value: float | None) -> str:

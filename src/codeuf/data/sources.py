@@ -10,6 +10,7 @@ import ast
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,27 +163,62 @@ def load_instructions(
         name = "builtin" if source is None else str(source)
         source, column, origin = BUILTIN_SOURCES[name], "instruction", name.replace("builtin:tasks", "builtin")
         solution_column = "solution"
-    out = []
+    out: list[Instruction] = []
+    problems = RowProblems()
     # EvalPlus's files hold -Infinity and NaN among their test inputs; the fields read here are checked.
     for where, number, row in iter_rows(source, split, evalplus_numbers=True):
-        if _is_evalplus(row):
-            out.append(_evalplus_instruction(row, where, number))
-            continue
-        if column not in row:
-            raise InputError(f"missing column (columns: {', '.join(sorted(row)) or 'none'})", path=where,
-                             line=number, field=column)  # fmt: skip
-        text = row[column]
-        if not isinstance(text, str):
-            raise InputError(f"expected a string, got {type(text).__name__}", path=where, line=number, field=column)
-        identifier = row.get("id")
-        entry_point = _optional_name(row, "entry_point", where, number)
-        solution = _optional_text(row, solution_column, where, number)
-        tests = _tests(row.get("tests"), entry_point, origin, where, number)
-        out.append(Instruction(str(identifier) if identifier is not None else record_id(text), text, tests,
-                               entry_point, solution))  # fmt: skip
+        with problems.collect():
+            out.append(_instruction(row, where, number, column, solution_column, origin))
+    problems.raise_if_any()
     if not out:
         raise InputError("no instructions: the source is empty", path=str(source))
     return out
+
+
+class RowProblems:
+    """A source's bad rows, all reported at once: one line that names each (file, line and field), up to
+    `cap`, and how many more there are, so that fixing row 9 does not reveal row 10 on the next run."""
+
+    def __init__(self, cap: int = 10) -> None:
+        self.cap, self.errors = cap, []  # type: ignore[var-annotated]
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        try:
+            yield
+        except InputError as exc:
+            self.errors.append(exc)
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        first = self.errors[0]
+        if len(self.errors) == 1:
+            raise first
+        shown = "; ".join(str(e) for e in self.errors[: self.cap])
+        more = f"; and {len(self.errors) - self.cap} more" if len(self.errors) > self.cap else ""
+        error = InputError(f"{len(self.errors)} bad rows: {shown}{more}")
+        error.path, error.line, error.field = first.path, first.line, first.field
+        raise error
+
+
+def _instruction(row: dict[str, Any], where: str, number: int, column: str, solution_column: str,
+                 origin: str) -> Instruction:  # fmt: skip
+    if _is_evalplus(row):
+        return _evalplus_instruction(row, where, number)
+    for name, what in ((column, "column"), (solution_column, "solution_column")):
+        if name not in row and (name == column or solution_column != "solution"):
+            raise InputError(f"missing column named by `{what}` (columns: {', '.join(sorted(row)) or 'none'})",
+                             path=where, line=number, field=name)  # fmt: skip
+    text = row[column]
+    if not isinstance(text, str):
+        raise InputError(f"expected a string, got {type(text).__name__}", path=where, line=number, field=column)
+    identifier = row.get("id")
+    entry_point = _optional_name(row, "entry_point", where, number)
+    solution = _optional_text(row, solution_column, where, number)
+    tests = _tests(row.get("tests"), entry_point, origin, where, number)
+    return Instruction(str(identifier) if identifier is not None else record_id(text), text, tests, entry_point,
+                       solution)  # fmt: skip
 
 
 def _is_evalplus(row: dict[str, Any]) -> bool:
@@ -205,9 +241,11 @@ def _evalplus_instruction(row: dict[str, Any], where: str, number: int) -> Instr
 
 
 def _optional_name(row: dict[str, Any], field: str, where: str, number: int) -> str | None:
+    import keyword
+
     value = row.get(field)
-    if value is not None and (not isinstance(value, str) or not value.isidentifier()):
-        raise InputError("not a Python name", path=where, line=number, field=field)
+    if value is not None and (not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value)):
+        raise InputError("not a function name", path=where, line=number, field=field)
     return value
 
 
@@ -226,10 +264,13 @@ def _tests(value: Any, entry_point: str | None, origin: str, where: str, number:
         try:
             tree = ast.parse(value)
         except SyntaxError as exc:
-            raise InputError(f"not valid Python (line {exc.lineno} of the tests: {exc.msg})", path=where,
-                             line=number, field="tests") from None  # fmt: skip
+            language = guess_test_language(value)
+            if language is None:
+                raise InputError(f"not valid Python (line {exc.lineno} of the tests: {exc.msg}), nor tests in "
+                                 "another language", path=where, line=number, field="tests") from None  # fmt: skip
+            return CodeTests(kind="asserts", code=value, origin=origin, language=language)
         if not any(is_test_statement(node) for node in tree.body):
-            raise InputError("no assert in the tests", path=where, line=number, field="tests")
+            raise InputError("no tests: no assert in the tests", path=where, line=number, field="tests")
         return CodeTests(kind="asserts", code=value, origin=origin)
     if isinstance(value, list) and value:
         if entry_point is None:
@@ -239,10 +280,44 @@ def _tests(value: Any, entry_point: str | None, origin: str, where: str, number:
             if not isinstance(case, dict) or set(case) != {"input", "output"} or not isinstance(case["input"], list):
                 raise InputError("each case is {input: [arguments], output: result}", path=where, line=number,
                                  field=f"tests.{index}")  # fmt: skip
-            cases.append(CallCase(input=json.dumps(case["input"]), output=json.dumps(case["output"])))
+            cases.append(_case(case, where, number, index))
         return CodeTests(kind="cases", cases=cases, origin=origin)
     raise InputError("expected Python asserts (a string) or a non-empty list of {input, output} cases",
                      path=where, line=number, field="tests")  # fmt: skip
+
+
+def _case(case: dict[str, Any], where: str, number: int, index: int) -> CallCase:
+    """A case as standard JSON text: NaN, Infinity and nesting deeper than 100 are refused here (EvalPlus's
+    relaxed reading lets them into the row)."""
+    from pydantic import ValidationError
+
+    try:
+        return CallCase(input=json.dumps(case["input"]), output=json.dumps(case["output"]))
+    except (ValueError, RecursionError, ValidationError) as exc:
+        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "nested too deeply"
+        raise InputError(detail.removeprefix("Value error, "), path=where, line=number,
+                         field=f"tests.{index}") from None  # fmt: skip
+
+
+_TEST_LANGUAGES = (
+    ("php", ("<?php", "assert($")),
+    ("javascript", ("console.assert", "assert.strictEqual", "assert.deepStrictEqual", "expect(", "=== ")),
+    ("java", ("assertEquals", "public static void", "System.out.println")),
+    ("cpp", ("#include", "std::", "assert(")),
+    ("rust", ("assert_eq!", "fn main", "#[test]")),
+    ("go", ("func Test", "t.Errorf", "package main")),
+    ("ruby", ("assert_equal", "raise unless", " end\n")),
+    ("bash", ("#!/bin/bash", "[[ ", "exit 1")),
+    ("sql", ("SELECT ", "INSERT INTO", "CREATE TABLE")),
+)
+
+
+def guess_test_language(code: str) -> str | None:
+    """The language of tests that are not Python, from marks only that language's tests carry, or None."""
+    for language, marks in _TEST_LANGUAGES:
+        if any(mark in code for mark in marks):
+            return language
+    return None
 
 
 def is_test_statement(node: ast.stmt) -> bool:
@@ -255,15 +330,18 @@ def load_records(source: str | Path, model: type[Any], split: str = "train") -> 
     from pydantic import ValidationError
 
     records = []
+    problems = RowProblems()
     for where, number, row in iter_rows(source, split):
         row = dict(row)
         if "id" not in row or row["id"] is None:
             row["id"] = record_id(str(row.get("instruction", "")), str(row.get("preference", "")))
         fields = set(model.model_fields)
-        try:
-            records.append(model.model_validate({k: v for k, v in row.items() if k in fields}))
-        except ValidationError as exc:
-            raise invalid(exc, path=where, line=number) from None
+        with problems.collect():
+            try:
+                records.append(model.model_validate({k: v for k, v in row.items() if k in fields}))
+            except ValidationError as exc:
+                raise invalid(exc, path=where, line=number) from None
+    problems.raise_if_any()
     if not records:
         raise InputError("no records: the source is empty", path=str(source))
     return records

@@ -87,7 +87,6 @@ _STATUS = {"pass": "passed", "timeout": "timeout"}
 
 def run_tests(code: str, tests: CodeTests, entry_point: str | None, pool: Any, evalplus: Any) -> Execution:
     """One response's code against its tests (the model name is filled in by the caller)."""
-    from codeuf.sandbox import Job
 
     if tests.kind == "evalplus":
         return evalplus.check(code, tests)
@@ -95,15 +94,22 @@ def run_tests(code: str, tests: CodeTests, entry_point: str | None, pool: Any, e
         verdicts, status, reason = assert_verdicts(code, tests.code, pool)
         return Execution(model="", status=status, passed=sum(verdicts), total=len(verdicts), reason=reason)  # type: ignore[arg-type]
     assert entry_point is not None
+    verdicts, status, reason = case_verdicts(code, entry_point, tests, pool)
+    return Execution(model="", status=status, passed=sum(verdicts), total=len(verdicts), reason=reason)  # type: ignore[arg-type]
+
+
+def case_verdicts(code: str, entry_point: str, tests: CodeTests, pool: Any) -> tuple[list[bool], str, str]:
+    """Whether the code's entry point returns each case's expected output, its status and the first failure."""
+    from codeuf.sandbox import Job
+
     inputs = [json.loads(c.input) for c in tests.cases]
     expected = tuple(json.loads(c.output) for c in tests.cases)
     job = Job(code, entry_point, inputs, [STEP_SECONDS] * len(inputs),
               wall_timeout=min(MAX_JOB_SECONDS, STEP_SECONDS * len(inputs)) + 2, check=JsonEquals(expected),
               keep_going=True)  # fmt: skip
     result = pool.run(job)
-    passed = sum(1 for i in range(len(inputs)) if i < len(result.details) and result.details[i])
-    status = _STATUS.get(result.status, "failed")
-    return Execution(model="", status=status, passed=passed, total=len(inputs), reason=result.reason)  # type: ignore[arg-type]
+    verdicts = [i < len(result.details) and bool(result.details[i]) for i in range(len(inputs))]
+    return verdicts, _STATUS.get(result.status, "failed"), result.reason
 
 
 class EvalPlusTasks:

@@ -8,6 +8,7 @@ from rich.table import Table
 from codeuf.data.card import stage_usage
 from codeuf.data.schema import NA
 from codeuf.stages.pipeline import RunSummary
+from codeuf.stats import interval_text
 
 
 def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:
@@ -36,6 +37,10 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     )
     for line in _test_lines(summary):
         console.print(line)
+    if not pairs.get("written", True):
+        console.print("[bold red]no pair was made: the folder's earlier pairs, if any, are left as they were[/]")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning ({warning['code']}): {warning['message']}[/]", highlight=False)
     out = summary.out.resolve()
     console.print(f"feedback dataset:  {out / 'feedback'}  (card: {out / 'feedback' / 'README.md'})")
     console.print(f"binarized dataset: {out / 'binarized'}  (card: {out / 'binarized' / 'README.md'})")
@@ -83,6 +88,5 @@ def _test_lines(summary: RunSummary) -> list[str]:
         if estimate.get("value") is None:
             lines.append(f"judge rates {what} higher: undefined (no such pair)")
         else:
-            lines.append(f"judge rates {what} higher: {estimate['value']:.3f} [{estimate['ci_low']:.3f}, "
-                         f"{estimate['ci_high']:.3f}] over {vs[pairs_key]} pairs")  # fmt: skip
+            lines.append(f"judge rates {what} higher: {interval_text(estimate)} over {vs[pairs_key]} pairs")
     return lines

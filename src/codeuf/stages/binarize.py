@@ -37,8 +37,13 @@ def binarize_feedback(
     min_margin: float = 0.0,
     test_fraction: float = 0.05,
     criterion: Criterion = "auto",
+    order_disagreements: Literal["flag", "drop"] = "flag",
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """Returns ({"train": rows, "test": rows}, statistics)."""
+    """Returns ({"train": rows, "test": rows}, statistics).
+
+    A pair whose chosen and rejected texts are the same (after whitespace) is dropped and counted: it
+    teaches nothing. A pair on which a judge's orders disagree (one order rates chosen higher, another
+    rejected) is counted, and kept with `orders_disagree` set or dropped (`order_disagreements`)."""
     counts: Counter[str] = Counter()
     rows = []
     for record in records:
@@ -52,10 +57,11 @@ def binarize_feedback(
             row = _judge_pair(record, rng, ties, min_margin, counts)
         else:
             row = _tests_pair(record, executed, rng, chosen_by, counts)
-        if row is not None:
-            row["criterion"] = chosen_by
-            counts[f"pairs_{chosen_by}"] += 1
-            rows.append(row)
+        if row is None or not _keep(record, row, order_disagreements, counts):
+            continue
+        row["criterion"] = chosen_by
+        counts[f"pairs_{chosen_by}"] += 1
+        rows.append(row)
     splits = stratified_split(rows, test_fraction, seed)
     stats = {
         "records": len(records),
@@ -65,10 +71,36 @@ def binarize_feedback(
         **{k: counts.get(k, 0) for k in ("dropped_ties", "kept_ties", "dropped_margin", "dropped_too_few_ratings")},
         "criterion": criterion,
         "pairs_per_criterion": {c: counts[f"pairs_{c}"] for c in CRITERIA[1:] if counts[f"pairs_{c}"]},
-        **{k: counts.get(k, 0) for k in ("dropped_no_tests", "dropped_no_pass_fail")},
+        **{
+            k: counts.get(k, 0)
+            for k in ("dropped_no_tests", "dropped_no_pass_fail", "dropped_identical", "order_disagreements")
+        },
+        "order_disagreements_dropped": order_disagreements == "drop",
         "judge_vs_tests": judge_vs_tests(records, seed),
     }
     return splits, stats
+
+
+def _keep(record: FeedbackRecord, row: dict[str, Any], order_disagreements: str, counts: Counter[str]) -> bool:
+    """Whether a pair stays: not two copies of one text, and (under `drop`) not one the judge's orders dispute."""
+    if " ".join(row["chosen"].split()) == " ".join(row["rejected"].split()):
+        counts["dropped_identical"] += 1
+        return False
+    row["orders_disagree"] = orders_disagree(record, row["model_chosen"], row["model_rejected"])
+    if row["orders_disagree"]:
+        counts["order_disagreements"] += 1
+    return not (row["orders_disagree"] and order_disagreements == "drop")
+
+
+def orders_disagree(record: FeedbackRecord, chosen: str, rejected: str) -> bool:
+    """Some judge rated chosen above rejected in one order and below it in another."""
+    said: dict[str, set[int]] = defaultdict(set)
+    for judgement in record.judgements:
+        ratings = dict(zip(judgement.order, map(rating_value, judgement.ratings), strict=False))
+        a, b = ratings.get(chosen), ratings.get(rejected)
+        if a is not None and b is not None and a != b:
+            said[judgement.judge].add(1 if a > b else -1)
+    return any(len(signs) > 1 for signs in said.values())
 
 
 def _executed(record: FeedbackRecord) -> dict[str, Execution]:

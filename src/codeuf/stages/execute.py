@@ -48,7 +48,7 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
     done, todo = log.resume_items(records, reusable, GenerationRecord.model_validate)
     with log:
         for record in [r for r in todo if not r.has_tests]:
-            done[record.id] = record.model_copy(update={"executions": []})
+            done[record.id] = record.model_copy(update={"executions": _not_run(record)})
             log.append(done[record.id].model_dump())
         tested = [r for r in todo if r.has_tests]
         if tested:
@@ -61,6 +61,14 @@ def execute_responses(records: list[GenerationRecord], out_path: Path, workers: 
                         done[record.id] = record
                         log.append(record.model_dump())
     return [done[r.id] for r in records]
+
+
+def _not_run(record: GenerationRecord) -> list[Execution]:
+    """No executions without tests; with tests that cannot run, every response is `not_executed` and says why
+    (no test in them, another language): never "passed 0 of 0"."""
+    if record.tests is None:
+        return []
+    return [Execution(model=r.model, status="not_executed", reason=record.tests.unrunnable) for r in record.responses]
 
 
 def same_tests(given: CodeTests | None, recorded: CodeTests | None) -> bool:

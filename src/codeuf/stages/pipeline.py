@@ -21,16 +21,16 @@ empty after filtering) and the models (a missing API key or GGUF is one line).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeuf.config import RunConfig
+from codeuf.config import RunConfig, config_changes
 from codeuf.data.card import binarized_card, feedback_card, feedback_stats, test_stats
 from codeuf.data.save import save_dataset
 from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
 from codeuf.data.sources import BUILTIN_INSTRUCTIONS, BUILTIN_SOURCES, load_instructions
-from codeuf.errors import InputError
+from codeuf.errors import EmptyOutputError, InputError
 from codeuf.io import check_writable_dir, folder_lock, write_jsonl_atomic
 from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
@@ -40,6 +40,7 @@ from codeuf.stages.binarize import binarize_feedback, check_pairs, trl_rows
 from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
 from codeuf.stages.instructions import build_instruction_pool
+from codeuf.stages.signals import feedback_signals, pair_signals
 from codeuf.stages.synthesize import synthesis_request, synthesize_tests
 
 
@@ -56,6 +57,8 @@ class RunSummary:
     """One line on the calls that failed after retries (their records are left for the next run), or None."""
     executions: dict[str, Any] | None = None
     """Execution outcomes (codeuf execute), where instructions had tests."""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """What the run's signals drew (codeuf.stages.signals): each with its code, figure and message."""
 
 
 # ----------------------------------------------------------------------------- checks before any call
@@ -116,7 +119,9 @@ def instruction_pool(config: RunConfig) -> tuple[list[InstructionRecord], dict[s
 # ----------------------------------------------------------------------------- codeuf run
 
 
-def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
+def run_pipeline(config: RunConfig, progress: bool | None = None, recorded: dict[str, Any] | None = None) -> RunSummary:
+    """The whole run. `recorded` is the config the folder was made with, if any: the manifest records what
+    changed. A run that makes no pair leaves the folder's earlier pairs as they were (RunSummary says so)."""
     started = time.perf_counter()
     out = Path(config.out)
     settings = config.model_dump(mode="json")
@@ -126,6 +131,7 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
     load_models(session, model_specs(config))
     with folder_lock(out):
         try:
+            records = checked_tests(config, records)
             write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
             tested = run_synthesis(config, records, session, progress)
             generations = generate_responses(tested, config.pool, session, out / "generations.jsonl", config.seed)
@@ -145,10 +151,20 @@ def run_pipeline(config: RunConfig, progress: bool | None = None) -> RunSummary:
             executions=execution_stats(executed), tests=test_stats(executed),
             unfinished={"tests": len(records) - len(tested), "generate": len(tested) - len(generations),
                         "annotate": len(generations) - len(feedback)},
-            failures=failures,
+            failures=failures, warnings=summary["binarized"]["warnings"], changes=config_changes(recorded, config),
         )  # fmt: skip
     return RunSummary(out, pool_stats, summary["feedback"], summary["flips"], summary["binarized"], session.stages,
-                      wall, failures, execution_stats(executed))  # fmt: skip
+                      wall, failures, execution_stats(executed), summary["binarized"]["warnings"])  # fmt: skip
+
+
+def checked_tests(config: RunConfig, records: list[InstructionRecord]) -> list[InstructionRecord]:
+    """The records with their given tests run against their reference solutions first (codeuf.stages.
+    given_tests), where the run executes code."""
+    if not config.execute:
+        return records
+    from codeuf.stages.given_tests import check_given_tests
+
+    return check_given_tests(records, config.execution_workers)
 
 
 def run_synthesis(config: RunConfig, records: list[InstructionRecord], session: StageSession,
@@ -162,7 +178,7 @@ def run_synthesis(config: RunConfig, records: list[InstructionRecord], session: 
 
 def run_executions(config: RunConfig, records: list[GenerationRecord], progress: bool | None) -> list:
     """The records with their executions, where the config executes and an instruction has tests."""
-    if not config.execute or not any(r.has_tests for r in records):
+    if not config.execute or not any(r.tests is not None for r in records):
         return records
     return execute_responses(records, Path(config.out) / "executions.jsonl", config.execution_workers, progress)
 
@@ -177,6 +193,9 @@ def save_feedback(
     config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     stats, flips = feedback_stats(feedback), flip_rate(feedback)
+    stats["warnings"] = [w.as_dict() for w in feedback_signals(stats, flips, config.warn)]
+    if not feedback:
+        return stats, flips  # an empty dataset never replaces the feedback the folder has
     save_dataset(Path(config.out) / "feedback", {"train": [r.model_dump() for r in feedback]},
                  feedback_card(settings, stats, stages, flips))  # fmt: skip
     return stats, flips
@@ -188,10 +207,16 @@ def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any],
     splits, stats = binarize_feedback(
         feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin,
         test_fraction=config.test_fraction, criterion=config.criterion,
+        order_disagreements=config.order_disagreements,
     )  # fmt: skip
     if config.pair_check is not None and session is not None:
         splits, stats["pair_check"] = check_pairs(splits, config.pair_check, session)
         stats.update(pairs=sum(map(len, splits.values())), train=len(splits["train"]), test=len(splits["test"]))
+    judged = feedback_signals(feedback_stats(feedback), flip_rate(feedback), config.warn)
+    stats["warnings"] = [w.as_dict() for w in judged + pair_signals(stats, splits, config.warn)]
+    stats["written"] = bool(stats["pairs"])
+    if not stats["pairs"]:
+        return stats  # an empty dataset never replaces the pairs the folder has
     save_dataset(out / "binarized", splits, binarized_card(settings, stats))
     save_dataset(out / "binarized_trl", {k: trl_rows(v) for k, v in splits.items()},
                  binarized_card(settings, stats, trl=True))  # fmt: skip
@@ -213,6 +238,10 @@ def _records(source: str | Path | None, default: Path, model: type) -> list:
     if not Path(default).exists():
         raise InputError("not found: run the previous stage first, or give --input", path=default)
     rows = RecordLog(default).read()
+    pool = Path(default).parent / "instructions.jsonl"
+    if Path(default) != pool and pool.is_file():  # the run's instructions, not records a larger run left
+        ids = set(RecordLog(pool).read())
+        rows = {k: v for k, v in rows.items() if k in ids}
     if not rows:
         raise InputError("no records: run the previous stage first, or give --input", path=default)
     records = []
@@ -225,17 +254,30 @@ def _records(source: str | Path | None, default: Path, model: type) -> list:
     return records
 
 
-def stage_instructions(config: RunConfig) -> tuple[Path, dict[str, int]]:
+def record_stage(config: RunConfig, recorded: dict[str, Any] | None, stage: str, **fields: Any) -> None:
+    """Write what a stage command did into the run's manifest: the config it ran with (so that the next
+    stage command on the folder keeps it), the fields it changed, and its own statistics."""
+    write_manifest(Path(config.out) / "manifest.json", stage=stage, config=config.model_dump(mode="json"),
+                   changes=config_changes(recorded, config), **fields)  # fmt: skip
+
+
+def stage_instructions(config: RunConfig, recorded: dict[str, Any] | None = None) -> tuple[Path, dict[str, int]]:
     out = Path(config.out)
     check_config(config)
     records, stats = instruction_pool(config)
     with folder_lock(out):
+        records = checked_tests(config, records)
         write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
+        stats = {**stats, "tests": test_stats(records)}
+        record_stage(config, recorded, "instructions", instructions=stats)
     return out / "instructions.jsonl", stats
 
 
 def stage_tests(
-    config: RunConfig, source: str | Path | None = None, progress: bool | None = None
+    config: RunConfig,
+    source: str | Path | None = None,
+    progress: bool | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Tests written by a model for the instructions that have none, validated; OUT/tests.jsonl."""
     out = Path(config.out)
@@ -251,6 +293,7 @@ def stage_tests(
             tested = run_synthesis(config, records, session, progress)
         finally:
             session.close()
+        record_stage(config, recorded, "tests", tests=test_stats(tested))
     session.raise_if_failed()
     return out / "tests.jsonl", test_stats(tested)
 
@@ -266,7 +309,12 @@ def _with_tests(records: list[InstructionRecord], path: Path) -> list[Instructio
             for r in records]  # fmt: skip
 
 
-def stage_generate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
+def stage_generate(
+    config: RunConfig,
+    source: str | Path | None = None,
+    progress: bool | None = None,
+    recorded: dict[str, Any] | None = None,
+) -> Path:
     out = Path(config.out)
     check_config(config)
     records = _with_tests(_records(source, out / "instructions.jsonl", InstructionRecord), out / "tests.jsonl")
@@ -277,23 +325,30 @@ def stage_generate(config: RunConfig, source: str | Path | None = None, progress
     load_models(session, [config.pool[m].spec for r in records for m in r.models])
     with folder_lock(out):
         try:
-            generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
+            generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
         finally:
             session.close()
+        record_stage(config, recorded, "generate", generations={"records": len(generations), "of": len(records)})
     session.raise_if_failed()
     return out / "generations.jsonl"
 
 
-def stage_execute(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
+def stage_execute(
+    config: RunConfig,
+    source: str | Path | None = None,
+    progress: bool | None = None,
+    recorded: dict[str, Any] | None = None,
+) -> Path:
     """Run the responses of instructions with tests against them; OUT/executions.jsonl."""
     out = Path(config.out)
     check_config(config)
     records = _records(source, out / "generations.jsonl", GenerationRecord)
-    if not any(r.has_tests for r in records):
+    if not any(r.tests is not None for r in records):
         raise InputError("no instruction has tests: nothing to execute (see `tests` in the README)",
                          path=source or out / "generations.jsonl")  # fmt: skip
     with folder_lock(out):
-        execute_responses(records, out / "executions.jsonl", config.execution_workers, progress)
+        executed = execute_responses(records, out / "executions.jsonl", config.execution_workers, progress)
+        record_stage(config, recorded, "execute", executions=execution_stats(executed))
     return out / "executions.jsonl"
 
 
@@ -318,8 +373,14 @@ def _with_executions(records: list[GenerationRecord], path: Path) -> list[Genera
     return merged
 
 
-def stage_annotate(config: RunConfig, source: str | Path | None = None, progress: bool | None = None) -> Path:
-    """Annotate generations (or re-annotate a released dataset) and save the feedback dataset."""
+def stage_annotate(
+    config: RunConfig,
+    source: str | Path | None = None,
+    progress: bool | None = None,
+    recorded: dict[str, Any] | None = None,
+) -> tuple[Path, list[dict[str, Any]]]:
+    """Annotate generations (or re-annotate a released dataset) and save the feedback dataset; returns its
+    folder and the warnings its signals drew."""
     out = Path(config.out)
     check_config(config)
     records = _with_executions(_records(source, out / "generations.jsonl", GenerationRecord),
@@ -334,12 +395,19 @@ def stage_annotate(config: RunConfig, source: str | Path | None = None, progress
             )  # fmt: skip
         finally:
             session.close()
-        save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
+        stats, flips = save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
+        if feedback:
+            record_stage(config, recorded, "annotate", feedback=stats, flips=flips, warnings=stats["warnings"])
     session.raise_if_failed()
-    return out / "feedback"
+    if not feedback:
+        raise EmptyOutputError(f"0 feedback records of {len(records)}: {out / 'feedback'} left as it was")
+    return out / "feedback", stats["warnings"]
 
 
-def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+def stage_binarize(
+    config: RunConfig, source: str | Path | None = None, recorded: dict[str, Any] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Pairs from the feedback; 0 pairs is EmptyOutputError, and the folder's pairs stay as they were."""
     from codeuf.data.schema import FeedbackRecord
 
     out = Path(config.out)
@@ -353,5 +421,24 @@ def stage_binarize(config: RunConfig, source: str | Path | None = None) -> tuple
             stats = save_binarized(config, feedback, config.model_dump(mode="json"), session)
         finally:
             session.close()
+        if stats["written"]:
+            record_stage(config, recorded, "binarize", binarized=stats, warnings=stats["warnings"])
     session.raise_if_failed()
+    if not stats["written"]:
+        raise EmptyOutputError(f"0 pairs of {stats['records']} records ({no_pairs_reason(stats)}); "
+                               f"{out / 'binarized'} left as it was")  # fmt: skip
     return out / "binarized", stats
+
+
+def no_pairs_reason(stats: dict[str, Any]) -> str:
+    """What dropped a binarize's records, for the line that says it made no pair."""
+    reasons = {
+        "ties": stats["dropped_ties"],
+        "below the margin": stats["dropped_margin"],
+        "fewer than two ratings": stats["dropped_too_few_ratings"],
+        "no test contrast": stats["dropped_no_tests"] + stats["dropped_no_pass_fail"],
+        "identical chosen and rejected": stats["dropped_identical"],
+        "orders disagree": stats["order_disagreements"] if stats["order_disagreements_dropped"] else 0,
+    }
+    dropped = ", ".join(f"{k} {v}" for k, v in reasons.items() if v)
+    return f"dropped: {dropped or 'none'}"
