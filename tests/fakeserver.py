@@ -66,7 +66,13 @@ class FakeServer:
         self.batch_outcome = "completed"
         """How the next batches end: completed, expired (only the first half answered) or failed (none)."""
         self.files: dict[str, bytes] = {}
+        self.deleted_files: list[str] = []
         self.batches: dict[str, dict[str, Any]] = {}
+        self.create_hold = 0.0
+        """Seconds the answer to a batch creation is held after the batch exists (a client killed meanwhile has
+        paid for a batch whose id it never got)."""
+        self.cancel_delay = 0.0
+        """Seconds a cancelled batch stays `cancelling` (`canceling`) before it ends, as at the providers."""
         self.script: Any = None
         """A function of the request body giving the answer's text, or None for the default (echo, or a value
         of the schema): a test scripts what a model writes."""
@@ -158,6 +164,9 @@ class FakeServer:
     async def _dispatch(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], Any]:
+        if path.startswith("/v1/messages") and not headers.get("x-api-key"):  # Anthropic's API reference
+            error = {"type": "authentication_error", "message": "x-api-key header is required"}
+            return 401, {}, {"type": "error", "error": error}
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
         if "/files" in path or "/batches" in path:
@@ -169,7 +178,11 @@ class FakeServer:
             if self.latency:
                 await asyncio.sleep(self.latency)
             with self._lock:
-                return self._batch_api(method, path, body, headers)
+                answer = self._batch_api(method, path, body, headers)
+            creating = method == "POST" and path.split("?")[0].rstrip("/") in ("/v1/batches", "/v1/messages/batches")
+            if creating and self.create_hold:
+                await asyncio.sleep(self.create_hold)
+            return answer
         req = json.loads(body or b"{}")
         text = self._text(req)
         with self._lock:
@@ -217,7 +230,9 @@ class FakeServer:
         if content is None and self.script is not None:
             content = self.script(req)
         if content is None:
-            content = json.dumps(_fake_json(schema, text)) if schema else f"echo: {text}"
+            model = req.get("model", "fake")
+            echo = f"echo: {text}" if model == "fake" else f"echo: {text} ({model})"  # models answer differently
+            content = json.dumps(_fake_json(schema, text)) if schema else echo
         usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(content.split())}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         now = int(time.time())
@@ -295,6 +310,13 @@ class FakeServer:
             return 200, {}, {"id": file_id, "object": "file", "bytes": len(content), "purpose": "batch"}
         if parts[2] == "files" and len(parts) == 5 and parts[4] == "content":
             return (200, {}, self.files[parts[3]]) if parts[3] in self.files else (404, {}, {"error": "no file"})
+        if parts[2] == "files" and len(parts) == 4 and method == "DELETE":
+            if self.files.pop(parts[3], None) is None:
+                return 404, {}, {"error": {"message": "no such file"}}
+            self.deleted_files.append(parts[3])
+            return 200, {}, {"id": parts[3], "object": "file", "deleted": True}
+        if parts[2] == "batches" and method == "GET" and len(parts) == 3:
+            return 200, {}, self._openai_list(path)
         if parts[2] == "batches" and method == "POST" and len(parts) == 3:
             request = json.loads(body)
             if request.get("input_file_id") not in self.files:
@@ -307,24 +329,45 @@ class FakeServer:
             urls = {json.loads(x)["url"] for x in self.files[request["input_file_id"]].decode().splitlines()}
             if urls != {request["endpoint"]}:  # as OpenAI: every line must call the batch's endpoint
                 self.batches[batch_id]["outcome"] = "failed"
+                self.batches[batch_id]["mixed"] = True
             return 200, {}, self._openai_batch(batch_id)
         batch = self.batches.get(parts[3]) if len(parts) > 3 else None
         if batch is None:
             return 404, {}, {"error": {"message": "no such batch"}}
-        if method == "POST" and parts[-1] == "cancel":
-            batch["status"] = batch["outcome"] = "cancelled"
+        if method == "POST" and parts[-1] == "cancel" and batch["status"] in ("validating", "in_progress"):
+            batch["status"], batch["outcome"], batch["cancelled_at"] = "cancelling", "cancelled", time.time()
         return 200, {}, self._openai_batch(batch["id"])
+
+    def _openai_list(self, path: str) -> dict[str, Any]:
+        """GET /v1/batches?limit=N&after=ID: newest first, as OpenAI lists them."""
+        from urllib.parse import parse_qs, urlparse
+
+        query = parse_qs(urlparse(path).query)
+        limit = int(query.get("limit", ["20"])[0])
+        ids = [b for b in sorted(self.batches, key=lambda b: -self.batches[b]["created"]) if b.startswith("batch_")]
+        after = query.get("after", [None])[0]
+        if after in ids:
+            ids = ids[ids.index(after) + 1 :]
+        page = [self._openai_batch(b) for b in ids[:limit]]
+        return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None, "has_more": len(ids) > limit}  # fmt: skip
 
     def _openai_batch(self, batch_id: str) -> dict[str, Any]:
         batch = self.batches[batch_id]
         age = time.time() - batch["created"]
+        if batch["status"] == "cancelling" and time.time() - batch["cancelled_at"] >= self.cancel_delay:
+            batch["status"] = "cancelled"
         if batch["status"] in ("validating", "in_progress"):
             batch["status"] = "validating" if age < self.batch_delay / 2 else "in_progress"
             if age >= self.batch_delay:
                 self._finish_openai(batch)
         lines = self.files[batch["input_file_id"]].decode().splitlines()
         counts = batch.get("counts") or {"total": len(lines), "completed": 0, "failed": 0}
-        shown = {k: v for k, v in batch.items() if k not in ("created", "outcome", "counts")}
+        shown = {k: v for k, v in batch.items() if k not in ("created", "outcome", "counts", "cancelled_at", "mixed")}
+        if batch["status"] == "failed":
+            shown["errors"] = {"object": "list", "data": [{"code": "invalid_request", "line": 1,
+                                                           "message": "the batch's requests do not match its endpoint"
+                                                           if batch.get("mixed") else "the batch failed"}]}  # fmt: skip
         return {**shown, "request_counts": counts, "created_at": int(batch["created"])}
 
     def _finish_openai(self, batch: dict[str, Any]) -> None:
@@ -337,8 +380,10 @@ class FakeServer:
         good, bad = [], []
         for line in answered:
             if any(f in line["custom_id"] or f in json.dumps(line["body"]) for f in self.batch_fail):
-                bad.append({"id": "r", "custom_id": line["custom_id"], "response": None,
-                            "error": {"code": "server_error", "message": "injected failure"}})  # fmt: skip
+                bad.append({"id": "r", "custom_id": line["custom_id"], "error": None,
+                            "response": {"status_code": 400, "request_id": "q", "body": {"error": {
+                                "message": f"injected failure of {line['custom_id']}",
+                                "type": "invalid_request_error"}}}})  # fmt: skip
                 continue
             answer = self._answer(line["url"], line["body"], None)
             good.append({"id": "r", "custom_id": line["custom_id"], "error": None,
@@ -351,6 +396,12 @@ class FakeServer:
         batch["counts"] = {"total": len(lines), "completed": len(good), "failed": len(bad)}
 
     def _anthropic_batches(self, method: str, parts: list[str], body: bytes) -> tuple[int, dict, Any]:
+        if method == "GET" and not parts:  # the list, newest first
+            ids = sorted((b for b in self.batches if b.startswith("msgbatch_")),
+                         key=lambda b: -self.batches[b]["created"])  # fmt: skip
+            page = [self._anthropic_batch(b) for b in ids]
+            return 200, {}, {"data": page, "has_more": False, "first_id": ids[0] if ids else None,
+                             "last_id": ids[-1] if ids else None}  # fmt: skip
         if method == "POST" and not parts:
             requests = json.loads(body)["requests"]
             batch_id = f"msgbatch_{len(self.batches) + 1}"
@@ -360,8 +411,8 @@ class FakeServer:
         batch = self.batches.get(parts[0]) if parts else None
         if batch is None:
             return 404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no such batch"}}
-        if method == "POST" and parts[-1] == "cancel":
-            batch["outcome"] = "canceled"
+        if method == "POST" and parts[-1] == "cancel" and not batch["ended"]:
+            batch["outcome"], batch["cancelled_at"] = "canceled", time.time()
         if parts[-1] == "results":
             self._anthropic_batch(parts[0])
             rows = batch["results"] or []
@@ -370,7 +421,8 @@ class FakeServer:
 
     def _anthropic_batch(self, batch_id: str) -> dict[str, Any]:
         batch = self.batches[batch_id]
-        due = time.time() - batch["created"] >= self.batch_delay or batch["outcome"] == "canceled"
+        cancelled = batch["outcome"] == "canceled" and time.time() - batch.get("cancelled_at", 0) >= self.cancel_delay
+        due = time.time() - batch["created"] >= self.batch_delay or cancelled
         if not batch["ended"] and due:
             batch["ended"] = True
             batch["results"] = []
@@ -380,7 +432,13 @@ class FakeServer:
                     kind = "canceled" if batch["outcome"] == "canceled" else "expired"
                     batch["results"].append({"custom_id": request["custom_id"], "result": {"type": kind}})
                 elif any(f in request["custom_id"] or f in json.dumps(request["params"]) for f in self.batch_fail):
-                    error = {"type": "error", "error": {"type": "api_error", "message": "injected failure"}}
+                    error = {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"injected failure of {request['custom_id']}",
+                        },
+                    }
                     batch["results"].append(
                         {"custom_id": request["custom_id"], "result": {"type": "errored", "error": error}}
                     )
@@ -394,12 +452,12 @@ class FakeServer:
                 counts[row["result"]["type"]] += 1
         else:
             counts["processing"] = len(batch["requests"])
-        stamp = "2026-01-01T00:00:00Z"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch["created"]))
         results = f"{self.root}/v1/messages/batches/{batch_id}/results" if batch["ended"] else None
-        return {"id": batch_id, "type": "message_batch", "processing_status": "ended" if batch["ended"] else
-                "in_progress", "request_counts": counts, "created_at": stamp, "expires_at": stamp,
-                "ended_at": stamp if batch["ended"] else None, "cancel_initiated_at": None, "archived_at": None,
-                "results_url": results}  # fmt: skip
+        status = "ended" if batch["ended"] else "canceling" if batch["outcome"] == "canceled" else "in_progress"
+        return {"id": batch_id, "type": "message_batch", "processing_status": status, "request_counts": counts,
+                "created_at": stamp, "expires_at": stamp, "ended_at": stamp if batch["ended"] else None,
+                "cancel_initiated_at": None, "archived_at": None, "results_url": results}  # fmt: skip
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:

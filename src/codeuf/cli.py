@@ -795,8 +795,13 @@ def batches_status(run: Annotated[Path, typer.Argument(help="A run folder (or it
 
 
 @batches_app.command("cancel")
-def batches_cancel(run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")]) -> None:
-    """Cancel the run's open batches; the next run of its command sends their requests again."""
+def batches_cancel(
+    run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")],
+    wait: Annotated[
+        float, typer.Option(min=0, callback=_finite, help="Seconds to wait for the provider to finish cancelling.")
+    ] = 0.0,
+) -> None:
+    """Cancel the run's open batches; the next run of its command sends again what they did not answer."""
     from codeuf.llm_batch import batches_report
 
-    typer.echo("\n".join(batches_report(run, cancel=True)))
+    typer.echo("\n".join(batches_report(run, cancel=True, wait_s=wait)))

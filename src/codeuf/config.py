@@ -153,6 +153,9 @@ class RunConfig(BaseModel):
         False, description="Send every batch-capable model's requests through its provider's batch API (half price)."
     )
     batch_poll_s: float = Field(30.0, gt=0, description="First wait between polls of a batch (doubling, to 300 s).")
+    batch_keep_files: bool = Field(
+        False, description="Leave the uploaded batch input files at the provider (by default deleted once answered)."
+    )
     batch_retry: Literal["live", "batch"] = Field(
         "live", description="Requests a batch did not answer (errored, expired): sent live, or in a new batch."
     )
@@ -307,7 +310,8 @@ def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
 # ----------------------------------------------------------------------------- a run folder's own config
 
 OPERATIONAL = frozenset({"out", "strict", "warn", "concurrency", "execution_workers", "batch_api", "batch_poll_s",
-                         "batch_retry", "max_retries", "timeout", "down_after_s", "prices"})  # fmt: skip
+                         "batch_retry", "batch_keep_files", "max_retries", "timeout", "down_after_s",
+                         "prices"})  # fmt: skip
 """Settings that change how a run is carried out, not what it writes: they may differ between the commands
 of one run without rewriting it under another configuration."""
 

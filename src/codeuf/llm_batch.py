@@ -136,9 +136,12 @@ def _journal(folder: Path) -> Any:
     return BatchJournal(path)
 
 
-def batches_report(folder: Path, cancel: bool = False) -> list[str]:
-    """`codeuf batches status|cancel RUN`: every batch the run submitted, its provider's status for the open
-    ones; with `cancel`, the open ones cancelled (their requests are retried by the next run of the command)."""
+def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> list[str]:
+    """`codeuf batches status|cancel RUN`: every batch the run submitted, the provider's status of the open ones
+    and the errors it reported; with `cancel`, the open ones asked to cancel. Cancelling takes the provider a
+    while: the line says the state it reports (`cancelling`), and `wait_s` polls until it is final. A batch is
+    recorded as ended only once the provider says so; the next run of the command attaches to one still
+    cancelling and sends again only what it did not answer."""
     import asyncio
 
     from codeuf.executor import build_backend
@@ -156,20 +159,37 @@ def batches_report(folder: Path, cancel: bool = False) -> list[str]:
             for backend in backends.values():
                 await backend.aclose()
 
+    async def cancelled(backend: Any, batch: str) -> str:
+        state = await call(settings, backend, f"cancel batch {batch}", backend.batch_cancel, batch)
+        deadline = time.monotonic() + wait_s
+        while not state.done and time.monotonic() < deadline:
+            await asyncio.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            state = await call(settings, backend, f"report batch {batch}", backend.batch_poll, batch)
+        if state.done:
+            journal.finished(batch, state.status)
+            return f"{state.status} (by codeuf batches cancel)"
+        return (f"{state.status}: the provider is cancelling it; `codeuf batches status {folder}` says when it has "
+                "ended (or cancel with --wait SECONDS)")  # fmt: skip
+
     async def each() -> None:
         for batch, entry in journal.batches().items():
             status = entry["status"]
             if status is None:
                 backend = backends.setdefault(entry["spec"], build_backend(entry["spec"]))
                 if cancel:
-                    await call(settings, backend, f"cancel batch {batch}", backend.batch_cancel, batch)
-                    journal.finished(batch, "cancelled")
-                    status = "cancelled (by codeuf batches cancel)"
+                    status = await cancelled(backend, batch)
                 else:
                     state = await call(settings, backend, f"report batch {batch}", backend.batch_poll, batch)
                     counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
                     status = f"open: {state.status}" + (f" ({counts})" if counts else "")
+            else:
+                status += f", {entry['answered']} answered" if entry.get("answered") else ""
             lines.append(f"{batch}  {entry['spec']}  {len(entry['keys'])} requests  {status}")
+            if entry.get("errored"):
+                first = next(iter(entry["errors"].values()), "")
+                lines.append(f"    {entry['errored']} requests errored at the provider; the first: {first}")
+            for error in entry.get("batch_errors") or []:
+                lines.append(f"    the provider failed the batch: {error}")
 
     asyncio.run(go())
     return lines or ["no batches"]

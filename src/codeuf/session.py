@@ -69,7 +69,12 @@ class StageSession:
             session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)
         flagged = [e.spec for e in config.pool.values() if e.batch_api] + [j.spec for j in config.judges if j.batch_api]
         session.batch, session.batch_specs = batch_plan(
-            Path(config.out), config.batch_api, flagged, poll_min_s=config.batch_poll_s, retry=config.batch_retry
+            Path(config.out),
+            config.batch_api,
+            flagged,
+            poll_min_s=config.batch_poll_s,
+            retry=config.batch_retry,
+            keep_files=config.batch_keep_files,
         )
         return session
 

@@ -50,13 +50,17 @@ def journal(out: Path) -> list[dict]:
     return [json.loads(x) for x in (out / "batches.jsonl").read_text().splitlines()]
 
 
+def submitted(out: Path) -> int:
+    return sum(e["event"] == "submitted" for e in journal(out))
+
+
 def kill_while_polling(path: Path, out: Path) -> Path:
     """`codeuf run --batch-api` killed (SIGKILL) once its two generation batches are in the journal."""
     env = cli_env(CODEUF_ENDPOINT_API_KEY=SECRET, ANTHROPIC_API_KEY=SECRET)
     proc = subprocess.Popen([*CODEUF, "run", str(path), "--batch-api"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.time() + 60
-    while time.time() < deadline and not ((out / "batches.jsonl").exists() and len(journal(out)) >= 2):
+    while time.time() < deadline and not ((out / "batches.jsonl").exists() and submitted(out) >= 2):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
@@ -98,7 +102,7 @@ def test_a_run_killed_while_polling_attaches_to_its_batches(tmp_path: Path) -> N
         path = config(tmp_path, "killed", server.url, server.root)
         out = kill_while_polling(path, tmp_path / "killed")
         submitted_before = len(server.batches)
-        assert submitted_before == 2 and all(e["event"] == "submitted" for e in journal(out))
+        assert submitted_before == 2 and [e["event"] for e in journal(out)] == ["intent", "submitted"] * 2
         status = run("batches", "status", str(out))
         assert status.returncode == 0 and status.stdout.count("open: ") == 2, status.stdout
         again = run("run", str(path), "--batch-api")
@@ -175,7 +179,8 @@ def test_chat_and_completion_requests_of_one_model_go_in_separate_batches(tmp_pa
     with FakeServer() as server:
         pool = {"raw": {"spec": f"openai:model-a@{server.url}", "format": "chatml", "max_tokens": 32},
                 "chat": {"spec": f"openai:model-a@{server.url}", "max_tokens": 32}}  # fmt: skip
-        path = config(tmp_path, "mixed", server.url, server.root, pool=pool)
+        prices = {"model-a": {"input": 2.0, "output": 8.0}}  # a price for a model not in the run is refused
+        path = config(tmp_path, "mixed", server.url, server.root, pool=pool, prices=prices)
         done = run("run", str(path), "--batch-api")
         assert done.returncode == 0, done.stderr
         endpoints = sorted(b["endpoint"] for b in server.batches.values() if "endpoint" in b)
@@ -215,5 +220,5 @@ def test_codal_answer_and_grade_through_batch_apis_give_what_live_calls_give(tmp
             results[name] = ((out / "answers.jsonl").read_text(), [json.loads(g)["rating"] for g in grades])
         assert len(server.batches) == 2  # one OpenAI batch of answers, one Anthropic batch of grades
     assert results["batch"] == results["live"] and len(results["live"][1]) == 10
-    assert [e["event"] for e in journal(tmp_path / "batch")] == ["submitted", "finished"] * 2
+    assert [e["event"] for e in journal(tmp_path / "batch")] == ["intent", "submitted", "finished"] * 2
     assert not (tmp_path / "live" / "batches.jsonl").exists()

@@ -176,7 +176,8 @@ def test_given_tests_are_checked_against_the_reference_solution_first(tmp_path: 
          "tests": "assert factorial(1) == 2\nassert factorial(2) == 3"},
         {"id": "cases", "instruction": "Factorial as cases.", "entry_point": "factorial", "solution": solution,
          "tests": [{"input": [4], "output": 24}, {"input": [4], "output": 25}]},
-        {"id": "none", "instruction": "No solution.", "entry_point": "factorial", "tests": "assert factorial(5) == 121"},
+        {"id": "none", "instruction": "No solution.", "entry_point": "factorial",
+         "tests": "assert factorial(5) == 121"},
     ]  # fmt: skip
     path = tmp_path / "mine.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -110,7 +110,9 @@ def stage_usage(entry: dict[str, Any]) -> dict[str, str]:
     batched = sum(u.get("batch_requests", 0) for u in usage)
     batches = sum(u.get("batches", 0) for u in usage)
     costs = [u["cost_usd"] for u in usage if u.get("cost_usd") is not None]
-    through = f"{batched} call{'s' * (batched != 1)} in {batches} batch{'es' * (batches != 1)}"
+    calls = f"{batched} call{'s' * (batched != 1)}"
+    through = (f"{calls} in {batches} batch{'es' * (batches != 1)}" if batches else
+               f"{calls}, answered by batches of an earlier run (now cached)")  # fmt: skip
     cost = sum(costs)
     return {
         "prompt": str(sum(u.get("prompt_tokens", 0) for u in usage)),

@@ -16,7 +16,7 @@ from typing import Any
 from codeuf.errors import CodeufError, MissingDependencyError
 from codeuf.llm.base import Backend, BackendError, retry_after_seconds, status_error
 from codeuf.llm.spec import ModelSpec
-from codeuf.llm.types import LLMRequest, LLMResult, Usage
+from codeuf.llm.types import LLMError, LLMRequest, LLMResult, Usage
 
 try:
     import anthropic as _anthropic
@@ -56,9 +56,13 @@ class AnthropicBackend(Backend):
         if not key and not spec.base_urls:
             raise CodeufError(f"{spec}: set ANTHROPIC_API_KEY to use the Anthropic API")
         base_url = spec.base_urls[0] if spec.base_urls else None
+        # The API reference asks for the key in `x-api-key`; some SDK releases send `Authorization: Bearer`
+        # for `api_key` instead (which is the SDK's `auth_token`), so the header is set here and the other left out.
+        key = key or "not-needed"
         self._client = _anthropic.AsyncAnthropic(
-            api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout
-        )
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout,
+            default_headers={"x-api-key": key, "Authorization": _anthropic.Omit()},
+        )  # fmt: skip
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
         """The Messages API parameters of a request (one line if it asks what the API does not have)."""
@@ -118,7 +122,8 @@ class AnthropicBackend(Backend):
     def batch_size(self, custom_id: str, request: LLMRequest) -> int:
         return len(json.dumps({"custom_id": custom_id, "params": self._params(request)})) + 1
 
-    async def batch_submit(self, items: list[tuple[str, LLMRequest]]) -> str:
+    async def batch_submit(self, items: list[tuple[str, LLMRequest]], tag: str = "") -> str:
+        """Create a Message Batch (which takes no metadata: `tag` stays in codeuf's journal; see batch_find)."""
         requests = [{"custom_id": custom_id, "params": self._params(request)} for custom_id, request in items]
         with _sdk_errors():
             batch = await self._client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
@@ -132,18 +137,52 @@ class AnthropicBackend(Backend):
         counts = batch.request_counts.model_dump() if batch.request_counts else {}
         return BatchState(str(batch.processing_status), batch.processing_status == "ended", counts)
 
+    async def batch_find(self, tag: str, custom_ids: list[str], since: float) -> str | None:
+        """Message Batches carry no metadata, so a batch whose create call lost its answer is recognised by
+        what it holds: created at or after the interrupted submission (`since`, less a minute of clock skew),
+        with as many requests; once it has ended, its custom ids must be the submission's. Results are matched
+        by custom id anyway, so a wrong guess only costs waiting for it: its requests are asked again."""
+        wanted = set(custom_ids)
+        with _sdk_errors():
+            async for batch in self._client.messages.batches.list(limit=100):
+                created = batch.created_at.timestamp()
+                if created < since - 60:
+                    return None  # the list is newest first
+                counts = batch.request_counts.model_dump() if batch.request_counts else {}
+                if sum(counts.values()) != len(wanted):
+                    continue
+                if batch.processing_status != "ended":
+                    return str(batch.id)
+                ids = {row.custom_id async for row in await self._client.messages.batches.results(batch.id)}
+                if ids == wanted:
+                    return str(batch.id)
+        return None
+
     async def batch_results(self, batch_id: str, requests: dict[str, LLMRequest]) -> dict[str, LLMResult]:
+        """The answers by custom id; an errored request has a result with the provider's error."""
         answers: dict[str, LLMResult] = {}
         with _sdk_errors():
             async for row in await self._client.messages.batches.results(batch_id):
                 request = requests.get(row.custom_id)
-                if request is not None and row.result.type == "succeeded":
+                if request is None:
+                    continue
+                if row.result.type == "succeeded":
                     answers[row.custom_id] = self._message_result(request, row.result.message)
+                elif row.result.type == "errored":
+                    error = getattr(row.result.error, "error", None)
+                    message = str(getattr(error, "message", None) or row.result.error)
+                    kind = "bad_request" if getattr(error, "type", "") == "invalid_request_error" else "server"
+                    answers[row.custom_id] = LLMResult(error=LLMError(kind=kind, message=message[:500]))
         return answers
 
-    async def batch_cancel(self, batch_id: str) -> None:
+    async def batch_cancel(self, batch_id: str) -> Any:
+        """Ask for cancellation; returns the state: `canceling` until the batch has ended."""
+        from codeuf.llm.batchapi import BatchState
+
         with _sdk_errors():
-            await self._client.messages.batches.cancel(batch_id)
+            batch = await self._client.messages.batches.cancel(batch_id)
+        counts = batch.request_counts.model_dump() if batch.request_counts else {}
+        return BatchState(str(batch.processing_status), batch.processing_status == "ended", counts)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -82,7 +82,8 @@ class Backend(ABC):
     max_concurrency: int | None = None
     """Requests it can serve at once (its replicas), when fewer than the runner's concurrency."""
     supports_batch: ClassVar[bool] = False
-    """It has a provider batch API (codeuf.llm.batchapi): batch_submit, batch_poll, batch_results, batch_cancel."""
+    """It has a provider batch API (codeuf.llm.batchapi): batch_submit, batch_find, batch_poll, batch_results,
+    batch_cancel, batch_cleanup."""
     batch_limits: ClassVar[tuple[int, int]] = (50_000, 200 * 1024**2)
     """The provider's limits per batch: requests, bytes."""
 
@@ -93,6 +94,14 @@ class Backend(ABC):
     def batch_group(self, request: LLMRequest) -> str:
         """Requests of different groups never share a batch (OpenAI: one endpoint per batch)."""
         return ""
+
+    async def batch_find(self, tag: str, custom_ids: list[str], since: float) -> str | None:
+        """The id of a batch this backend's provider created for a submission tagged `tag` at or after `since`
+        (a create call whose answer was lost), or None when it has none."""
+        return None
+
+    async def batch_cleanup(self, batch_id: str) -> None:  # noqa: B027 - optional hook
+        """Delete what a finished batch left at the provider (uploaded input files)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

@@ -177,12 +177,13 @@ def output_line(custom_id: str, url: str, key: str, model: str, result: LLMResul
                 for t in result.logprobs
             ]
         }
+    finish = openai_finish_reason(result.finish_reason)
     if url == "/v1/completions":
-        choice: dict[str, Any] = {"index": 0, "text": result.text, "finish_reason": result.finish_reason}
+        choice: dict[str, Any] = {"index": 0, "text": result.text, "finish_reason": finish}
         obj = "text_completion"
     else:
         message = {"role": "assistant", "content": result.text}
-        choice = {"index": 0, "message": message, "finish_reason": result.finish_reason}
+        choice = {"index": 0, "message": message, "finish_reason": finish}
         obj = "chat.completion"
     choice["logprobs"] = logprobs
     body = {
@@ -246,3 +247,16 @@ async def run_batch(
         "errors": sum(not r.ok for r in results),
         "request_phase_s": round(request_phase, 3),
     }
+
+
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
+                  "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+                  "refusal": "content_filter", "pause_turn": "stop", "eos": "stop",
+                  "function_call": "tool_calls"}  # fmt: skip
+"""Every backend's finish reasons (Anthropic's stop_reason, llama.cpp's and transformers' words) in the values of
+OpenAI's format, which `llm batch` writes: stop, length, tool_calls, content_filter."""
+
+
+def openai_finish_reason(reason: str | None) -> str | None:
+    """A finish reason as OpenAI's batch output has it; an unknown one ended the answer, so `stop`."""
+    return None if reason is None else FINISH_REASONS.get(reason, "stop")

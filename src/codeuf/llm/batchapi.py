@@ -10,13 +10,25 @@ journal and attaches to them instead of submitting the same requests again; what
 Requests a batch did not answer (errored, expired, cancelled, or a batch that failed) are retried, live or in a
 new batch (`retry`), never dropped; errors are never cached. API keys travel in headers only: the batch input
 files hold the requests' bodies and nothing else.
+
+Never paying twice: before a batch is created, an `intent` line (a fresh tag and the requests' keys) goes to
+the journal, and the batch is created with that tag (OpenAI: its `metadata`). A command killed while the
+create call is in flight has an intent without a batch id; its rerun first asks the provider for a batch with
+that tag (OpenAI: the batches list, by metadata; Anthropic, which has no metadata: a batch created after the
+intent with the same number of requests, whose custom ids are checked once it ends) and attaches to it, and
+submits the requests again only when the provider has none. The provider's per-request errors (OpenAI's error
+file, Anthropic's errored results) and a failed batch's `errors` are recorded in the journal; `codeuf batches
+status` shows them. Input files are deleted from the provider once a batch's results are in, unless
+`keep_files`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +58,8 @@ class BatchSettings:
     call_retries: int = 6
     """Retries of a call to the batch API itself (submit, poll, download) on 429, 5xx, timeouts, connections."""
     call_backoff_s: float = 1.0
+    keep_files: bool = False
+    """Leave the uploaded input files at the provider (OpenAI); by default they are deleted once results are in."""
 
 
 JOURNAL = "batches.jsonl"
@@ -71,12 +85,18 @@ class BatchState:
     status: str
     done: bool
     counts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    """Why the provider failed the batch as a whole (OpenAI's `errors`), where it says."""
 
 
 class BatchJournal:
     """The batches of a run folder, one JSON line per event (append-only; a line cut by a crash is skipped):
-    `submitted` (id, the spec that made it, the requests' keys) and `finished` (id, status). Holds no key and
-    no request text."""
+    `intent` (a tag, the spec, the requests' keys: written before the provider is asked), `submitted` (id, the
+    tag, the spec that made it, the requests' keys), `abandoned` (an intent the provider never received),
+    `finished` (id, status, answered, the provider's errors). Holds no key and no request text."""
+
+    ERRORS_KEPT = 20
+    """Per-request error messages recorded per batch (the count is always recorded)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -90,7 +110,7 @@ class BatchJournal:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(event, dict) and isinstance(event.get("batch"), str):
+            if isinstance(event, dict) and (isinstance(event.get("batch"), str) or isinstance(event.get("tag"), str)):
                 events.append(event)
         return events
 
@@ -106,26 +126,60 @@ class BatchJournal:
         with self.path.open("a", encoding="utf-8") as handle:  # after a line cut by a crash, a new line
             handle.write(("\n" if cut else "") + json.dumps(event, separators=(",", ":")) + "\n")
             handle.flush()
+            os.fsync(handle.fileno())
 
-    def submitted(self, batch: str, spec: str, keys: list[str]) -> None:
-        self._append({"event": "submitted", "batch": batch, "spec": spec, "keys": keys, "time": time.time()})
+    def intent(self, tag: str, spec: str, keys: list[str]) -> None:
+        self._append({"event": "intent", "tag": tag, "spec": spec, "keys": keys, "time": time.time()})
 
-    def finished(self, batch: str, status: str) -> None:
-        self._append({"event": "finished", "batch": batch, "status": status, "time": time.time()})
+    def submitted(self, batch: str, spec: str, keys: list[str], tag: str | None = None) -> None:
+        self._append({"event": "submitted", "batch": batch, "tag": tag, "spec": spec, "keys": keys,
+                      "time": time.time()})  # fmt: skip
+
+    def abandoned(self, tag: str) -> None:
+        self._append({"event": "abandoned", "tag": tag, "time": time.time()})
+
+    def finished(self, batch: str, status: str, answered: int | None = None, errors: dict[str, str] | None = None,
+                 batch_errors: list[str] | None = None) -> None:  # fmt: skip
+        event: dict[str, Any] = {"event": "finished", "batch": batch, "status": status, "time": time.time()}
+        if answered is not None:
+            event["answered"] = answered
+        if errors:
+            event["errored"] = len(errors)
+            event["errors"] = {k: redact(v)[:300] for k, v in list(errors.items())[: self.ERRORS_KEPT]}
+        if batch_errors:
+            event["batch_errors"] = [redact(e)[:300] for e in batch_errors[: self.ERRORS_KEPT]]
+        self._append(event)
 
     def batches(self) -> dict[str, dict[str, Any]]:
-        """Every batch: {id: {spec, keys, status (None while open), submitted}}."""
+        """Every batch: {id: {spec, keys, status (None while open), submitted, answered, errored, errors}}."""
         out: dict[str, dict[str, Any]] = {}
         for event in self._events():
-            if event.get("event") == "submitted":
+            if event.get("event") == "submitted" and isinstance(event.get("batch"), str):
                 out[event["batch"]] = {"spec": event.get("spec"), "keys": list(event.get("keys") or []),
-                                       "status": None, "submitted": event.get("time")}  # fmt: skip
-            elif event.get("event") == "finished" and event["batch"] in out:
-                out[event["batch"]]["status"] = event.get("status")
+                                       "status": None, "submitted": event.get("time"), "tag": event.get("tag"),
+                                       "answered": 0, "errored": 0, "errors": {}, "batch_errors": []}  # fmt: skip
+            elif event.get("event") == "finished" and event.get("batch") in out:
+                out[event["batch"]].update({k: event[k] for k in ("status", "answered", "errored", "errors",
+                                                                  "batch_errors") if k in event})  # fmt: skip
         return out
 
     def open_batches(self, spec: str) -> dict[str, list[str]]:
         return {b: e["keys"] for b, e in self.batches().items() if e["status"] is None and e["spec"] == spec}
+
+    def dangling(self, spec: str) -> list[dict[str, Any]]:
+        """Intents of `spec` with neither a batch id nor an abandonment: their create call may have reached the
+        provider without its answer reaching the journal (a kill at that moment)."""
+        intents: dict[str, dict[str, Any]] = {}
+        settled: set[str] = set()
+        for event in self._events():
+            tag = event.get("tag")
+            if not isinstance(tag, str):
+                continue
+            if event.get("event") == "intent" and event.get("spec") == spec:
+                intents[tag] = event
+            elif event.get("event") in ("submitted", "abandoned"):
+                settled.add(tag)
+        return [event for tag, event in intents.items() if tag not in settled]
 
 
 def custom_id(key: str) -> str:
@@ -182,6 +236,7 @@ async def run_batches(backend: Any, requests: dict[str, LLMRequest], settings: B
     spec = str(backend.spec)
     stats = {"batches_submitted": 0, "batches_attached": 0, "polls": 0, "retried_live": 0, "retried_in_batch": 0}
     todo = dict(requests)
+    await _adopt(backend, journal, spec, settings)
     attached = {b: [k for k in keys if k in todo] for b, keys in journal.open_batches(spec).items()}
     attached = {b: keys for b, keys in attached.items() if keys}
     open_batches: dict[str, list[str]] = dict(attached)
@@ -207,6 +262,20 @@ async def run_batches(backend: Any, requests: dict[str, LLMRequest], settings: B
     return stats
 
 
+async def _adopt(backend: Any, journal: BatchJournal, spec: str, settings: BatchSettings) -> None:
+    """Settle the intents a killed command left: a batch the provider created for one is recorded (and then
+    attached to like any open batch); an intent the provider never received is abandoned (its requests are
+    submitted again)."""
+    for intent in journal.dangling(spec):
+        ids = [custom_id(k) for k in intent.get("keys") or []]
+        found = await call(settings, backend, "look for the batch of an interrupted submission", backend.batch_find,
+                           intent["tag"], ids, float(intent.get("time") or 0.0))  # fmt: skip
+        if found:
+            journal.submitted(found, spec, list(intent.get("keys") or []), intent["tag"])
+        else:
+            journal.abandoned(intent["tag"])
+
+
 async def _submit(backend: Any, todo: dict[str, LLMRequest], settings: BatchSettings, journal: BatchJournal,
                   spec: str) -> dict[str, list[str]]:  # fmt: skip
     max_requests, max_bytes = backend.batch_limits
@@ -219,9 +288,11 @@ async def _submit(backend: Any, todo: dict[str, LLMRequest], settings: BatchSett
     submitted = {}
     for group in groups:
         lines = [(custom_id(key), request) for key, request in group]
-        batch = await call(settings, backend, "submit a batch", backend.batch_submit, lines)
         keys = [key for key, _ in group]
-        journal.submitted(batch, spec, keys)  # at once: a rerun attaches to it
+        tag = f"codeuf-{uuid.uuid4().hex[:20]}"
+        journal.intent(tag, spec, keys)  # before the provider is asked: a rerun looks for the batch by its tag
+        batch = await call(settings, backend, "submit a batch", backend.batch_submit, lines, tag)
+        journal.submitted(batch, spec, keys, tag)  # at once: a rerun attaches to it
         submitted[batch] = keys
     return submitted
 
@@ -242,13 +313,19 @@ async def _wait(backend: Any, batches: dict[str, list[str]], requests: dict[str,
             keys = waiting.pop(batch)
             asked = {custom_id(k): requests[k] for k in keys if k in requests}
             answers = await call(settings, backend, f"download batch {batch}", backend.batch_results, batch, asked)
+            errors, answered = {}, 0
             for key in keys:
                 answer = answers.get(custom_id(key))
                 if isinstance(answer, LLMResult) and answer.ok:
                     deliver(key, answer.model_copy(update={"via_batch": True}))
+                    answered += 1
                 elif key in requests:
                     unanswered.append(key)
-            journal.finished(batch, state.status)
+                    if isinstance(answer, LLMResult) and answer.error is not None:
+                        errors[key] = f"{answer.error.kind}: {answer.error.message}"
+            journal.finished(batch, state.status, answered, errors, state.errors)
+            if not settings.keep_files:
+                await call(settings, backend, f"delete the files of batch {batch}", backend.batch_cleanup, batch)
         if waiting:
             await asyncio.sleep(pause)
             pause = min(settings.poll_max_s, pause * 2)

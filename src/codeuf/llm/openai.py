@@ -22,7 +22,7 @@ from typing import Any
 from codeuf.errors import CodeufError, MissingDependencyError
 from codeuf.llm.base import Backend, BackendError, retry_after_seconds, status_error
 from codeuf.llm.spec import ModelSpec
-from codeuf.llm.types import LLMRequest, LLMResult, TokenLogprob, Usage
+from codeuf.llm.types import LLMError, LLMRequest, LLMResult, TokenLogprob, Usage
 
 try:
     import aiohttp
@@ -258,8 +258,9 @@ class OpenAIBackend(Backend):
         except ValueError:
             raise BackendError("bad_response", "the server's answer is not valid JSON") from None
 
-    async def batch_submit(self, items: list[tuple[str, LLMRequest]]) -> str:
-        """Upload the requests as a JSONL file (bodies only: the key is in the headers) and create a batch."""
+    async def batch_submit(self, items: list[tuple[str, LLMRequest]], tag: str = "") -> str:
+        """Upload the requests as a JSONL file (bodies only: the key is in the headers) and create a batch, tagged
+        in its metadata so that a rerun can find it (codeuf.llm.batchapi)."""
         lines = [self._batch_line(custom_id, request) for custom_id, request in items]
         form = aiohttp.FormData()
         form.add_field("purpose", "batch")
@@ -269,38 +270,85 @@ class OpenAIBackend(Backend):
         endpoint = lines[0]["url"]  # one per batch: batchapi groups requests by batch_group
         batch = await self._api("POST", "/batches", json={"input_file_id": uploaded["id"], "endpoint": endpoint,
                                                           "completion_window": "24h",
-                                                          "metadata": {"made_by": "codeuf"}})  # fmt: skip
+                                                          "metadata": {"made_by": "codeuf",
+                                                                       "codeuf_tag": tag}})  # fmt: skip
         return str(batch["id"])
+
+    async def batch_find(self, tag: str, custom_ids: list[str], since: float) -> str | None:
+        """The batch whose metadata carries `tag`, among those created since `since` (the list is newest first,
+        so paging stops at the first page that reaches older batches)."""
+        after = ""
+        for _ in range(20):  # at most 2,000 batches back
+            page = await self._api("GET", "/batches?limit=100" + (f"&after={after}" if after else ""))
+            batches = page.get("data") or []
+            for batch in batches:
+                if (batch.get("metadata") or {}).get("codeuf_tag") == tag:
+                    return str(batch["id"])
+            older = any(float(b.get("created_at") or 0) < since - 60 for b in batches)
+            if not batches or older or not page.get("has_more"):
+                return None
+            after = str(batches[-1]["id"])
+        return None
 
     async def batch_poll(self, batch_id: str) -> Any:
         from codeuf.llm.batchapi import BatchState
 
         batch = await self._api("GET", f"/batches/{batch_id}")
         status = str(batch.get("status"))
-        return BatchState(status, status in self._TERMINAL, dict(batch.get("request_counts") or {}))
+        errors = [str(e.get("message", e)) for e in ((batch.get("errors") or {}).get("data") or [])
+                  if isinstance(e, dict)]  # fmt: skip
+        return BatchState(status, status in self._TERMINAL, dict(batch.get("request_counts") or {}), errors)
 
     async def batch_results(self, batch_id: str, requests: dict[str, LLMRequest]) -> dict[str, LLMResult]:
-        """The answers of a finished batch, by custom id (a request that errored has none)."""
+        """The answers of a finished batch, by custom id; a request that errored has a result with its error
+        (from the batch's error file, or its non-200 line in the output file)."""
         batch = await self._api("GET", f"/batches/{batch_id}")
         answers: dict[str, LLMResult] = {}
-        if not batch.get("output_file_id"):
-            return answers
-        raw = await self._api("GET", f"/files/{batch['output_file_id']}/content")
-        for line in raw.decode("utf-8", "replace").splitlines():
-            try:
-                row = json.loads(line)
-                response, request = row.get("response") or {}, requests.get(row.get("custom_id"))
-                if request is None or row.get("error") or response.get("status_code") != 200:
-                    continue
-                body = response["body"]
-                answers[row["custom_id"]] = (self._completion_result(request, body) if request.prompt is not None
-                                             else self._chat_result(request, body))  # fmt: skip
-            except (ValueError, KeyError, TypeError, IndexError):
-                continue  # a line that cannot be read is a request to ask again
+        for file_id in (batch.get("error_file_id"), batch.get("output_file_id")):  # answers last: they win
+            if file_id:
+                raw = await self._api("GET", f"/files/{file_id}/content")
+                for line in raw.decode("utf-8", "replace").splitlines():
+                    self._batch_line_result(line, requests, answers)
         return answers
 
-    async def batch_cancel(self, batch_id: str) -> None:
-        await self._api("POST", f"/batches/{batch_id}/cancel")
+    def _batch_line_result(self, line: str, requests: dict[str, LLMRequest], answers: dict[str, LLMResult]) -> None:
+        """One line of an output or error file into `answers` (a line that cannot be read: asked again)."""
+        try:
+            row = json.loads(line)
+            response, request = row.get("response") or {}, requests.get(row.get("custom_id"))
+            if request is None:
+                return
+            if row.get("error") or response.get("status_code") != 200:
+                error = row.get("error") or (response.get("body") or {}).get("error") or {}
+                message = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+                status = response.get("status_code")
+                answers[row["custom_id"]] = LLMResult(error=LLMError(
+                    kind="bad_request" if status in (400, 404, 422) else "server", message=message[:500],
+                    status_code=status))  # fmt: skip
+                return
+            body = response["body"]
+            answers[row["custom_id"]] = (self._completion_result(request, body) if request.prompt is not None
+                                         else self._chat_result(request, body))  # fmt: skip
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return
+
+    async def batch_cancel(self, batch_id: str) -> Any:
+        """Ask the provider to cancel; returns its state, `cancelling` for a while, then `cancelled`."""
+        from codeuf.llm.batchapi import BatchState
+
+        batch = await self._api("POST", f"/batches/{batch_id}/cancel")
+        status = str(batch.get("status"))
+        return BatchState(status, status in self._TERMINAL, dict(batch.get("request_counts") or {}))
+
+    async def batch_cleanup(self, batch_id: str) -> None:
+        """Delete the batch's uploaded input file: the prompts should not stay in the user's storage."""
+        batch = await self._api("GET", f"/batches/{batch_id}")
+        if batch.get("input_file_id"):
+            try:
+                await self._api("DELETE", f"/files/{batch['input_file_id']}")
+            except BackendError as exc:
+                if exc.status_code != 404:  # already gone is what was asked
+                    raise
 
     async def aclose(self) -> None:
         for session in self._sessions:

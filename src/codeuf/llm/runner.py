@@ -59,6 +59,7 @@ class Ledger:
         usage.requests += 1
         if result.cached:
             usage.cached += 1
+            usage.batch_requests += result.via_batch  # answered by a batch an earlier process submitted
             return  # a cached result cost nothing this run
         if not result.ok:
             assert result.error is not None
@@ -80,7 +81,7 @@ class Ledger:
 
     def record_batches(self, model: str, stats: dict[str, int]) -> None:
         usage = self.models.setdefault(model, ModelUsage())
-        usage.batches += stats["batches_submitted"]
+        usage.batches += stats["batches_submitted"] + stats["batches_attached"]
         usage.batch_polls += stats["polls"]
 
     def to_dict(self) -> dict[str, Any]:
