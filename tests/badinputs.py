@@ -642,8 +642,186 @@ def option_cases() -> Iterator[Case]:
 
 def all_cases() -> list[Case]:
     cases = [*source_cases(), *record_cases(), *codal_cases(), *label_cases(), *humaneval_cases(), *batch_cases(),
-             *run_config_cases(), *other_yaml_cases(), *sft_cases(), *option_cases()]  # fmt: skip
+             *run_config_cases(), *other_yaml_cases(), *sft_cases(), *option_cases(), *trust_cases()]  # fmt: skip
     names = [c.name for c in cases]
     duplicates = {n for n in names if names.count(n) > 1}
     assert not duplicates, duplicates
     return cases
+
+
+# ----------------------------------------------------------------------------- the stages and options added since
+
+
+GENERATIONS = [
+    {"id": "g1", "instruction": "Add two numbers.", "preference": "style", "models": ["x", "y"],
+     "entry_point": "add", "tests": {"kind": "cases", "cases": [{"input": "[1, 2]", "output": "3"}]},
+     "responses": [{"model": "x", "response": "```python\ndef add(a, b):\n    return a + b\n```"},
+                   {"model": "y", "response": "```python\ndef add(a, b):\n    return a - b\n```"}]},
+    {"id": "g2", "instruction": "Negate.", "preference": "readability", "models": ["x", "y"], "entry_point": "neg",
+     "tests": {"kind": "cases", "cases": [{"input": "[1]", "output": "-1"}, {"input": "[0]", "output": "0"}]},
+     "responses": [{"model": "x", "response": "def neg(a): return -a"}, {"model": "y", "response": "no idea"}],
+     "executions": [{"model": "x", "status": "passed", "passed": 2, "total": 2},
+                    {"model": "y", "status": "not_executed", "reason": "no code"}]},
+]  # fmt: skip
+NOT_JSON_TEXT = ["[NaN]", "[Infinity]", "[-Infinity]", "[1e400]", "[" * 150 + "]" * 150, "[1, 2", "not json",
+                 '{"a": 1}', "7", "[\"\\ud800\"]"]  # fmt: skip
+BAD_RATINGS = ["nan", "NaN", "inf", "-inf", "Infinity", "-Infinity", "1e400", "five", "", " 3", 5, None, 4.5]
+BAD_NAMES = ["class", "def", "lambda", "1add", "a b", "", "add()", 5]
+KEYS_NOT_TEXT = ["1", "2.5", "true", "null", "2020-01-01", "0x1f"]
+BAD_EXECUTORS = ["127.0.0.1:100000000000000000000", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:-1", ":80",
+                 "host:", "ray:/x", "tcp://127.0.0.1:5", "rayy", "LOCAL", "127.0.0.1:80:90"]  # fmt: skip
+
+
+def execution_record_cases() -> Iterator[Case]:
+    """Records with tests and executions as `codeuf execute --input` (and the stages after it) read them."""
+    extra = {"c.yaml": ydump(RUN_CONFIG)}
+    fields: dict[str, list[Any]] = {
+        "tests.cases.0.input": [*NOT_JSON_TEXT, 5, None, DELETE], "tests.cases.0.output": [*NOT_JSON_TEXT[:7], 5],
+        "tests.cases": ["x", [5], [{}], [{"input": "[1]"}]], "tests.kind": ["shell", 5, None, DELETE],
+        "tests": ["assert True", 5, []], "entry_point": BAD_NAMES,
+        "executions.0.model": ["stranger", 5, DELETE], "executions.0.status": ["ok", 5, None, DELETE],
+        "executions.0.passed": [-1, 3, "x", 1.5], "executions.0.total": [-2, "x", 0],
+        "executions": ["x", [5]], "tests.origin": [5], "tests.language": [5], "tests.checked": [5],
+    }  # fmt: skip
+    commands = {"execute": ["execute", "-c", "c.yaml", "--out", "out", "--input"],
+                "annotate": ["annotate", "-c", "c.yaml", "--input"]}  # fmt: skip
+    for name, argv in commands.items():
+        yield from _file_cases(f"{name}--input-executions", "in.jsonl", lambda f, a=argv: [*a, f], GENERATIONS,
+                               fields, extra)  # fmt: skip
+
+
+def rating_cases() -> Iterator[Case]:
+    """Ratings that are not finite numbers, in annotations and in the judge's calls, for binarize."""
+    extra = {"c.yaml": ydump(RUN_CONFIG)}
+    judged = copy.deepcopy(FEEDBACK)
+    for row in judged:
+        row["judgements"] = [{"judge": "j", "order_index": 0, "order": row["models"], "ratings": ["4", "2"],
+                              "rationales": ["", ""]}]  # fmt: skip
+    fields = {"annotations.0.rating": BAD_RATINGS, "judgements.0.ratings.0": BAD_RATINGS,
+              "judgements.0.ratings": ["4", [5]], "judgements.0.order": ["x", [5]]}  # fmt: skip
+    yield from _file_cases("binarize--input-ratings", "in.jsonl", lambda f: ["binarize", "-c", "c.yaml", "--input", f],
+                           judged, fields, extra)  # fmt: skip
+
+
+def _with_key(config: dict[str, Any], where: str, key: str) -> bytes:
+    """The config's YAML with a key that YAML reads as a number, a bool, null or a date added at `where`."""
+    text = ydump(config).decode()
+    if where == "":
+        return f"{key}: 2\n{text}".encode()
+    lines = text.splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith(where.split(".")[-1] + ":"))
+    indent = len(lines[index + 1]) - len(lines[index + 1].lstrip())
+    return "".join([*lines[: index + 1], " " * indent + f"{key}: 2\n", *lines[index + 1 :]]).encode()
+
+
+def key_cases() -> Iterator[Case]:
+    """`1: 2` and its kin as a key anywhere in a run config, a judge file or a recipe."""
+    places = {"": "top", "pool": "pool", "a": "pool-entry", "synthesize_tests": "test-writer"}
+    commands = [["run", "c.yaml"], ["instructions", "--config", "c.yaml"], ["generate", "-c", "c.yaml"],
+                ["annotate", "-c", "c.yaml"], ["binarize", "-c", "c.yaml"], ["tests", "-c", "c.yaml"],
+                ["execute", "-c", "c.yaml"]]  # fmt: skip
+    for key in KEYS_NOT_TEXT:
+        for where, label in places.items():
+            content = _with_key(RUN_CONFIG, where, key)
+            for command in commands:
+                yield Case(f"{command[0]}-config-key/{label}-{key}", command, {"c.yaml": content}, ("c.yaml",))
+        judge = f"{key}: 2\nspec: openai:j@{URL}\n".encode()
+        for label, argv in (
+            ("annotate", ["annotate", "--judge-config", "j.yaml", "--input", "in.jsonl"]),
+            ("grade", ["codal", "grade", "--answers", "a", "--judge-config", "j.yaml"]),
+            ("judge-eval", ["judge-eval", "--judge-config", "j.yaml", "--labels", "l.jsonl"]),
+        ):
+            yield Case(f"judge-file-key/{label}-{key}", argv, {"j.yaml": judge, "in.jsonl": jsonl(FEEDBACK),
+                                                                "l.jsonl": jsonl(PAIRWISE)}, ("j.yaml",))  # fmt: skip
+        yield Case(f"train-dpo--recipe-key/{key}", ["train", "dpo", "--recipe", "r.yaml"],
+                   {"r.yaml": f"{key}: 2\nmax_steps: 2\n".encode()}, ("r.yaml",), needs="trl")  # fmt: skip
+
+
+def judge_file_cases() -> Iterator[Case]:
+    """A judge file's fields, for every command that takes --judge-config."""
+    judge = {"spec": f"openai:j@{URL}", "name": "j", "method": "json", "temperature": 0, "max_tokens": 256}
+    fields = {"spec": ["bogus:x", "", 5, None, DELETE], "method": ["vibes", 5], "temperature": BAD_TEMPERATURE,
+              "max_tokens": [0, 8, "x", float("nan")], "name": [5, []], "rationale_chars": [-1, "x", float("inf")],
+              "typo": [1]}  # fmt: skip
+    commands = {"annotate": ["annotate", "--judge-config", "j.yaml", "--input", "in.jsonl"],
+                "grade": ["codal", "grade", "--answers", "a", "--judge-config", "j.yaml"],
+                "judge-eval": ["judge-eval", "--judge-config", "j.yaml", "--labels", "l.jsonl"]}  # fmt: skip
+    for label, content in yaml_fields(judge, fields):
+        for name, argv in commands.items():
+            yield Case(f"judge-file/{name}/{label}", argv, {"j.yaml": content, "in.jsonl": jsonl(FEEDBACK),
+                                                             "l.jsonl": jsonl(PAIRWISE)}, ("j.yaml",))  # fmt: skip
+
+
+def batch_setting_cases() -> Iterator[Case]:
+    """The batch API's settings and prices in a run config, for the commands that call models."""
+    fields: dict[str, list[Any]] = {
+        "batch_poll_s": [0, -1, float("nan"), float("inf"), "x", True], "batch_retry": ["later", 5, None],
+        "batch_keep_files": ["yes", 1, None], "batch_api": [float("nan")],
+        "prices": [{"gpt-5": {"input": 1.0}}, {"a": {"input": float("nan")}}, {"a": {"output": -1}},
+                   {"a": {"batch_discount": 0}}, {"a": 5}, {"openai:zzz@http://127.0.0.1:9/v1": {"input": 1}},
+                   {"a": {"input": 1}, "nobody": {"input": 1}}],
+        "warn": ["x", {"flip_rate": 2}, {"na_rate": -0.1}, {"min_n": 0}, {"typo": 1}, {"flip_rate": float("nan")}],
+        "strict": ["yes"], "order_disagreements": ["keep", 5],
+    }  # fmt: skip
+    for label, content in yaml_fields(RUN_CONFIG, fields):
+        for command in (["run", "c.yaml"], ["generate", "-c", "c.yaml"], ["binarize", "-c", "c.yaml"]):
+            yield Case(f"{command[0]}-batch-settings/{label}", command, {"c.yaml": content}, ("c.yaml",))
+
+
+def executor_cases() -> Iterator[Case]:
+    """--executor values that name no cluster: one line at once, without a connection."""
+    files = {"c.yaml": ydump(RUN_CONFIG), "in.jsonl": jsonl(BATCH), "data.jsonl": jsonl(TASKS),
+             "samples.jsonl": jsonl(SAMPLES), "bench.jsonl": jsonl(BENCH)}  # fmt: skip
+    commands = {
+        "run": ["run", "c.yaml"], "execute": ["execute", "-c", "c.yaml"], "tests": ["tests", "-c", "c.yaml"],
+        "generate": ["generate", "-c", "c.yaml"],
+        "humaneval": ["humaneval", "--data", "data.jsonl", "--dataset", "humaneval+", "--samples", "samples.jsonl"],
+        "answer": ["codal", "answer", "--model", f"openai:m@{URL}", "--bench", "bench.jsonl", "--out", "a"],
+        "batch": ["llm", "batch", "--model", f"openai:m@{URL}", "--in", "in.jsonl", "--out", "o.jsonl"],
+    }  # fmt: skip
+    for index, value in enumerate(BAD_EXECUTORS):
+        for name, argv in commands.items():
+            yield Case(f"executor/{name}/{index}", [*argv, "--executor", value], files, ("--executor",))
+
+
+def journal_cases() -> Iterator[Case]:
+    """A run's batches.jsonl with lines of the wrong shape (a line cut by a crash is skipped, not an error)."""
+    good = {"event": "submitted", "batch": "b1", "spec": f"openai:m@{URL}", "keys": ["v1:a"], "time": 1.0}
+    bad = {"keys-number": {**good, "keys": 5}, "keys-of-numbers": {**good, "keys": [1, 2]},
+           "spec-number": {**good, "spec": 5}, "spec-bogus": {**good, "spec": "bogus:x"}, "batch-list": {**good,
+           "batch": ["b1"]}, "event-unknown": {**good, "event": "exploded"}, "intent-keys": {"event": "intent",
+           "tag": "t", "spec": f"openai:m@{URL}", "keys": {"a": 1}}, "finished-errors": {"event": "finished",
+           "batch": "b1", "status": "completed", "errors": [1]}}  # fmt: skip
+    for label, event in bad.items():
+        content = jsonl([good, event]) if label != "spec-bogus" else jsonl([event])
+        for command in ("status", "cancel"):
+            yield Case(f"batches-{command}/{label}", ["batches", command, "run"], {"run/batches.jsonl": content},
+                       ("batches.jsonl",))  # fmt: skip
+
+
+def export_cases() -> Iterator[Case]:
+    """An adapter folder whose adapter_config.json is not what PEFT writes."""
+    contents = {"garbage": b"{garbage", "list": b"[]", "number": b"5", "base-number": b'{"base_model_name_or_path": 5}',
+                "no-base": b"{}", "bad-utf8": b'{"base_model_name_or_path": "\xff"}', "nan": b'{"r": NaN}',
+                "deep": b"[" * 5000 + b"]" * 5000, "empty": b""}  # fmt: skip
+    for label, content in contents.items():
+        yield Case(f"export/adapter-config-{label}", ["export", "adapter", "--out", "x.gguf"],
+                   {"adapter/adapter_config.json": content}, ("adapter_config.json",))  # fmt: skip
+
+
+def recipe_number_cases() -> Iterator[Case]:
+    """Numbers a recipe must not take (TRL would fail deep inside, or train on nothing)."""
+    values = {"learning_rate": ["1" + "0" * 400, ".nan", ".inf", -1, 0], "num_train_epochs": [0, -1, ".nan"],
+              "beta": [".nan", -0.1, 0], "per_device_train_batch_size": [0, -1], "max_length": [0, -5],
+              "lora_r": [0], "gradient_accumulation_steps": [0]}  # fmt: skip
+    for key, options in values.items():
+        for index, value in enumerate(options):
+            yield Case(f"train-dpo--recipe-number/{key}#{index}", ["train", "dpo", "--recipe", "r.yaml"],
+                       {"r.yaml": f"{key}: {value}\nmax_steps: 2\n".encode()}, ("r.yaml",), needs="trl")  # fmt: skip
+
+
+def trust_cases() -> list[Case]:
+    """The cases of the stages and options added since the first bad-input suite (execute, tests, judge files,
+    batch settings, executor addresses, recipes, export), and each break the issue-22 probe found."""
+    return [*execution_record_cases(), *rating_cases(), *key_cases(), *judge_file_cases(), *batch_setting_cases(),
+            *executor_cases(), *journal_cases(), *export_cases(), *recipe_number_cases()]  # fmt: skip

@@ -613,6 +613,9 @@ def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
         return  # under `accelerate launch`, the main process reports
     steps = [round(v, 4) for v in losses(metrics)]
     typer.echo(f"{kind}: {metrics['train_rows']} rows, {len(steps)} logged steps, loss {steps[:1]} -> {steps[-1:]}")
+    if not metrics.get("eval_rows"):
+        typer.echo(f"warning: the held-out split is empty (eval_rows: 0 in {config.dataset}): no held-out reward "
+                   "accuracy; give the dataset a test split (binarize's test_fraction)", err=True)  # fmt: skip
     evaluation = metrics.get("eval") or {}
     if "eval_rewards/accuracies" in evaluation:
         typer.echo(

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import queue
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -62,14 +63,23 @@ def parse_executor(value: str | None) -> Executor:
         return LOCAL
     if value == "ray":
         return Executor("ray", os.environ.get(ENV) or None)
-    if value == "auto" or value.startswith("ray://") or _is_host_port(value):
+    if value == "auto" or _is_host_port(value):
         return Executor("ray", value)
     raise InputError("expected local, ray, auto, HOST:PORT or ray://HOST:PORT", field="--executor")
 
 
+_HOST = re.compile(r"\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+")
+
+
 def _is_host_port(value: str) -> bool:
-    host, sep, port = value.rpartition(":")
-    return bool(sep and host and port.isdigit())
+    host, sep, port = value.removeprefix("ray://").rpartition(":")
+    if not (sep and host and port.isdigit()):
+        return False
+    if not _HOST.fullmatch(host):
+        raise InputError(f"{host[:40]!r} is not a host name or address", field="--executor")
+    if not 0 < int(port) < 65536:
+        raise InputError(f"port {port[:12]}{'...' if len(port) > 12 else ''} is not one (1-65535)", field="--executor")
+    return True
 
 
 def current() -> Executor:
@@ -128,10 +138,23 @@ def _check_reachable(address: str, seconds: float = 5.0) -> None:
 
     host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
-            return
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds) as connection:
+            connection.settimeout(seconds)
+            connection.sendall(_HTTP2_PREFACE)
+            answer = connection.recv(9)
     except (OSError, ValueError) as exc:
-        raise CodeufError(f"cannot reach the Ray cluster at {address}: {exc.__class__.__name__}: {exc}") from None
+        if isinstance(exc, TimeoutError):
+            answer = b""
+        else:
+            raise CodeufError(f"cannot reach the Ray cluster at {address}: {exc.__class__.__name__}: {exc}") from None
+    if len(answer) < 4 or answer[3] != 0x04:  # a gRPC server answers the preface with a SETTINGS frame
+        raise CodeufError(f"{address} answers, but it is not a Ray cluster (no gRPC server there): give the "
+                          "address `ray start --head` printed")  # fmt: skip
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""An HTTP/2 client's first bytes (the connection preface and an empty SETTINGS frame). Ray's GCS and its
+client server speak gRPC; an address where something else listens would have ray.init retry for minutes."""
 
 
 # ----------------------------------------------------------------------------- sandbox jobs

@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,6 +155,8 @@ def check_value(value: Any, text: str | None = None, max_depth: int | None = MAX
             raise JsonProblem(f"nested more than {max_depth} levels deep")
         strings = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
         for string in strings:
+            if not isinstance(string, str):
+                raise JsonProblem(f"the key {string!r}{f' at {where}' if where else ''} is not text")
             try:
                 string.encode("utf-8")
             except UnicodeEncodeError:
@@ -280,6 +283,8 @@ class RecordLog:
         lines = 0
         if not self.path.exists():
             return latest, lines
+        if not self.path.is_file():  # a FIFO would block the read for ever, a device never end
+            raise InputError("not a regular file (a stage's records go in a file)", path=self.path)
         for line in self.path.read_bytes().split(b"\n"):
             if not line.strip():
                 continue
@@ -376,7 +381,7 @@ def exclusive(lock_path: str | Path, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown"
+            holder = _lock_holder(fd)
             os.close(fd)
             raise FolderBusyError(f"{what} is in use by codeuf process {holder}; wait for it to end") from None
         try:
@@ -393,6 +398,17 @@ def exclusive(lock_path: str | Path, what: str) -> Iterator[None]:
     finally:
         lock_path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
+    """The PID and command the lock's holder wrote; a holder that has just taken the lock writes them a moment
+    later, so an empty file is read again for up to `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        text = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        if text or time.monotonic() >= deadline:
+            return text or "(one that has just started)"
+        time.sleep(0.02)
 
 
 @contextmanager

@@ -57,6 +57,8 @@ class StageSession:
         """Per in-process spec: (replicas, CPUs and GPUs each) on a Ray executor."""
         self._backends: dict[str, Backend] = {}
         self.stages: dict[str, dict[str, Any]] = {}
+        self.health: dict[str, Any] = {}
+        """Each server's failures so far, across this session's stages (codeuf.llm.runner.Runner)."""
 
     @classmethod
     def for_run(cls, config: Any, progress: bool | None = None) -> StageSession:
@@ -109,6 +111,7 @@ class StageSession:
                          batch_specs=self.batch_specs),
             cache=self.cache,
             ledger=ledger,
+            health=self.health,
         )  # fmt: skip
         started = time.perf_counter()
 

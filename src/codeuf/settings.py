@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from codeuf.errors import InputError, invalid
 from codeuf.io import MAX_DEPTH
 
-STRICT = ConfigDict(extra="forbid", strict=True)
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 """Unknown keys are errors, and types are strict: `n: true` or `temperature: "0.5"` is refused, not coerced."""
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -57,6 +57,10 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
         node = yaml.compose(text)
         lines = _key_lines(node)
         data = yaml.safe_load(text)
+        bad = _key_not_text(data)
+        if bad is not None:
+            raise InputError(f"the key {bad[1]!r} is not a name (quote it if it is one)", path=path,
+                             line=lines.get(bad[0]), field=bad[0])  # fmt: skip
         check_value(data)
     except UnicodeDecodeError as exc:
         raise InputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path) from None
@@ -76,6 +80,21 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
     if not isinstance(data, dict):
         raise InputError("expected a mapping of settings", path=path)
     return data, lines
+
+
+def _key_not_text(data: Any) -> tuple[str, Any] | None:
+    """(dotted path, key) of the first mapping key that YAML read as something other than text (`1: 2`), which
+    no setting is; None when every key is text."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(node, dict) and not isinstance(key, str):
+                return name, key
+            stack.append((name, value))
+    return None
 
 
 class _TooLarge(Exception):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badinputs import Case, all_cases, run_case
+from tests.badinputs import Case, all_cases, run_case, trust_cases
 
 CASES = all_cases()
 
@@ -22,6 +22,18 @@ def test_there_are_over_a_thousand_cases_across_the_commands() -> None:
                 "codal report", "judge-eval", "humaneval", "llm batch", "train dpo", "loop", "sft-data", "convert",
                 "export"}  # fmt: skip
     assert expected <= commands, expected - commands
+
+
+def test_over_five_hundred_cases_cover_the_stages_and_options_added_since() -> None:
+    """execute, tests, judge files, batch settings and prices, executor addresses, recipes, export, the batch
+    journal, non-finite ratings and keys that are not text: each break the issue-22 probe found is a case."""
+    added = trust_cases()
+    assert len(added) >= 500, len(added)
+    kinds = {c.name.split("/")[0] for c in added}
+    expected = {"execute--input-executions", "binarize--input-ratings", "run-config-key", "tests-config-key",
+                "judge-file", "judge-file-key", "run-batch-settings", "executor", "batches-status", "batches-cancel",
+                "export", "train-dpo--recipe-number", "train-dpo--recipe-key"}  # fmt: skip
+    assert expected <= kinds, expected - kinds
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.needs is None], ids=lambda c: c.name)

@@ -9,6 +9,7 @@ expect the released schema ignore them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -197,13 +198,12 @@ def _finite_rating(value: str) -> str:
 
     if value == NA:
         return value
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"a rating is a number or {NA!r}, not {value[:40]!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"a rating is a finite number or {NA!r}, not {value[:40]!r}")
+    if not _RATING.fullmatch(value) or not math.isfinite(float(value)):
+        raise ValueError(f"a rating is a number such as 4 or 3.5, or {NA!r}; not {value[:40]!r}")
     return value
+
+
+_RATING = re.compile(r"-?\d{1,6}(\.\d{1,12})?")
 
 
 class Annotation(BaseModel):

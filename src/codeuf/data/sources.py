@@ -175,6 +175,21 @@ def load_instructions(
     return out
 
 
+def _finite_row(row: dict[str, Any], where: str, number: int) -> None:
+    """Only EvalPlus's files may hold NaN and Infinity (among their test inputs), and they are read relaxed for
+    that; in any other row a non-finite number is bad input."""
+    import math
+
+    stack: list[tuple[str, Any]] = [("", row)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{value} is not a number a source may hold (numbers must be finite)", path=where,
+                             line=number, field=path or None)  # fmt: skip
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in items)
+
+
 class RowProblems:
     """A source's bad rows, all reported at once: one line that names each (file, line and field), up to
     `cap`, and how many more there are, so that fixing row 9 does not reveal row 10 on the next run."""
@@ -206,6 +221,7 @@ def _instruction(row: dict[str, Any], where: str, number: int, column: str, solu
                  origin: str) -> Instruction:  # fmt: skip
     if _is_evalplus(row):
         return _evalplus_instruction(row, where, number)
+    _finite_row(row, where, number)
     for name, what in ((column, "column"), (solution_column, "solution_column")):
         if name not in row and (name == column or solution_column != "solution"):
             raise InputError(f"missing column named by `{what}` (columns: {', '.join(sorted(row)) or 'none'})",

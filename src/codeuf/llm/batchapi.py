@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from codeuf.errors import BackendDownError
+from codeuf.errors import BackendDownError, InputError
 from codeuf.llm.base import BackendError
 from codeuf.llm.types import LLMRequest, LLMResult
 from codeuf.secrets import redact
@@ -102,16 +102,21 @@ class BatchJournal:
         self.path = path
 
     def _events(self) -> list[dict[str, Any]]:
+        """The journal's events; a line that is not JSON was cut by a crash and is skipped, but a JSON line of
+        the wrong shape is not codeuf's: one InputError naming the file, the line and the field."""
         if self.path is None or not self.path.exists():
             return []
         events = []
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+        for number, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-            if isinstance(event, dict) and (isinstance(event.get("batch"), str) or isinstance(event.get("tag"), str)):
-                events.append(event)
+            problem = _event_problem(event)
+            if problem:
+                raise InputError(f"not a line codeuf writes: {problem[1]}", path=self.path, line=number,
+                                 field=problem[0])  # fmt: skip
+            events.append(event)
         return events
 
     def _append(self, event: dict[str, Any]) -> None:
@@ -180,6 +185,34 @@ class BatchJournal:
             elif event.get("event") in ("submitted", "abandoned"):
                 settled.add(tag)
         return [event for tag, event in intents.items() if tag not in settled]
+
+
+_EVENT_FIELDS = {"intent": ("tag", "spec", "keys"), "submitted": ("batch", "spec", "keys"), "abandoned": ("tag",),
+                 "finished": ("batch", "status")}  # fmt: skip
+
+
+def _event_problem(event: Any) -> tuple[str | None, str] | None:
+    """(field, what is wrong) with a journal event, or None for one of the shapes BatchJournal writes."""
+    from codeuf.llm.spec import parse_spec
+
+    if not isinstance(event, dict) or event.get("event") not in _EVENT_FIELDS:
+        return "event", f"expected one of {', '.join(_EVENT_FIELDS)}"
+    for name in _EVENT_FIELDS[event["event"]]:
+        value = event.get(name)
+        if name == "keys":
+            if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                return name, "expected a list of request keys"
+        elif not isinstance(value, str):
+            return name, "expected a string"
+    if "spec" in _EVENT_FIELDS[event["event"]]:
+        try:
+            parse_spec(event["spec"])
+        except InputError as exc:
+            return "spec", exc.detail
+    for name, kind in (("errors", dict), ("batch_errors", list), ("tag", str)):
+        if event.get(name) is not None and not isinstance(event[name], kind):
+            return name, f"expected a {kind.__name__}"
+    return None
 
 
 def custom_id(key: str) -> str:

@@ -117,6 +117,13 @@ class _Health:
         return kind in _PERSISTENT or now - self.since >= config.down_after_s
 
 
+def server_of(backend: Backend) -> str:
+    """What fails together: the URLs a backend calls (two models on one dead server are one dead server), or
+    its spec for an in-process model or a provider's default URL."""
+    urls = getattr(backend.spec, "base_urls", None)
+    return ",".join(urls) if urls else str(backend.spec)
+
+
 @dataclass
 class RunnerConfig:
     """How requests are sent. None of these change a result, so none is in the cache key."""
@@ -152,12 +159,16 @@ class Runner:
         config: RunnerConfig | None = None,
         cache: ResultCache | None = None,
         ledger: Ledger | None = None,
+        health: dict[str, _Health] | None = None,
     ) -> None:
+        """`health`: what is known of each server's failures, shared by the runners of one command's stages, so
+        that a server that died during one stage is down for the next within `down_after_s` of its first failure,
+        not after another `down_after_s` (codeuf.session gives each stage's runner the same map)."""
         self.config = config or RunnerConfig()
         self.cache = cache if self.config.use_cache else None
         self.ledger = ledger or Ledger()
         self._semaphores: dict[int, asyncio.Semaphore] = {}
-        self._health: dict[int, _Health] = {}
+        self._health: dict[str, _Health] = health if health is not None else {}
         self._active: dict[int, set[asyncio.Task[Any]]] = {}
         self._stop: BackendDownError | None = None
         self._wake = asyncio.Event()
@@ -244,7 +255,7 @@ class Runner:
         cfg = self.config
         started = time.perf_counter()
         error = LLMError(kind="internal", message="not attempted")
-        health = self._health.setdefault(id(backend), _Health())
+        health = self._health.setdefault(server_of(backend), _Health())
         active = self._active.setdefault(id(backend), set())
         task = asyncio.current_task()
         for attempt in range(cfg.max_retries + 1):

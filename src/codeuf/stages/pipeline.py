@@ -107,6 +107,7 @@ def instruction_pool(config: RunConfig) -> tuple[list[InstructionRecord], dict[s
         load_instructions(config.source, config.column, config.split, config.solution_column),
         n=config.n, seed=config.seed, pool=list(config.pool), models_per_instruction=config.models_per_instruction,
     )  # fmt: skip
+    check_evalplus_sources(records)
     if not records:
         raise InputError(
             f"no instructions left of {stats['source']}: {stats['dropped_cjk']} with CJK characters, "
@@ -114,6 +115,16 @@ def instruction_pool(config: RunConfig) -> tuple[list[InstructionRecord], dict[s
             path=config.source or BUILTIN_INSTRUCTIONS, field=config.column,
         )  # fmt: skip
     return records, stats
+
+
+def check_evalplus_sources(records: list[InstructionRecord]) -> None:
+    """EvalPlus tasks among the instructions: their files read whole now, every field checked, so that a bad
+    row is one line before anything is generated (the execute stage would find it after paying for calls)."""
+    from codeuf.execution.evalplus import load_tasks
+
+    for dataset, data in sorted({(r.tests.dataset, r.tests.data) for r in records
+                                 if r.tests is not None and r.tests.kind == "evalplus"}):  # fmt: skip
+        load_tasks(dataset, data)
 
 
 # ----------------------------------------------------------------------------- codeuf run

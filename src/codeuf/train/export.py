@@ -9,7 +9,6 @@ llama.cpp checkout instead.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -67,16 +66,19 @@ def fetch_converter(quiet: bool = False) -> Path:
 
 
 def merge_adapter(adapter: str | Path, out: str | Path) -> Path:
-    """Base model + LoRA adapter, merged, saved as a plain folder with the adapter's tokenizer."""
+    """Base model + LoRA adapter, merged, saved as a plain folder with the adapter's tokenizer. The adapter's
+    config is read (and refused in one line) before torch is imported."""
+    from codeuf.io import read_json_file
+
+    adapter, out = Path(adapter), Path(out)
+    config = read_json_file(adapter / "adapter_config.json")
+    base = config.get("base_model_name_or_path") if isinstance(config, dict) else None
+    if not isinstance(base, str) or not base:
+        raise InputError("no base_model_name_or_path", path=adapter / "adapter_config.json")
     import torch
     import transformers
     from peft import PeftModel
 
-    adapter, out = Path(adapter), Path(out)
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    base = config.get("base_model_name_or_path")
-    if not base:
-        raise InputError("no base_model_name_or_path", path=adapter / "adapter_config.json")
     model = transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else Path(base)

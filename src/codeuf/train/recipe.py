@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,13 @@ def _coerce_one(value: Any, action: Any) -> Any:
     if convert is float:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError
-        return float(value)  # YAML reads 1e-5 as a string: accepted here
+        try:
+            number = float(value)  # YAML reads 1e-5 as a string: accepted here
+        except OverflowError:  # a 400-digit integer
+            raise ValueError from None
+        if not math.isfinite(number):
+            raise ValueError
+        return number
     if convert is str:
         if not isinstance(value, str):
             raise ValueError
@@ -91,6 +98,11 @@ def _coerce(key: str, value: Any, action: Any) -> Any:
     return _coerce_one(value, action)
 
 
+POSITIVE_SETTINGS = frozenset({"learning_rate", "num_train_epochs", "per_device_train_batch_size",
+                               "per_device_eval_batch_size", "gradient_accumulation_steps", "max_length", "beta",
+                               "lora_r", "lora_alpha", "max_prompt_length", "max_completion_length"})  # fmt: skip
+"""Settings that train nothing, or fail deep inside TRL, at 0 or below (a negative learning rate ascends)."""
+
 SECRET_SETTINGS = {"hub_token"}
 """Settings that would put a secret in recipe.yaml and training_args.bin (pushed with the model)."""
 
@@ -111,11 +123,16 @@ def _check(kind: str, values: dict[str, Any], where: str | Path | None, lines: d
             raise InputError(f"unknown setting for `codeuf train {kind}`{hint}", path=where, line=line, field=key)
         try:
             out[key] = _coerce(key, value, actions[key])
-        except (ValueError, TypeError, argparse.ArgumentTypeError):
+        except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
             shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
             raise InputError(
-                f"expected {_type_name(actions[key])}, got {shown}", path=where, line=line, field=key
+                f"expected {_type_name(actions[key])} (a finite number where it is one), got {shown}",
+                path=where,
+                line=line,
+                field=key,
             ) from None
+        if key in POSITIVE_SETTINGS and isinstance(out[key], int | float) and not out[key] > 0:
+            raise InputError(f"must be above 0, got {out[key]!r}", path=where, line=line, field=key)
     return out
 
 

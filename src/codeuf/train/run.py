@@ -158,6 +158,7 @@ def train(kind: str, recipe: Any) -> dict[str, Any]:
 
     from codeuf.train.data import load_pairs
 
+    check_model(recipe.model)
     train_rows, eval_rows = load_pairs(
         kind, recipe.dataset, recipe.dataset_train_split, recipe.dataset_test_split,
         recipe.max_train_samples, recipe.max_eval_samples,
@@ -187,6 +188,17 @@ def train(kind: str, recipe: Any) -> dict[str, Any]:
     if trainer.is_world_process_zero():
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
     return metrics
+
+
+def check_model(model: str) -> None:
+    """A model named by a path must be there, before anything is written (recipe.yaml, the output folder)."""
+    from codeuf.errors import InputError
+
+    name = model.removeprefix("hf:")
+    local = name.startswith(("/", "./", "../", "~")) or name.endswith(".gguf")
+    if local and not Path(name).expanduser().exists():
+        raise InputError("no such file or folder (a model is `default`, a .gguf file, a folder or a hub id)",
+                         path=name, field="model")  # fmt: skip
 
 
 def losses(metrics: dict[str, Any]) -> list[float]:
