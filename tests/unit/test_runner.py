@@ -227,3 +227,32 @@ def test_failed_calls_are_tallied_by_kind() -> None:
         "2 calls failed after retries (generate: 2 bad_request on openai:scripted"
     )
     assert failure_summary({"generate": {"usage": {}}}) is None
+
+
+def test_a_server_that_died_in_one_stage_is_down_in_the_next_within_down_after_s() -> None:
+    """Stages share what is known of each server (codeuf.session hands every stage's runner one map): a judge
+    on the server that stopped answering during generation is down as soon as the outage has lasted
+    down_after_s, not after another down_after_s of its own."""
+    from codeuf.errors import BackendDownError
+    from codeuf.llm.spec import ModelSpec
+
+    def dead(request: LLMRequest, attempt: int) -> BackendError | None:
+        return BackendError("connection", "Connection refused")
+
+    generator, judge = ScriptedBackend(dead), ScriptedBackend(dead)
+    generator.spec = ModelSpec("openai", "gen", ("http://127.0.0.1:9/v1",))
+    judge.spec = ModelSpec("openai", "judge", ("http://127.0.0.1:9/v1",))
+    health: dict = {}
+    config = RunnerConfig(concurrency=1, max_retries=3, backoff_base=0.01, backoff_max=0.01, down_after_s=0.5,
+                          down_after_attempts=3)  # fmt: skip
+    [failed] = Runner(config, health=health).run([(generator, chat("q"))])  # retries run out before 0.5 s
+    assert not failed.ok and health["http://127.0.0.1:9/v1"].streak == 4
+    time.sleep(0.5)
+    started = time.perf_counter()
+    try:
+        Runner(config, health=health).run([(judge, chat(f"j{i}")) for i in range(20)])
+    except BackendDownError as exc:
+        assert "openai:judge" in str(exc)
+    else:
+        raise AssertionError("the judge's stage did not stop")
+    assert time.perf_counter() - started < 0.3 and len(judge.calls) == 1  # down at its first failed attempt
