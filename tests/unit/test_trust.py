@@ -334,3 +334,65 @@ def test_strict_turns_warnings_into_exit_7_after_writing(tmp_path: Path) -> None
     assert (folder / "binarized" / "train.jsonl").exists()
     card = (folder / "binarized" / "README.md").read_text()
     assert card.index("## Warnings") < card.index("## Statistics") and "**model_wins**" in card
+
+
+# ----------------------------------------------------------------------------- no hang on odd places
+
+
+def test_a_fifo_where_a_stage_file_belongs_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    os.mkfifo(folder / "generations.jsonl")
+    done = run("annotate", "--out", str(folder))
+    assert done.returncode == 2 and "generations.jsonl: not a regular file" in done.stderr
+
+
+def test_an_executor_address_where_something_else_listens_is_refused_within_seconds(tmp_path: Path) -> None:
+    """A plain TCP server on 127.0.0.1 (not Ray's gRPC): one line, not minutes of Ray's retries."""
+    import socket
+    import threading
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        for _ in range(2):
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    started = time.monotonic()
+    done = run("execute", "--executor", f"127.0.0.1:{port}", "--out", str(tmp_path / "run"))
+    server.close()
+    assert done.returncode == 1 and "is not a Ray cluster" in done.stderr and done.stderr.count("\n") == 1
+    assert time.monotonic() - started < 30
+
+
+def test_the_lock_names_a_holder_that_has_just_taken_it(tmp_path: Path) -> None:
+    """The holder writes its PID a moment after taking the flock; the busy message waits for it."""
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from codeuf.errors import FolderBusyError
+    from codeuf.io import exclusive
+
+    lock = tmp_path / ".codeuf.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def write_later() -> None:
+        time.sleep(0.2)
+        os.write(fd, b"4242 (codeuf run)\n")
+
+    threading.Thread(target=write_later).start()
+    busy = pytest.raises(FolderBusyError, match=r"in use by codeuf process 4242 \(codeuf run\)")
+    with busy, exclusive(lock, "folder x"):
+        pass
+    os.close(fd)
