@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EXTRAS := all,hf,train,dev,ray
 DEMO_OUT := runs/demo
 
-.PHONY: demo test install lint bench clean browser
+.PHONY: demo test install lint bench clean browser sandbox
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,10 @@ install: $(STAMP)
 
 # The main job, offline: a small CodeUltraFeedback-style dataset built by the embedded model (4 pool
 # configurations and the judge), ending with a summary table and the paths of the datasets and cards.
-demo: $(STAMP)
+demo: $(STAMP) sandbox
 	$(BIN)/codeuf run --out $(DEMO_OUT)
 
-test: $(STAMP) browser
+test: $(STAMP) browser sandbox
 	$(BIN)/python -m pytest
 
 # Debian's Chromium renders the HTML reports in the tests; installed when missing and we are root.
@@ -44,6 +44,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 		echo "chromium could not be installed: the HTML report test will be skipped"
+
+# Debian's bubblewrap puts each sandbox worker in its own namespaces (see the README's threat model);
+# installed when missing and we are root. Without it, generated code runs with the inner guards only.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) ; } || \
+		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

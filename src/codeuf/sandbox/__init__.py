@@ -2,8 +2,11 @@
 
 The layout:
 
-    codeuf process ──pipes──► sandbox workers (N, started with a clean environment: no secrets)
+    codeuf process ──pipes──► sandbox workers (N, started with a clean environment: no secrets,
+                              each in its own namespaces through bubblewrap: codeuf.sandbox.isolation)
                                   └─ fork per job ─► child: new session, rlimits, temp dir, guard
+
+This module is the inner layer; codeuf.sandbox.isolation is the outer one, and says what each stops.
 
 Workers are long-lived `python -m codeuf._sandbox_worker` processes started with an environment holding no
 API keys, so nothing a child can read (its environment, its memory) contains a secret. For each job
@@ -58,6 +61,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GiB = 1024**3
+_SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+"""The folder codeuf is imported from (src/ of a checkout, or site-packages)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def _nobody_can_run_python() -> bool:
     Python lives under a private home such as /root)."""
     import stat
 
-    for path in {os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}:
+    for path in {os.path.dirname(os.__file__), _SRC}:
         current = path
         while True:
             mode = os.stat(current).st_mode
@@ -504,7 +509,7 @@ def _safe_check(check: Callable[[int, Any], bool], index: int, value: Any) -> bo
 
 
 def _worker_loop() -> None:
-    """`python -m codeuf.sandbox`: read (job, limits) pickles on stdin, write results on stdout."""
+    """`python -m codeuf._sandbox_worker`: read (job, limits) pickles on stdin, write results on stdout."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write on the result channel
     _enter_empty_network_namespace()
@@ -519,6 +524,8 @@ def _worker_loop() -> None:
 
     import numpy  # noqa: F401
 
+    from codeuf.sandbox.isolation import sweep_namespace
+
     while True:
         try:
             job, limits = _recv(stdin)
@@ -528,6 +535,7 @@ def _worker_loop() -> None:
             result = run_job(job, limits)
         except Exception as exc:  # the worker itself must survive
             result = JobResult("fail", [], f"sandbox error: {type(exc).__name__}: {exc}")
+        sweep_namespace()  # inside namespaces: nothing the job started outlives it
         _send(stdout, result)
 
 
@@ -549,10 +557,13 @@ class SandboxPool:
 
         env = clean_environment()
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = _SRC + os.pathsep + env.get("PYTHONPATH", "")
+        from codeuf.sandbox.isolation import isolation, launch
+
+        env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        plan = launch([sys.executable, "-m", "codeuf._sandbox_worker"], isolation())
         return subprocess.Popen(
-            [sys.executable, "-m", "codeuf._sandbox_worker"],
+            plan.argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,0 +1,186 @@
+"""The sandbox's outer layer: each worker inside Linux namespaces, through bubblewrap (`bwrap`).
+
+The inner layer (codeuf.sandbox: rlimits, a temporary directory, no network module, a Python guard) is
+written in Python and stops Python. It does not stop code that goes through `ctypes`, a C extension or a
+compiled program, and as root it does not stop much: a child that stays root can read and write the host.
+So each sandbox worker starts inside namespaces that the kernel enforces, whatever the code does:
+
+- **user**: as root, `bwrap` itself runs as the host's `nobody` (65534): the worker and its children hold no
+  capability, own nothing on the host, and RLIMIT_NPROC holds (the kernel does not apply it to root);
+- **pid**: the worker sees only its own processes; after each job it kills every process left in its
+  namespace (a child that forked and left its session is gone before the next job), and when the worker
+  ends (the codeuf process closed its input, or died), the kernel kills everything in the namespace;
+- **net**: no interface but a loopback that is down: no connection to anything;
+- **ipc, uts, cgroup**: nothing shared with the host;
+- **mount**: a new root that holds, read-only, the system (`/usr`, `/etc` without its shadow files, `/opt`)
+  and the Python that runs codeuf (its prefix, its packages, codeuf's own folder; bound through file
+  descriptors the codeuf process opened, so that a Python under `/root` is visible while `/root` is not),
+  a private `/tmp` (each job's working directory is made there), and a fresh `/proc` and `/dev`. No home,
+  no `/root`, no run folder, no other project is there.
+
+`CODEUF_SANDBOX` chooses: `auto` (the default: namespaces where `bwrap` can make them, else the inner layer
+alone, said once in one line), `bwrap` (namespaces or an error), or `guards` (the inner layer alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+MODE_ENV = "CODEUF_SANDBOX"
+NOBODY = 65534
+IN_NAMESPACE_ENV = "CODEUF_SANDBOX_NAMESPACES"
+"""Set in a worker's environment when it runs inside namespaces: it then sweeps its pid namespace per job."""
+
+_SYSTEM = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_HIDDEN = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/ssh")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How workers start: inside namespaces (`namespaces`), or with the inner layer alone, and why."""
+
+    namespaces: bool
+    reason: str = ""
+    bwrap: str = ""
+
+
+@dataclass
+class WorkerLaunch:
+    """What `subprocess.Popen` needs to start one worker: its argv."""
+
+    argv: list[str]
+
+
+def readable_paths() -> list[str]:
+    """The folders the worker's Python reads: its prefixes, the folders on sys.path, codeuf's own folder;
+    the system folders are bound separately, and a folder inside another bound one is left out."""
+    import codeuf
+
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(codeuf.__file__))}
+    candidates |= {p for p in sys.path if p}
+    real = {os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates}
+    real |= {os.path.dirname(os.path.realpath(sys.executable))}
+    folders = sorted(p for p in real if os.path.isdir(p) and not _under(p, _SYSTEM))
+    return [p for p in folders if not any(p != q and p.startswith(q + os.sep) for q in folders)]
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
+def launch(python_argv: list[str], isolation: Isolation) -> WorkerLaunch:
+    """The worker's command line: `python_argv` as it is, or inside bwrap's namespaces.
+
+    As root, bwrap runs as `nobody`, which cannot read a Python kept under `/root`: a private mount
+    namespace (util-linux's `unshare`) first binds the worker's folders under a scratch tmpfs that `nobody`
+    can traverse, and `setpriv` drops to `nobody` before bwrap binds them back at their own paths. The host's
+    mounts are never touched."""
+    if not isolation.namespaces:
+        return WorkerLaunch(python_argv)
+    folders = readable_paths()
+    root = os.geteuid() == 0
+    sources = [f"{_SCRATCH}/{i}" for i in range(len(folders))] if root else folders
+    # No --die-with-parent: the kernel's parent-death signal follows the *thread* that started the process, and
+    # workers are started from worker threads that end long before the pool does. A worker whose codeuf
+    # process died reads the end of its input and exits, and its namespace (every process in it) with it.
+    argv = [isolation.bwrap, "--unshare-all", "--unshare-user", "--new-session",
+            "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]  # fmt: skip
+    for system in _SYSTEM:
+        if os.path.islink(system):
+            argv += ["--symlink", os.readlink(system), system]
+        elif os.path.isdir(system):
+            argv += ["--ro-bind", system, system]
+    for hidden in _HIDDEN:
+        if os.path.isdir(hidden):
+            argv += ["--tmpfs", hidden]
+        elif os.path.lexists(hidden):
+            argv += ["--ro-bind", "/dev/null", hidden]
+    for source, folder in zip(sources, folders, strict=True):
+        argv += ["--ro-bind", source, folder]
+    argv += ["--tmpfs", "/tmp", "--chdir", "/tmp", "--setenv", IN_NAMESPACE_ENV, "1", "--", *python_argv]
+    if not root:
+        return WorkerLaunch(argv)
+    binds = " && ".join(f"mkdir {shlex.quote(s)} && mount --bind {shlex.quote(f)} {shlex.quote(s)}"
+                        for s, f in zip(sources, folders, strict=True))  # fmt: skip
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all"]
+    script = (f"mount -t tmpfs -o mode=755 tmpfs {_SCRATCH} && {binds or 'true'} && exec "
+              + " ".join(shlex.quote(a) for a in [*drop, *argv]))  # fmt: skip
+    return WorkerLaunch(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script])
+
+
+_SCRATCH = "/tmp"
+"""Where, in the private mount namespace of a worker started as root, its folders are bound for `nobody` (a
+tmpfs there hides the host's /tmp from that namespace alone; bwrap then gives the worker a /tmp of its own)."""
+
+
+@functools.cache
+def isolation() -> Isolation:
+    """Namespaces where they can be made (see the module), tried once per process with a command that
+    exits at once; otherwise why not, in words a user can act on."""
+    mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    if mode not in ("auto", "bwrap", "guards"):
+        from codeuf.errors import InputError
+
+        raise InputError("expected auto, bwrap or guards", field=MODE_ENV)
+    if mode == "guards":
+        return Isolation(False, f"{MODE_ENV}=guards")
+    found = shutil.which("bwrap")
+    if found is None:
+        why = "bubblewrap is not installed (apt-get install bubblewrap)"
+    else:
+        why = _probe(found)
+        if not why:
+            return Isolation(True, "", found)
+    if mode == "bwrap":
+        from codeuf.errors import CodeufError
+
+        raise CodeufError(f"{MODE_ENV}=bwrap, but the sandbox cannot use namespaces here: {why}")
+    print(f"codeuf: sandbox: {why}; generated code runs with the inner guards only (see the README's "
+          "threat model)", file=sys.stderr)  # fmt: skip
+    return Isolation(False, why)
+
+
+def _probe(bwrap: str) -> str:
+    """'' when bwrap can make the namespaces the workers need, else its reason in one line."""
+    missing = [tool for tool in ("unshare", "setpriv", "mount") if os.geteuid() == 0 and not shutil.which(tool)]
+    if missing:
+        return f"{', '.join(missing)} not found (apt-get install util-linux mount)"
+    plan = launch([sys.executable, "-c", "import codeuf.sandbox"], Isolation(True, "", bwrap))
+    try:
+        done = subprocess.run(plan.argv, capture_output=True, text=True, timeout=60,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap could not start ({type(exc).__name__}: {exc})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return f"bubblewrap cannot make namespaces here ({last[:200]})"
+    return ""
+
+
+def sweep_namespace() -> int:
+    """In a worker inside its own pid namespace: kill every process but the namespace's init (1) and the
+    worker itself, so that nothing a job started outlives it. Returns how many were killed."""
+    import signal
+
+    if os.environ.get(IN_NAMESPACE_ENV) != "1":
+        return 0
+    me, killed = os.getpid(), 0
+    for _ in range(3):  # what forks while being swept is caught on the next pass
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, os.WNOHANG)
+    return killed
