@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/judge_methods.py
 	$(BIN)/python benchmarks/ray_executor.py
 	$(BIN)/python benchmarks/batch_api.py
+	$(BIN)/python benchmarks/sandbox_isolation.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
