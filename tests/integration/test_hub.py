@@ -78,7 +78,8 @@ def test_push_uploads_the_rows_and_codeufs_card_and_never_the_token(hub: FakeHub
     writes = [r for r in hub.requests if r.path.endswith(("/repos/create", "/preupload/main", "/commit/main"))]
     assert writes and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in writes)
     assert TOKEN not in done.stdout + done.stderr
-    assert done.stderr == ""  # no progress bars or library chatter when not on a terminal
+    # no progress bars or library chatter when not on a terminal: codeuf's own warnings on the tiny data only
+    assert all(line.startswith("warning: ") for line in done.stderr.splitlines()), done.stderr
 
 
 def test_run_pushes_the_feedback_and_the_pairs_as_released(hub: FakeHub, tmp_path: Path) -> None:
@@ -129,7 +130,8 @@ def test_a_hub_dataset_is_a_source_like_a_local_file(hub: FakeHub, tmp_path: Pat
     from_hub = codeuf("binarize", "--input", "someone/feedback", "--out", str(tmp_path / "hub"), env=env)
     from_file = codeuf("binarize", "--input", str(TINY), "--out", str(tmp_path / "file"), env=env)
     assert from_hub.returncode == 0 and from_file.returncode == 0, from_hub.stderr + from_file.stderr
-    assert from_hub.stderr == ""  # no progress bars or library warnings off a terminal
+    # no progress bars or library warnings off a terminal: codeuf's own warnings on the tiny data only
+    assert all(line.startswith("warning: ") for line in from_hub.stderr.splitlines()), from_hub.stderr
     hub_pairs = (tmp_path / "hub" / "binarized" / "train.jsonl").read_text()
     assert hub_pairs == (tmp_path / "file" / "binarized" / "train.jsonl").read_text()
     assert len(hub_pairs.splitlines()) == 2 and len(rows) >= 2
@@ -171,7 +173,7 @@ def test_a_refused_push_is_one_line_without_the_token(hub: FakeHub, tmp_path: Pa
     done = codeuf("binarize", "--input", str(TINY), "--out", str(tmp_path / "b"), "--push-to-hub", "someone/x",
                   env=hub_env(hub, tmp_path))  # fmt: skip
     assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1 and "cannot push" in lines[0] and "someone/x" in lines[0] and "403" in lines[0]
     assert TOKEN not in done.stderr and "codeufsecret" not in done.stderr
     assert (tmp_path / "b" / "binarized" / "train.jsonl").exists()  # the local dataset is kept
