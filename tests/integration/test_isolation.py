@@ -51,12 +51,15 @@ def settled(before: set[int], most: int = 0, seconds: float = 10.0) -> set[int]:
         time.sleep(0.1)
 
 
-def test_workers_run_inside_namespaces_with_nothing_of_the_host_but_the_system_and_python() -> None:
+def test_workers_run_inside_namespaces_with_nothing_of_the_host_but_the_system_and_python(tmp_path: Path) -> None:
     assert isolation().namespaces, isolation().reason
-    seen = run("""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text("{}")
+    host = [str(tmp_path / "run" / "manifest.json"), str(Path.cwd() / "README.md")]
+    seen = run(f"""
 def f(x):
     import os
-    look = {p: os.path.exists(p) for p in ["/root/.bashrc", "/home", "/etc/ssh/sshd_config", "/var/log"]}
+    look = {{p: os.path.exists(p) for p in ["/root/.bashrc", "/home", "/etc/ssh/sshd_config", "/var/log", *{host!r}]}}
     try:
         open("/etc/shadow").read()
         shadow = "read"
@@ -67,7 +70,7 @@ def f(x):
 """)
     assert seen[0] == "pass", seen
     look, shadow, uid, pids, stdlib = seen[1]
-    assert look == {"/root/.bashrc": False, "/home": False, "/etc/ssh/sshd_config": False, "/var/log": False}
+    assert not any(look.values()), look  # no home, no run folder, not the checkout the tests run in
     assert shadow != "read" and uid == 65534 and stdlib
     assert len(pids) <= 4 and 1 in pids  # bwrap's init, the worker, the job: nothing of the host
 

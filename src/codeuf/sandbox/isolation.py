@@ -63,8 +63,10 @@ def readable_paths() -> list[str]:
     the system folders are bound separately, and a folder inside another bound one is left out."""
     import codeuf
 
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(codeuf.__file__))}
-    candidates |= {p for p in sys.path if p}
+    package = os.path.dirname(os.path.dirname(codeuf.__file__))
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, package}
+    # sys.path, less the working directory `python -m` puts first: that is where run folders live
+    candidates |= {p for p in sys.path if p and os.path.abspath(p) != os.getcwd()}
     real = {os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates}
     real |= {os.path.dirname(os.path.realpath(sys.executable))}
     folders = sorted(p for p in real if os.path.isdir(p) and not _under(p, _SYSTEM))
