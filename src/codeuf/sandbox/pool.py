@@ -1,0 +1,88 @@
+"""The pool of sandbox workers, in the codeuf process: N workers, each running one job at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+from codeuf.sandbox.jobs import _SRC, Job, JobResult, Limits, _recv, _send
+
+
+class SandboxPool:
+    """N workers, each running one job at a time; jobs from many threads are spread over them."""
+
+    def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
+        self.size = workers or max(1, os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        self._idle: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Condition()
+        self._started = 0
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        from codeuf.secrets import clean_environment
+
+        env = clean_environment()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPATH"] = _SRC + os.pathsep + env.get("PYTHONPATH", "")
+        from codeuf.sandbox.isolation import isolation, launch
+
+        env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        plan = launch([sys.executable, "-m", "codeuf._sandbox_worker"], isolation())
+        return subprocess.Popen(
+            plan.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tempfile.gettempdir(),
+        )
+
+    def _acquire(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            while not self._idle and self._started >= self.size:
+                self._lock.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+        return self._start_worker()
+
+    def _release(self, worker: subprocess.Popen[bytes] | None) -> None:
+        with self._lock:
+            if worker is not None and worker.poll() is None:
+                self._idle.append(worker)
+            else:
+                self._started -= 1
+            self._lock.notify()
+
+    def run(self, job: Job) -> JobResult:
+        worker = self._acquire()
+        try:
+            assert worker.stdin is not None and worker.stdout is not None
+            _send(worker.stdin, (job, self.limits))
+            result = _recv(worker.stdout)
+        except Exception:  # a dead or confused worker: replace it, never hang on it
+            worker.kill()
+            worker.wait()
+            self._release(None)
+            return JobResult("timeout", [], "the sandbox worker died (the job killed it, or it crashed)")
+        self._release(worker)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                assert worker.stdin is not None
+                worker.stdin.close()
+                worker.wait(5)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
