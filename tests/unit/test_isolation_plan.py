@@ -41,3 +41,13 @@ def test_the_folders_python_reads_are_bound_once_each_and_never_the_system() -> 
     )
     assert not any(f == "/usr" or f.startswith("/usr/") for f in folders)
     assert not any(a != b and a.startswith(b + os.sep) for a in folders for b in folders)
+
+
+def test_the_scratch_mount_never_hides_a_folder_it_binds() -> None:
+    """CI clones into a folder that may be under /tmp: the scratch tmpfs must go elsewhere then."""
+    from codeuf.sandbox.isolation import _SCRATCHES, scratch_folder
+
+    first = next(c for c in _SCRATCHES if os.path.isdir(c) and not os.path.islink(c))
+    assert scratch_folder(["/root/.pyenv/versions/3.11.7"]) == first
+    chosen = scratch_folder([f"{first}/ci/main/.venv", f"{first}/ci/main/src"])
+    assert chosen != first and not f"{first}/ci/main".startswith(chosen + os.sep)

@@ -88,7 +88,8 @@ def launch(python_argv: list[str], isolation: Isolation) -> WorkerLaunch:
         return WorkerLaunch(python_argv)
     folders = readable_paths()
     root = os.geteuid() == 0
-    sources = [f"{_SCRATCH}/{i}" for i in range(len(folders))] if root else folders
+    scratch = scratch_folder(folders) if root else ""
+    sources = [f"{scratch}/{i}" for i in range(len(folders))] if root else folders
     # No --die-with-parent: the kernel's parent-death signal follows the *thread* that started the process, and
     # workers are started from worker threads that end long before the pool does. A worker whose codeuf
     # process died reads the end of its input and exits, and its namespace (every process in it) with it.
@@ -104,22 +105,37 @@ def launch(python_argv: list[str], isolation: Isolation) -> WorkerLaunch:
             argv += ["--tmpfs", hidden]
         elif os.path.lexists(hidden):
             argv += ["--ro-bind", "/dev/null", hidden]
+    argv += ["--tmpfs", "/tmp"]  # first: a folder bound below /tmp (a checkout CI cloned there) goes on top
     for source, folder in zip(sources, folders, strict=True):
         argv += ["--ro-bind", source, folder]
-    argv += ["--tmpfs", "/tmp", "--chdir", "/tmp", "--setenv", IN_NAMESPACE_ENV, "1", "--", *python_argv]
+    argv += ["--chdir", "/tmp", "--setenv", IN_NAMESPACE_ENV, "1", "--", *python_argv]
     if not root:
         return WorkerLaunch(argv)
     binds = " && ".join(f"mkdir {shlex.quote(s)} && mount --bind {shlex.quote(f)} {shlex.quote(s)}"
                         for s, f in zip(sources, folders, strict=True))  # fmt: skip
     drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all"]
-    script = (f"mount -t tmpfs -o mode=755 tmpfs {_SCRATCH} && {binds or 'true'} && exec "
+    script = (f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(scratch)} && {binds or 'true'} && exec "
               + " ".join(shlex.quote(a) for a in [*drop, *argv]))  # fmt: skip
     return WorkerLaunch(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script])
 
 
-_SCRATCH = "/tmp"
-"""Where, in the private mount namespace of a worker started as root, its folders are bound for `nobody` (a
-tmpfs there hides the host's /tmp from that namespace alone; bwrap then gives the worker a /tmp of its own)."""
+_SCRATCHES = ("/mnt", "/media", "/srv", "/var/tmp", "/run", "/tmp", "/home")
+"""Where, in the private mount namespace of a worker started as root, its folders are bound for `nobody`: a
+tmpfs is mounted on the first of these that holds none of those folders (it hides that folder in that
+namespace alone, and bwrap builds the worker's root without it)."""
+
+
+def scratch_folder(folders: list[str]) -> str:
+    """The folder the scratch tmpfs goes on: one that exists, is no system folder bwrap binds, and holds none
+    of the folders to bind (a checkout under /tmp, as CI may clone it, rules /tmp out)."""
+    for candidate in _SCRATCHES:
+        if (
+            os.path.isdir(candidate)
+            and not os.path.islink(candidate)
+            and not any(folder == candidate or folder.startswith(candidate + os.sep) for folder in folders)
+        ):
+            return candidate
+    raise OSError("no folder for the sandbox's scratch mount: " + ", ".join(_SCRATCHES))
 
 
 @functools.cache
@@ -154,8 +170,8 @@ def _probe(bwrap: str) -> str:
     missing = [tool for tool in ("unshare", "setpriv", "mount") if os.geteuid() == 0 and not shutil.which(tool)]
     if missing:
         return f"{', '.join(missing)} not found (apt-get install util-linux mount)"
-    plan = launch([sys.executable, "-c", "import codeuf.sandbox"], Isolation(True, "", bwrap))
     try:
+        plan = launch([sys.executable, "-c", "import codeuf.sandbox"], Isolation(True, "", bwrap))
         done = subprocess.run(plan.argv, capture_output=True, text=True, timeout=60,
                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
