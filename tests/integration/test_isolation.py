@@ -29,6 +29,14 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _namespaces_or_nothing_runs() -> None:
+    """Hostile code runs here only inside namespaces: with the inner guards alone, as root, some of it would
+    really write /usr or leave processes behind (that is what these tests prove the outer layer stops)."""
+    if not isolation().namespaces:
+        pytest.fail(f"bubblewrap is installed but cannot make namespaces here: {isolation().reason}")
+
+
 def run(code: str, limits: Limits | None = None, workers: int = 1) -> list:
     with SandboxPool(workers, limits) as pool:
         result = pool.run(Job(code, "f", [(0,)], [10], wall_timeout=15, collect=True))
