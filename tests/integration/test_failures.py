@@ -161,4 +161,4 @@ def test_processes_share_one_cache(tmp_path: Path) -> None:
     assert rows == 200
     answers = [[json.loads(x)["response"]["body"]["choices"][0]["message"]["content"]
                 for x in (tmp_path / f"out{i}.jsonl").read_text().splitlines()] for i in range(3)]  # fmt: skip
-    assert answers[0] == answers[1] == answers[2] == [f"echo: q{i}" for i in range(200)]
+    assert answers[0] == answers[1] == answers[2] == [f"echo: q{i} (m)" for i in range(200)]  # model m
