@@ -126,7 +126,7 @@ def test_anthropic_backend_speaks_messages_and_tool_use(fake_server: FakeServer)
             ask("rate it", json_schema=RATING),
         ],
     )
-    assert chat.ok and chat.text == "echo: hello"
+    assert chat.ok and chat.text == "echo: hello (claude-fake)"
     assert rated.ok and rated.parsed["rating"] in {"1", "2", "3", "4", "5"}
     sent = fake_server.bodies[0] if fake_server.bodies[0].get("system") else fake_server.bodies[1]
     assert sent["system"] == "Be brief." and sent["temperature"] == 0.0
