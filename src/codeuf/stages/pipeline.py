@@ -138,11 +138,12 @@ def run_pipeline(config: RunConfig, progress: bool | None = None, recorded: dict
     settings = config.model_dump(mode="json")
     check_config(config)
     records, pool_stats = instruction_pool(config)
+    # before the models are loaded: on Ray, their replicas may hold every CPU the sandbox actors need
+    records = checked_tests(config, records)
     session = StageSession.for_run(config, progress)
     load_models(session, model_specs(config))
     with folder_lock(out):
         try:
-            records = checked_tests(config, records)
             write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
             tested = run_synthesis(config, records, session, progress)
             generations = generate_responses(tested, config.pool, session, out / "generations.jsonl", config.seed)
