@@ -98,6 +98,18 @@ def _coerce(key: str, value: Any, action: Any) -> Any:
     return _coerce_one(value, action)
 
 
+def _not_finite(value: Any) -> bool:
+    """A number that is NaN, infinite, or too large for a float (a 400-digit integer)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except OverflowError:
+        return True
+    except ValueError:
+        return False
+
+
 POSITIVE_SETTINGS = frozenset({"learning_rate", "num_train_epochs", "per_device_train_batch_size",
                                "per_device_eval_batch_size", "gradient_accumulation_steps", "max_length", "beta",
                                "lora_r", "lora_alpha", "max_prompt_length", "max_completion_length"})  # fmt: skip
@@ -125,12 +137,8 @@ def _check(kind: str, values: dict[str, Any], where: str | Path | None, lines: d
             out[key] = _coerce(key, value, actions[key])
         except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
             shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
-            raise InputError(
-                f"expected {_type_name(actions[key])} (a finite number where it is one), got {shown}",
-                path=where,
-                line=line,
-                field=key,
-            ) from None
+            expected = "a finite number" if _not_finite(value) else _type_name(actions[key])
+            raise InputError(f"expected {expected}, got {shown}", path=where, line=line, field=key) from None
         if key in POSITIVE_SETTINGS and isinstance(out[key], int | float) and not out[key] > 0:
             raise InputError(f"must be above 0, got {out[key]!r}", path=where, line=line, field=key)
     return out
