@@ -198,7 +198,8 @@ def run_executions(config: RunConfig, records: list[GenerationRecord], progress:
 def save_outputs(config: RunConfig, feedback: list, session: StageSession, settings: dict[str, Any]) -> dict[str, Any]:
     """Write the feedback and binarized datasets with their cards; returns their statistics."""
     stats, flips = save_feedback(config, feedback, session.stages, settings)
-    return {"feedback": stats, "flips": flips, "binarized": save_binarized(config, feedback, settings, session)}
+    binarized = save_binarized(config, feedback, settings, session, feedback_warnings=stats["warnings"])
+    return {"feedback": stats, "flips": flips, "binarized": binarized}
 
 
 def save_feedback(
@@ -213,8 +214,10 @@ def save_feedback(
     return stats, flips
 
 
-def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any],
-                   session: StageSession | None = None) -> dict[str, Any]:  # fmt: skip
+def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any], session: StageSession | None = None,
+                   feedback_warnings: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Write the pairs with their cards, unless there are none. `feedback_warnings`: what the feedback's signals
+    drew, where the caller has just computed them (`save_feedback`); else they are computed here."""
     out = Path(config.out)
     splits, stats = binarize_feedback(
         feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin,
@@ -224,8 +227,10 @@ def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any],
     if config.pair_check is not None and session is not None:
         splits, stats["pair_check"] = check_pairs(splits, config.pair_check, session)
         stats.update(pairs=sum(map(len, splits.values())), train=len(splits["train"]), test=len(splits["test"]))
-    judged = feedback_signals(feedback_stats(feedback), flip_rate(feedback), config.warn)
-    stats["warnings"] = [w.as_dict() for w in judged + pair_signals(stats, splits, config.warn)]
+    if feedback_warnings is None:
+        feedback_warnings = [w.as_dict() for w in feedback_signals(feedback_stats(feedback), flip_rate(feedback),
+                                                                    config.warn)]  # fmt: skip
+    stats["warnings"] = feedback_warnings + [w.as_dict() for w in pair_signals(stats, splits, config.warn)]
     stats["written"] = bool(stats["pairs"])
     if not stats["pairs"]:
         return stats  # an empty dataset never replaces the pairs the folder has
