@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
 from codeuf.llm.batchapi import BATCH_DISCOUNT
+from codeuf.llm.spec import parse_spec
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
@@ -242,7 +243,7 @@ def priced_models(pool: dict[str, PoolModel], judges: list[JudgeConfig], writer:
     specs = [*named.values(), *([writer.spec] if writer else []), *([pair_check.spec] if pair_check else [])]
     for spec in specs:
         named.setdefault(spec, spec)
-        named.setdefault(spec.split(":", 1)[-1].split("@")[0], spec)
+        named.setdefault(parse_spec(spec).model, spec)
     return named
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeuf.errors import InputError
 from codeuf.executor import build_backend
 from codeuf.llm.cache import default_cache_path
+from codeuf.llm.spec import parse_spec
 from codeuf.manifest import write_manifest
 
 
@@ -80,7 +81,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     # Everything is checked before a model is loaded or a file is touched.
     items = read_batch(options.in_path)
     prices = load_prices(options.prices)
-    known = {options.model, options.model.split(":", 1)[-1].split("@")[0]}
+    known = {options.model, parse_spec(options.model).model}
     for key in prices:
         if key not in known:
             raise InputError(f"a price for {key!r}, which is not the model of this batch ({options.model})",

@@ -9,12 +9,18 @@ expect the released schema ignore them.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NA = "N/A"
+
+
+def is_test_statement(node: ast.stmt) -> bool:
+    """A top-level statement of asserts code that tests something: it asserts or raises somewhere inside."""
+    return any(isinstance(n, (ast.Assert, ast.Raise)) for n in ast.walk(node))
 
 
 class CallCase(BaseModel):
@@ -90,13 +96,11 @@ class CodeTests(BaseModel):
             return f"tests in {self.language}: codeuf runs Python tests only (yet); the tests are kept"
         if not self.code.strip():
             return "no tests" + (f": {self.reasons[-1]}" if self.reasons else "")
-        import ast
-
         try:
             tree = ast.parse(self.code)
         except SyntaxError as exc:
             return f"the tests are not valid Python (line {exc.lineno}: {exc.msg})"
-        if not any(isinstance(n, (ast.Assert, ast.Raise)) for node in tree.body for n in ast.walk(node)):
+        if not any(is_test_statement(node) for node in tree.body):
             return "no tests: the tests hold no assert"
         return ""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.data.schema import CallCase, CodeTests
+from codeuf.data.schema import CallCase, CodeTests, is_test_statement
 from codeuf.errors import CodeufError, InputError, invalid
 from codeuf.io import iter_jsonl_lines, read_json_file
 
@@ -334,11 +334,6 @@ def guess_test_language(code: str) -> str | None:
         if any(mark in code for mark in marks):
             return language
     return None
-
-
-def is_test_statement(node: ast.stmt) -> bool:
-    """A top-level statement of asserts code that tests something: it asserts or raises somewhere inside."""
-    return any(isinstance(n, (ast.Assert, ast.Raise)) for n in ast.walk(node))
 
 
 def load_records(source: str | Path, model: type[Any], split: str = "train") -> list[Any]:
