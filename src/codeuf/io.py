@@ -131,7 +131,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _walk(value: Any) -> Iterator[tuple[int, str, Any]]:
+def walk(value: Any) -> Iterator[tuple[int, str, Any]]:
     """(depth, path, value) of every node, iteratively, so that no depth can overflow the stack."""
     stack: list[tuple[int, str, Any]] = [(0, "", value)]
     while stack:
@@ -150,7 +150,7 @@ def check_value(value: Any, text: str | None = None, max_depth: int | None = MAX
     limit = max_depth if max_depth is not None else float("inf")
     if text is not None and text.count("[") + text.count("{") <= limit and not _SURROGATE_ESCAPE.search(text):
         return
-    for depth, where, node in _walk(value):
+    for depth, where, node in walk(value):
         if depth >= limit:  # the root is level 1
             raise JsonProblem(f"nested more than {max_depth} levels deep")
         strings = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []

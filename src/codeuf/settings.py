@@ -85,15 +85,12 @@ def read_yaml_mapping(path: Path, *, empty_ok: bool = False) -> tuple[dict[str, 
 def _key_not_text(data: Any) -> tuple[str, Any] | None:
     """(dotted path, key) of the first mapping key that YAML read as something other than text (`1: 2`), which
     no setting is; None when every key is text."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        where, node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, value in items:
-            name = f"{where}.{key}" if where else str(key)
-            if isinstance(node, dict) and not isinstance(key, str):
-                return name, key
-            stack.append((name, value))
+    from codeuf.io import walk
+
+    for _, where, node in walk(data):
+        bad = [k for k in node if not isinstance(k, str)] if isinstance(node, dict) else []
+        if bad:  # (a key of null is None: a list, not a default, tells it apart)
+            return (f"{where}.{bad[0]}" if where else str(bad[0])), bad[0]
     return None
 
 

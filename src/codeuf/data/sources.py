@@ -180,14 +180,12 @@ def _finite_row(row: dict[str, Any], where: str, number: int) -> None:
     that; in any other row a non-finite number is bad input."""
     import math
 
-    stack: list[tuple[str, Any]] = [("", row)]
-    while stack:
-        path, value = stack.pop()
+    from codeuf.io import walk
+
+    for _, path, value in walk(row):
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{value} is not a number a source may hold (numbers must be finite)", path=where,
                              line=number, field=path or None)  # fmt: skip
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in items)
 
 
 class RowProblems:
