@@ -50,6 +50,10 @@ def _type_name(action: Any) -> str:
     )
 
 
+class _NotFinite(ValueError):
+    """A number setting given NaN, an infinity, or more than a float holds (a 400-digit integer)."""
+
+
 def _coerce_one(value: Any, action: Any) -> Any:
     convert = action.type
     name = getattr(convert, "__name__", "")
@@ -71,9 +75,9 @@ def _coerce_one(value: Any, action: Any) -> Any:
         try:
             number = float(value)  # YAML reads 1e-5 as a string: accepted here
         except OverflowError:  # a 400-digit integer
-            raise ValueError from None
+            raise _NotFinite from None
         if not math.isfinite(number):
-            raise ValueError
+            raise _NotFinite
         return number
     if convert is str:
         if not isinstance(value, str):
@@ -96,18 +100,6 @@ def _coerce(key: str, value: Any, action: Any) -> Any:
     if action.choices and isinstance(value, str) and value not in map(str, action.choices):
         raise ValueError
     return _coerce_one(value, action)
-
-
-def _not_finite(value: Any) -> bool:
-    """A number that is NaN, infinite, or too large for a float (a 400-digit integer)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return False
-    try:
-        return not math.isfinite(float(value))
-    except OverflowError:
-        return True
-    except ValueError:
-        return False
 
 
 POSITIVE_SETTINGS = frozenset({"learning_rate", "num_train_epochs", "per_device_train_batch_size",
@@ -135,9 +127,9 @@ def _check(kind: str, values: dict[str, Any], where: str | Path | None, lines: d
             raise InputError(f"unknown setting for `codeuf train {kind}`{hint}", path=where, line=line, field=key)
         try:
             out[key] = _coerce(key, value, actions[key])
-        except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
+        except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError) as exc:
             shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
-            expected = "a finite number" if _not_finite(value) else _type_name(actions[key])
+            expected = "a finite number" if isinstance(exc, _NotFinite) else _type_name(actions[key])
             raise InputError(f"expected {expected}, got {shown}", path=where, line=line, field=key) from None
         if key in POSITIVE_SETTINGS and isinstance(out[key], int | float) and not out[key] > 0:
             raise InputError(f"must be above 0, got {out[key]!r}", path=where, line=line, field=key)
