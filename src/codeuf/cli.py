@@ -196,7 +196,7 @@ def run(
         from codeuf.data.save import push_to_hub as push
         from codeuf.errors import CallsFailedError, EmptyOutputError
         from codeuf.report.summary import print_run_summary
-        from codeuf.stages.pipeline import no_pairs_reason, run_pipeline
+        from codeuf.stages.pipeline import dropped_summary, run_pipeline
 
         settings, recorded = _settings(config, force, out=out, n=n, concurrency=concurrency,
                                        batch_api=batch_api or None, strict=strict or None)  # fmt: skip
@@ -206,11 +206,8 @@ def run(
             raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
         if not summary.binarized["written"]:
             raise EmptyOutputError(f"0 pairs of {summary.binarized['records']} records "
-                                   f"({no_pairs_reason(summary.binarized)}): nothing to train on")  # fmt: skip
-        if settings.strict and summary.warnings:
-            from codeuf.errors import StrictWarningsError
-
-            raise StrictWarningsError(summary.warnings)
+                                   f"({dropped_summary(summary.binarized)}): nothing to train on")  # fmt: skip
+        _warn(summary.warnings, settings.strict, echo=False)  # the summary has printed them
         if push_to_hub:
             push(summary.out / "feedback", push_to_hub, private=private)
             push(summary.out / "binarized", f"{push_to_hub}_binarized", private=private)
@@ -243,11 +240,11 @@ def _settings(config: Path | None, force: bool = False, **overrides: object):  #
     return resolve_config(config, force=force, **overrides)
 
 
-def _warn(warnings: list[dict], strict: bool) -> None:
+def _warn(warnings: list[dict], strict: bool, echo: bool = True) -> None:
     """Print a command's warnings on stderr; under --strict they fail it (exit 7), after its outputs are written."""
     from codeuf.stages.signals import lines
 
-    for line in lines(warnings):
+    for line in lines(warnings) if echo else []:
         typer.echo(line, err=True)
     if strict and warnings:
         from codeuf.errors import StrictWarningsError
@@ -414,13 +411,13 @@ def binarize_command(
     """Stage 4: chosen/rejected pairs, train/test split stratified by preference."""
     push_to_hub = _push_target(push_to_hub, private)
     from codeuf.data.save import push_to_hub as push
-    from codeuf.stages.pipeline import no_pairs_reason, stage_binarize
+    from codeuf.stages.pipeline import dropped_summary, stage_binarize
 
     settings, recorded = _settings(config, force, out=out, ties=ties, min_margin=min_margin, criterion=criterion,
                                    order_disagreements=order_disagreements, strict=strict or None)  # fmt: skip
     path, stats = stage_binarize(settings, input, recorded)
     typer.echo(f"{stats['pairs']} pairs of {stats['records']} records (train {stats['train']}, test {stats['test']}; "
-               f"{no_pairs_reason(stats)}): {path}")  # fmt: skip
+               f"{dropped_summary(stats)}): {path}")  # fmt: skip
     _warn(stats["warnings"], settings.strict)
     if push_to_hub:
         push(path, push_to_hub, private=private)

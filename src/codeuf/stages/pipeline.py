@@ -442,13 +442,13 @@ def stage_binarize(
             record_stage(config, recorded, "binarize", binarized=stats, warnings=stats["warnings"])
     session.raise_if_failed()
     if not stats["written"]:
-        raise EmptyOutputError(f"0 pairs of {stats['records']} records ({no_pairs_reason(stats)}); "
+        raise EmptyOutputError(f"0 pairs of {stats['records']} records ({dropped_summary(stats)}); "
                                f"{out / 'binarized'} left as it was")  # fmt: skip
     return out / "binarized", stats
 
 
-def no_pairs_reason(stats: dict[str, Any]) -> str:
-    """What dropped a binarize's records, for the line that says it made no pair."""
+def dropped_summary(stats: dict[str, Any]) -> str:
+    """What dropped a binarize's records (`dropped: ties 3, ...`, or `dropped: none`), for its one line."""
     reasons = {
         "ties": stats["dropped_ties"],
         "below the margin": stats["dropped_margin"],
