@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EXTRAS := all,hf,train,dev,ray
 DEMO_OUT := runs/demo
 
-.PHONY: demo test install lint bench clean browser sandbox
+.PHONY: demo test install lint bench clean browser sandbox toolchains
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ install: $(STAMP)
 demo: $(STAMP) sandbox
 	$(BIN)/codeuf run --out $(DEMO_OUT)
 
-test: $(STAMP) browser sandbox
+test: $(STAMP) browser sandbox toolchains
 	$(BIN)/python -m pytest
 
 # Debian's Chromium renders the HTML reports in the tests; installed when missing and we are root.
@@ -51,6 +51,19 @@ sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) ; } || \
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
+
+# The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP
+# and Ruby when missing and we are root; TypeScript from the npm registry into the virtual environment. A
+# language whose toolchain is missing is `not_executed`, with the command that installs it.
+TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++
+toolchains: $(STAMP)
+	@missing=""; for pair in $(TOOL_PACKAGES); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } || \
+		echo "could not install$$missing: tests of those languages will be skipped"
+	@[ -f $(VENV)/lib/codeuf-node/node_modules/typescript/package.json ] || ! command -v npm >/dev/null 2>&1 || \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node typescript@5 >/dev/null || \
+		echo "typescript could not be installed: TypeScript tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -70,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ray_executor.py
 	$(BIN)/python benchmarks/batch_api.py
 	$(BIN)/python benchmarks/sandbox_isolation.py
+	$(BIN)/python benchmarks/languages.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

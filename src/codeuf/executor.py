@@ -169,7 +169,9 @@ class SandboxActor:
         self.pool = SandboxPool(1, limits)
 
     def run(self, job: Any) -> Any:
-        return self.pool.run(job)
+        from codeuf.sandbox.programs import Program
+
+        return self.pool.run_program(job) if isinstance(job, Program) else self.pool.run(job)
 
     def pid(self) -> int:
         return os.getpid()
@@ -192,15 +194,21 @@ class RaySandboxPool:
 
     def run(self, job: Any) -> Any:
         from codeuf.sandbox import JobResult
+        from codeuf.sandbox.programs import Program, ProgramResult, Run
 
         ray = _ray()
         actor = self._free.get()
         try:
             return ray.get(actor.run.remote(job))
         except ray.exceptions.RayError as exc:
-            return JobResult("timeout", [], f"the sandbox actor died, and its retries too ({type(exc).__name__})")
+            why = f"the sandbox actor died, and its retries too ({type(exc).__name__})"
+            if isinstance(job, Program):
+                return ProgramResult("none", why, [Run("timeout", None, "", why, 0.0)])
+            return JobResult("timeout", [], why)
         finally:
             self._free.put(actor)
+
+    run_program = run
 
     def close(self) -> None:
         ray = _ray()

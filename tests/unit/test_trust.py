@@ -191,14 +191,18 @@ def test_a_solution_column_named_in_the_config_and_missing_from_the_file_is_an_e
     assert load_instructions(path)[0].solution is None  # the default column is optional
 
 
-def test_tests_in_another_language_are_kept_and_marked_not_fatal(tmp_path: Path) -> None:
+def test_tests_in_another_language_are_marked_with_it_and_run_where_its_toolchain_is(tmp_path: Path) -> None:
     from codeuf.data.sources import load_instructions
+    from codeuf.sandbox import languages
 
     rows = [{"instruction": "Add in JS.", "entry_point": "add", "tests": "console.assert(add(1, 2) === 3);"},
-            {"instruction": "Add.", "entry_point": "add", "tests": "assert add(1, 2) == 3"}]  # fmt: skip
-    js, py = load_instructions(write_rows(tmp_path / "t.jsonl", rows))
-    assert js.tests is not None and js.tests.language == "javascript" and not js.tests.runnable
-    assert "tests in javascript" in js.tests.unrunnable
+            {"instruction": "Add.", "entry_point": "add", "tests": "assert add(1, 2) == 3"},
+            {"instruction": "Add in Kotlin.", "tests": {"language": "javascript", "asserts": "x = 1"}}]  # fmt: skip
+    with pytest.raises(InputError, match=r"t\.jsonl:3: field .tests\.asserts.: no tests: the tests hold no JavaScript"):
+        load_instructions(write_rows(tmp_path / "t.jsonl", rows))
+    js, py = load_instructions(write_rows(tmp_path / "t.jsonl", rows[:2]))
+    assert js.tests is not None and js.tests.language == "javascript"
+    assert js.tests.runnable == (not languages.get("javascript").toolchain.missing)
     assert py.tests is not None and py.tests.language == "python" and py.tests.runnable
 
 

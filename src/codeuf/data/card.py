@@ -236,6 +236,10 @@ def _tests_lines(stats: dict[str, Any]) -> str:
         lines.append(f"- judge-pass-rate agreement: over {vs['pass_rate_pairs']} pairs of responses whose pass rates "
                      f"differ, the judge rates the one passing more tests higher in {interval_text(a)} "
                      f"(equal ratings: {t['value']:.3f})")  # fmt: skip
+    rates = stats.get("pass_rates_per_language") or {}
+    if rates:
+        lines.append("- responses passing all their tests, per language: "
+                     + "; ".join(f"{k} {interval_text(v)} (n = {v['n']})" for k, v in rates.items()))  # fmt: skip
     check = stats.get("pair_check")
     if check:
         lines.append(f"- pair check by {check['judge']} (pairwise, both orders): {check['agrees']} pairs confirmed and "

@@ -27,7 +27,7 @@ class CallCase(BaseModel):
     """One call and its expected result, each as JSON text (so every record has one Arrow type)."""
 
     model_config = ConfigDict(extra="forbid")
-    input: str = Field(description="JSON list of the arguments.")
+    input: str = Field(description="JSON list of the arguments (stdio tests: a JSON string, the standard input).")
     output: str = Field(description="JSON of the expected return value.")
 
     @field_validator("input", "output")
@@ -40,8 +40,8 @@ class CallCase(BaseModel):
             parsed = parse_json(value)
         except JsonProblem as exc:
             raise ValueError(str(exc)) from None
-        if info.field_name == "input" and not isinstance(parsed, list):
-            raise ValueError("the input is a JSON list of the arguments")
+        if info.field_name == "input" and not isinstance(parsed, (list, str)):
+            raise ValueError("the input is a JSON list of the arguments (or, for stdin/stdout tests, a string)")
         return value
 
 
@@ -52,10 +52,15 @@ class CodeTests(BaseModel):
     asserts (an `assert`, or a block holding one or a `raise`) is one test, the others set up.
     `cases`: calls of `entry_point` with their expected results, compared outside the code under test.
     `evalplus`: an EvalPlus task (`dataset`, `task_id`, `data`), checked exactly as `codeuf humaneval` does.
+    `stdio`: whole programs: each case's `input` is the standard input, its `output` the expected standard output.
+    `sql`: `code` is a schema with rows, each case's `output` the expected result set (a JSON list of rows).
+
+    `language` says which language the responses are run in: asserts are written in it, and call cases are
+    translated into it (codeuf.sandbox.languages). A response in another language is not run against them.
     """
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["asserts", "cases", "evalplus"]
+    kind: Literal["asserts", "cases", "evalplus", "stdio", "sql"]
     code: str = ""
     cases: list[CallCase] = Field(default_factory=list)
     dataset: str = ""
@@ -63,7 +68,9 @@ class CodeTests(BaseModel):
     data: str = ""
     origin: str = Field("file", description="file, builtin, evalplus, or synthesized:<model>.")
     language: str = Field(
-        "python", description="The language the tests are written in: only python tests run (yet); others are kept."
+        "python",
+        description="The language of the responses the tests run: python, javascript, typescript, java, c, cpp, "
+        "rust, go, php, ruby, bash or sql (codeuf languages lists them and whether each runs here).",
     )
     checked: str = Field(
         "",
@@ -88,14 +95,26 @@ class CodeTests(BaseModel):
     def unrunnable(self) -> str:
         """Why there is nothing to run ("" when there is): no test kept, tests in another language, or asserts
         code that holds no test or does not parse."""
-        if self.kind == "cases":
+        if self.language != "python" and self.kind != "evalplus":
+            from codeuf.sandbox import languages
+
+            try:
+                language = languages.get(self.language)
+            except KeyError:
+                return f"tests in {self.language}: codeuf cannot run that language; the tests are kept"
+            if language.toolchain.missing:
+                return language.toolchain.missing
+        if self.kind in ("cases", "stdio", "sql"):
             return "" if self.cases else "no tests: the record has no case"
         if self.kind != "asserts":
             return ""
-        if self.language != "python":
-            return f"tests in {self.language}: codeuf runs Python tests only (yet); the tests are kept"
         if not self.code.strip():
             return "no tests" + (f": {self.reasons[-1]}" if self.reasons else "")
+        if self.language != "python":
+            language = languages.get(self.language)
+            if not any(re.search(language.assert_line, line) for line in self.code.splitlines()):
+                return f"no tests: the tests hold no {language.title} assertion line"
+            return ""
         try:
             tree = ast.parse(self.code)
         except SyntaxError as exc:
@@ -143,6 +162,7 @@ class Execution(BaseModel):
     passed: int = Field(0, ge=0)
     total: int = Field(0, ge=0)
     reason: str = ""
+    language: str = Field("", description="The language the code ran in (empty: not run).")
 
     @model_validator(mode="after")
     def _passed_of_total(self) -> Execution:

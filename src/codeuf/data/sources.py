@@ -286,6 +286,8 @@ def _tests(value: Any, entry_point: str | None, origin: str, where: str, number:
         if not any(is_test_statement(node) for node in tree.body):
             raise InputError("no tests: no assert in the tests", path=where, line=number, field="tests")
         return CodeTests(kind="asserts", code=value, origin=origin)
+    if isinstance(value, dict):
+        return _language_tests(value, entry_point, origin, where, number)
     if isinstance(value, list) and value:
         if entry_point is None:
             raise InputError("cases need an `entry_point` to call", path=where, line=number, field="entry_point")
@@ -296,8 +298,69 @@ def _tests(value: Any, entry_point: str | None, origin: str, where: str, number:
                                  field=f"tests.{index}")  # fmt: skip
             cases.append(_case(case, where, number, index))
         return CodeTests(kind="cases", cases=cases, origin=origin)
-    raise InputError("expected Python asserts (a string) or a non-empty list of {input, output} cases",
-                     path=where, line=number, field="tests")  # fmt: skip
+    raise InputError("expected Python asserts (a string), a non-empty list of {input, output} cases, or "
+                     "{language, asserts|cases|stdio|schema}", path=where, line=number, field="tests")  # fmt: skip
+
+
+_TEST_FORMS = {"asserts": "a string of assertion lines", "cases": "a non-empty list of {input: [arguments], output}",
+               "stdio": "a non-empty list of {input: stdin text, output: stdout text}",
+               "schema": "SQL statements, with `expected` (a list of rows) or `cases` ({output: rows})"}  # fmt: skip
+
+
+def _language_tests(value: dict[str, Any], entry_point: str | None, origin: str, where: str,
+                    number: int) -> CodeTests:  # fmt: skip
+    """Tests for responses in any language: {language, asserts} (assertion lines in it), {language, cases}
+    (call cases, translated into it), {language, stdio} (whole programs), or {language: sql, schema, expected}."""
+    from codeuf.sandbox import languages
+
+    def bad(message: str, field: str = "tests") -> InputError:
+        return InputError(message, path=where, line=number, field=field)
+
+    name = value.get("language", "python")
+    if not isinstance(name, str):
+        raise bad("expected a language name", "tests.language")
+    try:
+        language = languages.get(name).name
+    except KeyError as exc:
+        raise bad(str(exc.args[0]), "tests.language") from None
+    forms = [k for k in _TEST_FORMS if k in value]
+    unknown = sorted(set(value) - {"language", "expected", *_TEST_FORMS})
+    if unknown or len(forms) != 1:
+        what = f"unknown key {unknown[0]!r}" if unknown else "exactly one of asserts, cases, stdio, schema"
+        raise bad(f"{what}: tests in a language are {{language, asserts|cases|stdio|schema}}",
+                  f"tests.{unknown[0]}" if unknown else "tests")  # fmt: skip
+    form = forms[0]
+    field = f"tests.{form}"
+    if form == "asserts":
+        if not isinstance(value["asserts"], str) or not value["asserts"].strip():
+            raise bad(f"expected {_TEST_FORMS[form]}", field)
+        tests = CodeTests(kind="asserts", code=value["asserts"], origin=origin, language=language)
+        if tests.unrunnable.startswith("no tests"):
+            raise bad(tests.unrunnable, field)
+        return tests
+    if form == "cases":
+        body = _tests(value["cases"], entry_point, origin, where, number)
+        assert body is not None
+        return body.model_copy(update={"language": language})
+    if form == "stdio":
+        cases = value["stdio"]
+        if not isinstance(cases, list) or not cases:
+            raise bad(f"expected {_TEST_FORMS[form]}", field)
+        for index, case in enumerate(cases):
+            if (not isinstance(case, dict) or set(case) != {"input", "output"}
+                    or not all(isinstance(case[k], str) for k in case)):  # fmt: skip
+                raise bad("each case is {input: text, output: text}", f"{field}.{index}")
+        made = [CallCase(input=json.dumps(c["input"]), output=json.dumps(c["output"])) for c in cases]
+        return CodeTests(kind="stdio", cases=made, origin=origin, language=language)
+    if language != "sql" or not isinstance(value["schema"], str):
+        raise bad("a schema is SQL text, for tests in sql", field)
+    expected = value.get("expected")
+    rows = [expected] if expected is not None else [c.get("output") if isinstance(c, dict) else None
+                                                    for c in value.get("cases") or []]  # fmt: skip
+    if not rows or not all(isinstance(r, list) and all(isinstance(row, list) for row in r) for r in rows):
+        raise bad("expected rows: a list of lists (one per row)", "tests.expected")
+    made = [CallCase(input="[]", output=json.dumps(r)) for r in rows]
+    return CodeTests(kind="sql", code=value["schema"], cases=made, origin=origin, language="sql")
 
 
 def _case(case: dict[str, Any], where: str, number: int, index: int) -> CallCase:

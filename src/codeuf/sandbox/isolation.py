@@ -67,9 +67,14 @@ def readable_paths() -> list[str]:
     candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, package}
     # sys.path, less the working directory `python -m` puts first: that is where run folders live
     candidates |= {p for p in sys.path if p and os.path.abspath(p) != os.getcwd()}
+    from codeuf.sandbox.languages import toolchain_folders
+
+    candidates |= set(toolchain_folders())  # rustup's toolchain under a home, the TypeScript package
     real = {os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates}
     real |= {os.path.dirname(os.path.realpath(sys.executable))}
-    folders = sorted(p for p in real if os.path.isdir(p) and not _under(p, _SYSTEM))
+    # never /tmp itself (a script run from /tmp puts it on sys.path): the worker's /tmp is its private tmpfs
+    private = {"/tmp", os.path.realpath("/tmp")}
+    folders = sorted(p for p in real if os.path.isdir(p) and not _under(p, _SYSTEM) and p not in private)
     return [p for p in folders if not any(p != q and p.startswith(q + os.sep) for q in folders)]
 
 

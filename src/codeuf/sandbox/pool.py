@@ -8,8 +8,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+from typing import Any
 
 from codeuf.sandbox.jobs import _SRC, Job, JobResult, Limits, _recv, _send
+from codeuf.sandbox.programs import Program, ProgramResult, Run
+
+_DIED = "the sandbox worker died (the job killed it, or it crashed)"
 
 
 class SandboxPool:
@@ -59,6 +63,15 @@ class SandboxPool:
             self._lock.notify()
 
     def run(self, job: Job) -> JobResult:
+        result = self._ask(job)
+        return result if result is not None else JobResult("timeout", [], _DIED)
+
+    def run_program(self, program: Program) -> ProgramResult:
+        """Build (once per distinct source in each worker) and run a program in any language."""
+        result = self._ask(program)
+        return result if result is not None else ProgramResult("none", _DIED, [Run("timeout", None, "", _DIED, 0.0)])
+
+    def _ask(self, job: Job | Program) -> Any:
         worker = self._acquire()
         try:
             assert worker.stdin is not None and worker.stdout is not None
@@ -68,7 +81,7 @@ class SandboxPool:
             worker.kill()
             worker.wait()
             self._release(None)
-            return JobResult("timeout", [], "the sandbox worker died (the job killed it, or it crashed)")
+            return None
         self._release(worker)
         return result
 

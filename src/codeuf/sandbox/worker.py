@@ -132,6 +132,7 @@ def _worker_loop() -> None:
     import numpy  # noqa: F401
 
     from codeuf.sandbox.isolation import sweep_namespace
+    from codeuf.sandbox.programs import Program, ProgramResult, run_program
 
     while True:
         try:
@@ -139,8 +140,9 @@ def _worker_loop() -> None:
         except EOFError:
             return
         try:
-            result = run_job(job, limits)
+            result = run_program(job, limits) if isinstance(job, Program) else run_job(job, limits)
         except Exception as exc:  # the worker itself must survive
-            result = JobResult("fail", [], f"sandbox error: {type(exc).__name__}: {exc}")
+            why = f"sandbox error: {type(exc).__name__}: {exc}"
+            result = ProgramResult("failed", why) if isinstance(job, Program) else JobResult("fail", [], why)
         sweep_namespace()  # inside namespaces: nothing the job started outlives it
         _send(stdout, result)

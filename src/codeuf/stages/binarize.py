@@ -77,8 +77,22 @@ def binarize_feedback(
         },
         "order_disagreements_dropped": order_disagreements == "drop",
         "judge_vs_tests": judge_vs_tests(records, seed),
+        "pass_rates_per_language": pass_rates_per_language(records, seed),
     }
     return splits, stats
+
+
+def pass_rates_per_language(records: list[Any], seed: int = 0) -> dict[str, Any]:
+    """Per language the responses ran in: how many ran, and the share that passed all their tests (with a
+    95% bootstrap interval)."""
+    from codeuf.stats import bootstrap_mean
+
+    outcomes: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        for execution in record.executions:
+            if execution.status != "not_executed" and execution.total > 0:
+                outcomes[execution.language or "python"].append(float(execution.status == "passed"))
+    return {language: bootstrap_mean(values, seed=seed).as_dict() for language, values in sorted(outcomes.items())}
 
 
 def _keep(record: FeedbackRecord, row: dict[str, Any], order_disagreements: str, counts: Counter[str]) -> bool:

@@ -81,6 +81,8 @@ def _execute(record: GenerationRecord, pool: Any, evalplus: EvalPlusTasks) -> Ge
     if record.tests.pending:
         return settle_agreement(record, pool)
     failed = record.failed()
+    if record.tests.language != "python" and record.tests.kind != "evalplus":
+        return _execute_other(record, pool)
     executions = []
     for response in record.responses:
         if response.model in failed:
@@ -94,7 +96,27 @@ def _execute(record: GenerationRecord, pool: Any, evalplus: EvalPlusTasks) -> Ge
             executions.append(Execution(model=response.model, status="failed", total=total, reason=why))
         else:
             result = run_tests(code, record.tests, record.entry_point, pool, evalplus)
-            executions.append(result.model_copy(update={"model": response.model}))
+            executions.append(result.model_copy(update={"model": response.model, "language": "python"}))
+    return record.model_copy(update={"executions": executions})
+
+
+def _execute_other(record: GenerationRecord, pool: Any) -> GenerationRecord:
+    """Tests for another language: each response's code in that language, built and run in the sandbox; a
+    response in another language is not run against them."""
+    from codeuf.execution.programs import run_program_tests
+    from codeuf.sandbox import languages
+
+    assert record.tests is not None
+    language = languages.get(record.tests.language)
+    failed, executions = record.failed(), []
+    for response in record.responses:
+        code, why = (None, "no response") if response.model in failed else languages.code_in(response.response,
+                                                                                              language)  # fmt: skip
+        if code is None:
+            executions.append(Execution(model=response.model, status="not_executed", reason=why))
+            continue
+        result = run_program_tests(language, code, record.tests, record.entry_point, pool)
+        executions.append(result.model_copy(update={"model": response.model}))
     return record.model_copy(update={"executions": executions})
 
 

@@ -1,0 +1,121 @@
+"""The languages codeuf runs: one module each (see base.Language for what a module says), one line each here.
+
+`blocks` finds a response's fenced code blocks and the language of each: the fence label, or for an unlabelled
+block a careful guess (the language with the most markers, and at least two of them, and no tie). `code_in`
+picks the code a response gives in one language, or says why there is none.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+from codeuf.sandbox.languages import bash, c, cpp, go, java, javascript, php, python, ruby, rust, sql, typescript
+from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, report_lines
+
+REGISTRY: dict[str, Language] = {
+    "python": python.LANGUAGE,
+    "javascript": javascript.LANGUAGE,
+    "typescript": typescript.LANGUAGE,
+    "java": java.LANGUAGE,
+    "c": c.LANGUAGE,
+    "cpp": cpp.LANGUAGE,
+    "rust": rust.LANGUAGE,
+    "go": go.LANGUAGE,
+    "php": php.LANGUAGE,
+    "ruby": ruby.LANGUAGE,
+    "bash": bash.LANGUAGE,
+    "sql": sql.LANGUAGE,
+}
+
+ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "golang": "go", "rs": "rust", "sh": "bash",
+           "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby"}  # fmt: skip
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def get(name: str) -> Language:
+    """The language of a name or alias; KeyError (with the known names) for another."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in REGISTRY:
+        raise KeyError(f"unknown language {name!r} (known: {', '.join(REGISTRY)})")
+    return REGISTRY[key]
+
+
+def by_label(label: str) -> Language | None:
+    label = label.lower()
+    return next((language for language in REGISTRY.values() if language.labelled(label)), None)
+
+
+def guess(code: str) -> Language | None:
+    """The language of an unlabelled block: the most markers, at least two, and no tie; else None."""
+    scores = sorted(((language.guess(code), name) for name, language in REGISTRY.items()), reverse=True)
+    (best, name), (second, _) = scores[0], scores[1]
+    if best < 2 or best == second:
+        # TypeScript is JavaScript with types: its markers on top of JavaScript's decide
+        if best >= 2 and {name, _} == {"typescript", "javascript"}:
+            return REGISTRY["typescript"]
+        return None
+    if name == "javascript" and REGISTRY["typescript"].guess(code) >= 1:
+        return REGISTRY["typescript"]
+    if name == "c" and REGISTRY["cpp"].guess(code) >= 1:
+        return REGISTRY["cpp"]
+    return REGISTRY[name]
+
+
+def blocks(text: str) -> list[tuple[Language | None, str, str]]:
+    """Each fenced block: (its language or None, its label, its code)."""
+    found = []
+    for label, code in _FENCE.findall(text):
+        language = by_label(label) if label else guess(code)
+        found.append((language, label, code))
+    return found
+
+
+def code_in(text: str, language: Language) -> tuple[str | None, str]:
+    """(the code the response gives in `language`, "") or (None, why not): the longest block in it (a response
+    with one block that holds a `main` and one that holds the function keeps the longer), or the whole text
+    when it has no fence and reads as that language."""
+    if not text.strip():
+        return None, "empty response"
+    found = blocks(text)
+    mine = [code for lang, _, code in found if lang is language]
+    if mine:
+        return max(mine, key=len), ""
+    if not found and guess(text) is language:
+        return text, ""
+    others = sorted({(lang.title if lang else label or "unlabelled") for lang, label, _ in found})
+    if others:
+        return None, f"no {language.title} code (code blocks in {', '.join(others)})"
+    return None, "no code"
+
+
+@functools.cache
+def toolchain_folders() -> tuple[str, ...]:
+    """Folders outside the system ones that toolchains live in (rustup's under a home, a TypeScript package):
+    the sandbox binds them, read-only, into the workers' namespaces."""
+    folders = set()
+    for language in REGISTRY.values():
+        if language.toolchain.missing:
+            continue
+        for tool, path in language.toolchain.paths.items():
+            if tool == "rustc":
+                folders.add(os.path.dirname(os.path.dirname(path)))  # the toolchain's sysroot
+            elif tool == "typescript":
+                folders.add(path)
+    return tuple(sorted(folders))
+
+
+__all__ = [
+    "MARK",
+    "REGISTRY",
+    "Language",
+    "Untranslatable",
+    "blocks",
+    "code_in",
+    "get",
+    "guess",
+    "report_lines",
+    "toolchain_folders",
+]

@@ -1,0 +1,199 @@
+"""What a language module says: how to recognise its code, build it, run it and test it.
+
+A module fills in one `Language`; `codeuf.sandbox.languages` keeps the registry (one line per language). Tests
+come in three forms, and a module turns each into one program that prints a line per test:
+
+- **asserts** written in the language: each line of the test code that is an assertion (`assert_line`) is one
+  test, wrapped (`wrap`) so that a failing one does not stop the next; the other lines set up;
+- **call cases** (`{input, output}` as JSON): each input is translated into the language's literals
+  (`literal`, with the types MultiPL-E uses: integers as 64-bit, lists as the language's growable list), the
+  entry point called, and its result printed as JSON (`print_value`). The codeuf process compares that JSON
+  with the expected output: the program never holds the expected values, so it cannot fake a pass;
+- **stdin/stdout cases**: the program run once per input, its output compared line by line.
+
+Every test line a program prints starts with `@@codeuf <index> ` (`pass`, `fail <why>`, `value <json>` or
+`error <why>`), so that what the code under test prints itself is told apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MARK = "@@codeuf"
+
+
+class Untranslatable(ValueError):
+    """Tests that cannot be written in a language (a JSON object as a C argument, say): one line why."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """The programs a language needs, found on this machine."""
+
+    paths: dict[str, str]
+    missing: str = ""
+    """Why the language cannot run here, with how to get it; "" when it can."""
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    title: str
+    fences: tuple[str, ...]
+    """Fence labels (lower case) that name this language."""
+    tools: tuple[str, ...]
+    install: str
+    """How to get the tools, in a `not_executed` reason: `apt-get install ruby`."""
+    source: str
+    """The file the code goes in (`main.rs`); `program_files` may choose another (a Java public class)."""
+    markers: tuple[str, ...] = ()
+    """Regular expressions (multiline) that, in an unlabelled block, point to this language; see `guess`."""
+    build: Callable[[dict[str, str], str], list[str]] | None = None
+    """(tools, source) -> the build's argv, run in the folder of the files; None for an interpreter."""
+    run: Callable[[dict[str, str], str], list[str]] = lambda tools, source: [source]
+    artifacts: tuple[str, ...] = ()
+    threads: int = 0
+    memory_bytes: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[str], dict[str, str]] | None = None
+    """code -> the files to write (default: the code in `source`)."""
+    assert_line: str = r"^\s*assert"
+    """A line of test code that is one test."""
+    tests_program: Callable[[str, list[tuple[int, str]], list[str]], str] | None = None
+    """(code, [(index, test line)], setup lines in order, as given) -> one program that runs the tests."""
+    calls_program: Callable[[str, str, list[list[Any]]], str] | None = None
+    """(code, entry point, each case's arguments) -> one program that prints each call's result as JSON."""
+    find_tool: Callable[[str], str | None] = shutil.which
+
+    # ---------------------------------------------------------------- the toolchain
+
+    @functools.cached_property
+    def toolchain(self) -> Toolchain:
+        paths, missing = {}, []
+        for tool in self.tools:
+            found = self.find_tool(tool)
+            if found is None:
+                missing.append(tool)
+            else:
+                paths[tool] = os.path.realpath(found) if tool != "rustc" else found
+        if missing:
+            return Toolchain(paths, f"no {' or '.join(missing)} on this machine: {self.install}")
+        return Toolchain(paths)
+
+    # ---------------------------------------------------------------- recognising code
+
+    def labelled(self, label: str) -> bool:
+        return label.lower() in self.fences
+
+    def guess(self, code: str) -> int:
+        """How many of the language's markers an unlabelled block holds."""
+        return sum(1 for marker in self.markers if re.search(marker, code, re.MULTILINE))
+
+    # ---------------------------------------------------------------- programs
+
+    def files(self, code: str) -> dict[str, str]:
+        return self.prepare(code) if self.prepare else {self.source: code}
+
+    def program(self, code: str, stdins: list[str] | None = None, time_limit: float = 5.0) -> Any:
+        """A sandbox Program that builds and runs `code` (whole), once per stdin."""
+        from codeuf.sandbox.programs import Program
+
+        files = self.files(code)
+        source = next(iter(files))
+        tools = self.toolchain.paths
+        return Program(files=files, run=self.run(tools, source), stdins=stdins if stdins is not None else [""],
+                       build=self.build(tools, source) if self.build else None, artifacts=self.artifacts,
+                       time_limit=time_limit, env=dict(self.env), threads=self.threads,
+                       memory_bytes=self.memory_bytes)  # fmt: skip
+
+    def asserts(self, code: str, test_code: str) -> tuple[str, int]:
+        """One program running each assertion line of `test_code` after `code`, and how many tests it holds."""
+        if self.tests_program is None:
+            raise Untranslatable(f"codeuf cannot run {self.title} asserts (yet): give stdin/stdout cases")
+        pattern = re.compile(self.assert_line)
+        tests, setup = [], []
+        for line in test_code.splitlines():
+            if pattern.search(line):
+                tests.append((len(tests), line.strip()))
+            elif line.strip():
+                setup.append(line)
+        return self.tests_program(code, tests, setup), len(tests)
+
+    def calls(self, code: str, entry_point: str, inputs: list[list[Any]]) -> str:
+        if self.calls_program is None:
+            raise Untranslatable(f"call cases cannot be written in {self.title}: give asserts or stdin/stdout cases")
+        return self.calls_program(code, entry_point, inputs)
+
+
+# ---------------------------------------------------------------- shared by the modules
+
+
+def report_lines(stdout: str) -> dict[int, tuple[str, str]]:
+    """The test lines a program printed: index -> (kind, rest). The first line for an index wins."""
+    found: dict[int, tuple[str, str]] = {}
+    for line in stdout.splitlines():
+        if not line.startswith(MARK + " "):
+            continue
+        parts = line[len(MARK) + 1 :].split(" ", 2)
+        if len(parts) >= 2 and parts[0].isdigit():
+            found.setdefault(int(parts[0]), (parts[1], parts[2] if len(parts) > 2 else ""))
+    return found
+
+
+def json_type(values: list[Any]) -> str:
+    """The type of the values of one argument over every case, as a small grammar: int, float, bool, str,
+    list[T] (T of the elements, `int` for an empty list), dict[str, T]; raises Untranslatable on a mix."""
+    kinds = {_one_type(v) for v in values}
+    kinds.discard("empty")
+    if not kinds:
+        return "list[int]"
+    if kinds == {"int", "float"}:
+        return "float"
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind == "list":
+            return f"list[{json_type([x for v in values for x in v])}]"
+        if kind == "dict":
+            return f"dict[str, {json_type([x for v in values for x in v.values()])}]"
+        return kind
+    raise Untranslatable(f"an argument takes values of several types ({', '.join(sorted(kinds))})")
+
+
+def _one_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list" if value else "empty"
+    if isinstance(value, dict):
+        return "dict"
+    raise Untranslatable("null cannot be written as an argument in a typed language")
+
+
+def arg_types(inputs: list[list[Any]]) -> list[str]:
+    counts = {len(args) for args in inputs}
+    if len(counts) != 1:
+        raise Untranslatable("the cases call the function with different numbers of arguments")
+    return [json_type([args[i] for args in inputs]) for i in range(counts.pop())]
+
+
+def element(kind: str) -> str:
+    """list[T] -> T, dict[str, T] -> T."""
+    return kind[kind.index("[") + 1 : -1].removeprefix("str, ")
+
+
+def quoted(text: str) -> str:
+    """A double-quoted string literal that C, C++, Java, Go, Rust, JavaScript and PHP (with `$` escaped) read."""
+    return json.dumps(text, ensure_ascii=True)

@@ -1,0 +1,161 @@
+# ruff: noqa: E501  (lines of the harness source in another language, kept as that language reads best)
+"""Java, built by javac and run by the JVM (with `-ea`, so `assert` statements count). Asserts are `assert ...;`
+lines or `assertEquals(expected, actual)` / `assertTrue(...)` calls (codeuf defines them); they call the code as
+its author wrote them (`Solution.add(1, 2)`). Call cases find the entry point (`method` or `Class.method`) by
+reflection and convert each JSON argument into the parameter's type (int, long, double, String, arrays,
+List, Map, ...), so that a method taking `int[]` and one taking `List<Integer>` are both called; results are
+printed as JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from codeuf.sandbox.languages.base import MARK, Language, quoted
+
+RUNTIME = r"""
+  static String j(Object o) {
+    if (o == null) return "null";
+    if (o instanceof String || o instanceof Character) {
+      StringBuilder b = new StringBuilder("\"");
+      for (char c : o.toString().toCharArray()) {
+        if (c == '"' || c == '\\') b.append('\\').append(c);
+        else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+        else b.append(c);
+      }
+      return b.append('"').toString();
+    }
+    if (o instanceof Double || o instanceof Float) { double d = ((Number) o).doubleValue(); return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) + ".0" : Double.toString(d); }
+    if (o instanceof Number || o instanceof Boolean) return o.toString();
+    if (o.getClass().isArray()) { java.util.List<Object> l = new java.util.ArrayList<>(); for (int i = 0; i < java.lang.reflect.Array.getLength(o); i++) l.add(java.lang.reflect.Array.get(o, i)); return j(l); }
+    if (o instanceof Iterable) { StringBuilder b = new StringBuilder("["); boolean f = true; for (Object x : (Iterable<?>) o) { if (!f) b.append(','); f = false; b.append(j(x)); } return b.append(']').toString(); }
+    if (o instanceof java.util.Map) { StringBuilder b = new StringBuilder("{"); boolean f = true; for (java.util.Map.Entry<?, ?> e : ((java.util.Map<?, ?>) o).entrySet()) { if (!f) b.append(','); f = false; b.append(j(String.valueOf(e.getKey()))).append(':').append(j(e.getValue())); } return b.append('}').toString(); }
+    return j(o.toString());
+  }
+  static Object to(Object v, java.lang.reflect.Type t) {
+    Class<?> c = t instanceof Class ? (Class<?>) t : (Class<?>) ((java.lang.reflect.ParameterizedType) t).getRawType();
+    java.lang.reflect.Type[] a = t instanceof java.lang.reflect.ParameterizedType ? ((java.lang.reflect.ParameterizedType) t).getActualTypeArguments() : new java.lang.reflect.Type[0];
+    if (v instanceof Number) { Number n = (Number) v;
+      if (c == int.class || c == Integer.class) return n.intValue(); if (c == long.class || c == Long.class) return n.longValue();
+      if (c == double.class || c == Double.class) return n.doubleValue(); if (c == float.class || c == Float.class) return n.floatValue();
+      if (c == short.class || c == Short.class) return n.shortValue(); if (c == byte.class || c == Byte.class) return n.byteValue();
+      if (c == java.math.BigInteger.class) return java.math.BigInteger.valueOf(n.longValue()); return v; }
+    if (v instanceof String && (c == char.class || c == Character.class)) return ((String) v).charAt(0);
+    if (v instanceof java.util.List) { java.util.List<?> l = (java.util.List<?>) v;
+      if (c.isArray()) { Object r = java.lang.reflect.Array.newInstance(c.getComponentType(), l.size()); for (int i = 0; i < l.size(); i++) java.lang.reflect.Array.set(r, i, to(l.get(i), c.getComponentType())); return r; }
+      java.util.Collection<Object> r = java.util.Set.class.isAssignableFrom(c) ? new java.util.LinkedHashSet<>() : java.util.Deque.class.isAssignableFrom(c) || c == java.util.LinkedList.class ? new java.util.LinkedList<>() : new java.util.ArrayList<>();
+      for (Object x : l) r.add(a.length > 0 ? to(x, a[0]) : x); return r; }
+    if (v instanceof java.util.Map) { java.util.Map<Object, Object> r = c == java.util.TreeMap.class ? new java.util.TreeMap<>() : new java.util.LinkedHashMap<>();
+      for (java.util.Map.Entry<?, ?> e : ((java.util.Map<?, ?>) v).entrySet()) r.put(e.getKey(), a.length > 1 ? to(e.getValue(), a[1]) : e.getValue()); return r; }
+    return v;
+  }
+  static Object call(String cls, String name, Object... args) throws Throwable {
+    for (java.lang.reflect.Method m : Class.forName(cls).getDeclaredMethods()) {
+      if (!m.getName().equals(name) || m.getParameterCount() != args.length) continue;
+      m.setAccessible(true);
+      Object[] xs = new Object[args.length];
+      java.lang.reflect.Type[] ts = m.getGenericParameterTypes();
+      for (int i = 0; i < xs.length; i++) xs[i] = to(args[i], ts[i]);
+      Object self = null;
+      if (!java.lang.reflect.Modifier.isStatic(m.getModifiers())) { java.lang.reflect.Constructor<?> k = m.getDeclaringClass().getDeclaredConstructor(); k.setAccessible(true); self = k.newInstance(); }
+      try { return m.invoke(self, xs); } catch (java.lang.reflect.InvocationTargetException e) { throw e.getCause(); }
+    }
+    throw new NoSuchMethodException(name);
+  }
+  static java.util.List<Object> list(Object... xs) { return new java.util.ArrayList<>(java.util.Arrays.asList(xs)); }
+  static java.util.Map<String, Object> map(Object... kv) { java.util.Map<String, Object> m = new java.util.LinkedHashMap<>(); for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]); return m; }
+  static boolean same(Object a, Object b) {
+    if (a instanceof Number && b instanceof Number) return ((Number) a).doubleValue() == ((Number) b).doubleValue();
+    if (a != null && b != null && (a.getClass().isArray() || b.getClass().isArray() || a instanceof Iterable)) return j(a).equals(j(b));
+    return java.util.Objects.equals(a, b);
+  }
+  static void assertEquals(Object expected, Object actual) { if (!same(expected, actual)) throw new AssertionError("expected " + j(expected) + ", got " + j(actual)); }
+  static void assertTrue(boolean c) { if (!c) throw new AssertionError("assertTrue"); }
+  static void assertFalse(boolean c) { if (c) throw new AssertionError("assertFalse"); }
+  static void report(int i, String kind, String rest) { System.out.println(MARK + " " + i + " " + kind + " " + rest); System.out.flush(); }
+  static String why(Throwable e) { return e.getClass().getSimpleName(); }
+"""
+
+_IMPORT = re.compile(r"^\s*import\s+[\w.*]+\s*;\s*$", re.MULTILINE)
+_PUBLIC_TYPE = re.compile(
+    r"^(\s*)public\s+(?=((final|abstract|sealed)\s+)*(class|interface|enum|record)\b)", re.MULTILINE
+)
+
+
+def source(code: str, body: str) -> str:
+    """One file: the code's imports first, its types made package-private, then codeuf's class."""
+    imports = "".join(m.group(0).strip() + "\n" for m in _IMPORT.finditer(code))
+    rest = _PUBLIC_TYPE.sub(r"\1", _IMPORT.sub("", code))
+    rest = re.sub(r"^\s*package\s+[\w.]+\s*;", "", rest, flags=re.MULTILINE)
+    if not re.search(r"\b(class|interface|enum|record)\s+\w+", rest):
+        rest = f"class Solution {{\n{rest}\n}}"  # methods alone, as answers often give them
+    return (f"import java.util.*;\n{imports}{rest}\n\npublic class CodeufMain {{\n"
+            f"  static final String MARK = {quoted(MARK)};\n{RUNTIME}\n{body}\n}}\n")  # fmt: skip
+
+
+def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
+    body = "\n".join(f"    {line}" for line in setup)
+    wrapped = "\n".join(f"    try {{ {line} report({i}, \"pass\", \"\"); }} catch (Throwable e) {{ report({i}, \"fail\", why(e)); }}"
+                        for i, line in tests)  # fmt: skip
+    return source(code, f"  public static void main(String[] args) throws Exception {{\n{body}\n{wrapped}\n  }}")
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}L"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, list):
+        return f"list({', '.join(literal(v) for v in value)})"
+    if isinstance(value, dict):
+        return f"map({', '.join(f'{quoted(k)}, {literal(v)}' for k, v in value.items())})"
+    return "null"
+
+
+def owner(code: str, entry_point: str) -> tuple[str, str]:
+    """(class, method) of the entry point: `Class.method` as given, or the class whose body defines `method`."""
+    if "." in entry_point:
+        cls, _, name = entry_point.rpartition(".")
+        return cls, name
+    found = re.search(rf"\b[\w<>\[\], ]+\s+{re.escape(entry_point)}\s*\(", code)
+    classes = list(re.finditer(r"\b(?:class|record|enum)\s+(\w+)", code))
+    before = [c for c in classes if found and c.start() < found.start()]
+    return (before[-1].group(1) if before else classes[0].group(1) if classes else "Solution"), entry_point
+
+
+def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
+    cls, name = owner(code, entry_point)
+    lines = [f"    try {{ report({i}, \"value\", j(call({quoted(cls)}, {quoted(name)}{''.join(', ' + literal(a) for a in args)}))); }} "
+             f"catch (Throwable e) {{ report({i}, \"error\", why(e)); }}" for i, args in enumerate(inputs)]  # fmt: skip
+    return source(code, "  public static void main(String[] args) {\n" + "\n".join(lines) + "\n  }")
+
+
+def prepare(code: str) -> dict[str, str]:
+    if "public class CodeufMain" in code:
+        return {"CodeufMain.java": code}
+    named = re.search(r"^\s*public\s+(?:(?:final|abstract)\s+)*class\s+(\w+)", code, re.MULTILINE)
+    return {f"{named.group(1) if named else 'Main'}.java": code}
+
+
+def run(tools: dict[str, str], source: str) -> list[str]:
+    main = source.removesuffix(".java")
+    return [tools["java"], "-ea", "-Xmx256m", "-Xss16m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-Xshare:auto", "-cp", ".", main]  # fmt: skip
+
+
+LANGUAGE = Language(
+    name="java", title="Java", fences=("java",), tools=("javac", "java"), install="apt-get install default-jdk-headless",
+    source="Main.java",
+    markers=(r"\bpublic\s+(static\s+)?(class|void|int|String)\b", r"\bSystem\.out\.print", r"\bString\[\]\s+args\b",
+             r"\bnew\s+(ArrayList|HashMap|int\[)", r"^\s*import\s+java\."),
+    prepare=prepare,
+    build=lambda tools, source: [tools["javac"], "-J-Xmx384m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1",
+                                 "-nowarn", "-encoding", "UTF-8", "-d", "classes", source],
+    run=lambda tools, source: [*run(tools, source)[:-3], "-cp", "classes", source.removesuffix(".java")],
+    artifacts=("classes",), threads=64, tests_program=tests_program, calls_program=calls_program,
+    assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
+)  # fmt: skip

@@ -1,0 +1,52 @@
+# ruff: noqa: E501  (lines of the harness source in another language, kept as that language reads best)
+"""JavaScript, run by Node.js. Asserts use Node's `assert` module (`assert.strictEqual`, `assert.deepStrictEqual`,
+`assert(...)`) or `console.assert`; call results are printed with `JSON.stringify`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from codeuf.sandbox.languages.base import MARK, Language
+
+PRELUDE = f"""const __codeuf_report = (i, kind, rest) => process.stdout.write(`{MARK} ${{i}} ${{kind}} ${{rest}}\\n`);
+const __codeuf_why = (e) => String((e && e.name) || e).replace(/\\s+/g, " ").slice(0, 200);
+"""
+
+
+def plain(code: str) -> str:
+    """ES module syntax Node runs as CommonJS: `export` dropped (imports of other modules cannot load anyway)."""
+    code = re.sub(r"^(\s*)export\s+default\s+(?=(async\s+)?(function|class)\b)", r"\1", code, flags=re.MULTILINE)
+    code = re.sub(r"^(\s*)export\s+default\s+", r"\1module.exports = ", code, flags=re.MULTILINE)
+    return re.sub(r"^(\s*)export\s+(?=(const|let|var|function|async|class)\b)", r"\1", code, flags=re.MULTILINE)
+
+
+def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
+    body = "\n".join(setup)
+    wrapped = "\n".join(f"try {{ {line}\n__codeuf_report({i}, 'pass', ''); }} "
+                        f"catch (e) {{ __codeuf_report({i}, 'fail', __codeuf_why(e)); }}" for i, line in tests)  # fmt: skip
+    return (f"{plain(code)}\n;{PRELUDE}{{\nconst assert = require('assert');\n"
+            "console.assert = (c, ...m) => { if (!c) throw new Error('console.assert'); };\n"
+            f"{body}\n{wrapped}\n}}\n")  # fmt: skip
+
+
+def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
+    lines = [f"try {{ __codeuf_report({i}, 'value', JSON.stringify(__codeuf_f({literal_args(args)})) ?? 'null'); }} "
+             f"catch (e) {{ __codeuf_report({i}, 'error', __codeuf_why(e)); }}" for i, args in enumerate(inputs)]  # fmt: skip
+    return f"{plain(code)}\n;{PRELUDE}const __codeuf_f = {entry_point};\n" + "\n".join(lines) + "\n"
+
+
+def literal_args(args: list[Any]) -> str:
+    return ", ".join(json.dumps(a) for a in args)
+
+
+LANGUAGE = Language(
+    name="javascript", title="JavaScript", fences=("javascript", "js", "jsx", "node", "mjs", "cjs"),
+    tools=("node",), install="apt-get install nodejs", source="main.js",
+    markers=(r"\bconsole\.log\(", r"\bfunction\s+\w+\s*\([^)]*\)\s*\{", r"\b(const|let)\s+\w+\s*=",
+             r"=>\s*[{(\w]", r"\brequire\(['\"]", r"\bmodule\.exports\b"),
+    run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],
+    threads=32, memory_bytes=None, tests_program=tests_program, calls_program=calls_program,
+    assert_line=r"^\s*(assert\b|console\.assert\b)",
+)  # fmt: skip

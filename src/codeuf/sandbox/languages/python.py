@@ -1,0 +1,16 @@
+"""Python: recognised here like every language; its tests run through the sandbox's function calls
+(codeuf.execution.checks), and a whole script through the same interpreter as codeuf."""
+
+from __future__ import annotations
+
+import sys
+
+from codeuf.sandbox.languages.base import Language
+
+LANGUAGE = Language(
+    name="python", title="Python", fences=("python", "py", "python3", "pycon", "ipython"), tools=(),
+    install="", source="main.py",
+    markers=(r"^\s*def\s+\w+\s*\(.*\)\s*(->\s*[^:]+)?:\s*$", r"^\s*(import\s+\w+|from\s+[\w.]+\s+import\b)",
+             r"\bprint\(", r"^\s*(class\s+\w+.*|if\s+__name__\s*==.*|for\s+\w+\s+in\s+.*):\s*$", r"\bself\.\w+"),
+    run=lambda tools, source: [sys.executable, "-I", source],
+)  # fmt: skip

@@ -1,0 +1,319 @@
+# ruff: noqa: E501  (programs in other languages, one per line)
+"""Every language codeuf runs, for real, in the sandbox: a passing, a failing, a non-building and a looping
+response each, call cases translated into the language, and hostile programs (a fork bomb, a write outside the
+work directory, reading /root and the environment, a connection, killing the parent, an output flood, a memory
+bomb) contained and checked on the host afterwards. `make test` installs the toolchains; a language skips only
+where its toolchain is missing, with the command that installs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from codeuf.data.schema import CodeTests, Execution
+from codeuf.execution.programs import run_program_tests
+from codeuf.sandbox import Limits, SandboxPool
+from codeuf.sandbox import languages as langs
+
+pytestmark = pytest.mark.integration
+
+ADD = {
+    "javascript": ("function add(a, b) { return a + b; }", "function add(a, b) { return a - b; }",
+                   "function add(a, b) { return a + ; }", "function add(a, b) { while (true) {} }",
+                   "assert.strictEqual(add(1, 2), 3);\nassert.strictEqual(add(2, 2), 4);"),
+    "typescript": ("function add(a: number, b: number): number { return a + b; }",
+                   "function add(a: number, b: number): number { return a - b; }",
+                   "function add(a: number, b: number): number { return a + ; }",
+                   "function add(a: number, b: number): number { while (true) {} }",
+                   "assert.strictEqual(add(1, 2), 3);\nassert.strictEqual(add(2, 2), 4);"),
+    "java": ("class Solution { static long add(long a, long b) { return a + b; } }",
+             "class Solution { static long add(long a, long b) { return a - b; } }",
+             "class Solution { static long add(long a, long b) { return a + ; } }",
+             "class Solution { static long add(long a, long b) { while (true) {} } }",
+             "assertEquals(3L, Solution.add(1, 2));\nassert Solution.add(2, 2) == 4;"),
+    "c": ("long add(long a, long b) { return a + b; }", "long add(long a, long b) { return a - b; }",
+          "long add(long a, long b) { return a + ; }", "long add(long a, long b) { for (;;) {} }",
+          "assert(add(1, 2) == 3);\nassert(add(2, 2) == 4);"),
+    "cpp": ("long add(long a, long b) { return a + b; }", "long add(long a, long b) { return a - b; }",
+            "long add(long a, long b) { return a + ; }", "long add(long a, long b) { for (;;) {} }",
+            "assert(add(1, 2) == 3);\nassert(add(2, 2) == 4);"),
+    "rust": ("fn add(a: i64, b: i64) -> i64 { a + b }", "fn add(a: i64, b: i64) -> i64 { a - b }",
+             "fn add(a: i64, b: i64) -> i64 { a + }", "fn add(a: i64, b: i64) -> i64 { loop {} }",
+             "assert_eq!(add(1, 2), 3);\nassert_eq!(add(2, 2), 4);"),
+    "go": ("func add(a int, b int) int { return a + b }", "func add(a int, b int) int { return a - b }",
+           "func add(a int, b int) int { return a + }", "func add(a int, b int) int { for {} }",
+           "assert(add(1, 2) == 3)\nassertEqual(4, add(2, 2))"),
+    "php": ("<?php\nfunction add($a, $b) { return $a + $b; }", "<?php\nfunction add($a, $b) { return $a - $b; }",
+            "<?php\nfunction add($a, $b) { return $a + ; }", "<?php\nfunction add($a, $b) { while (true) {} }",
+            "assert(add(1, 2) === 3);\nassert(add(2, 2) === 4);"),
+    "ruby": ("def add(a, b)\n  a + b\nend", "def add(a, b)\n  a - b\nend", "def add(a, b)\n  a +\nend end",
+             "def add(a, b)\n  loop {}\nend", "assert_equal 3, add(1, 2)\nassert add(2, 2) == 4"),
+    "bash": ("add() { echo $(( $1 + $2 )); }", "add() { echo $(( $1 - $2 )); }", "add() { echo $(( $1 + )); ",
+             "add() { while :; do :; done; }", '[[ "$(add 1 2)" == 3 ]]\n[[ "$(add 2 2)" == 4 ]]'),
+}  # fmt: skip
+CASES = [{"input": json.dumps([1, 2]), "output": "3"}, {"input": json.dumps([7, 0]), "output": "7"}]
+
+
+def available(name: str) -> langs.Language:
+    language = langs.get(name)
+    if language.toolchain.missing:
+        pytest.skip(language.toolchain.missing)
+    return language
+
+
+@pytest.fixture(scope="module")
+def pool() -> SandboxPool:
+    with SandboxPool(2) as made:
+        yield made
+
+
+def fenced(name: str, code: str) -> str:
+    return f"Here it is:\n\n```{name}\n{code}\n```\n"
+
+
+@pytest.mark.parametrize("name", sorted(ADD))
+def test_a_passing_failing_non_building_and_looping_response(name: str, pool: SandboxPool) -> None:
+    language = available(name)
+    good, bad, broken, looping, asserts = ADD[name]
+    tests = CodeTests(kind="asserts", code=asserts, language=name)
+    results = {what: run_program_tests(language, code, tests, "add", pool)
+               for what, code in (("good", good), ("bad", bad), ("broken", broken))}  # fmt: skip
+    assert (results["good"].status, results["good"].passed, results["good"].total) == ("passed", 2, 2)
+    assert results["good"].language == name
+    assert (results["bad"].status, results["bad"].passed) == ("failed", 0) and results["bad"].reason
+    assert results["broken"].status == "failed" and results["broken"].passed == 0
+    started = time.monotonic()
+    slow = run_program_tests(language, looping, tests.model_copy(update={"code": asserts.splitlines()[0]}), "add", pool)
+    assert slow.status == "timeout" and slow.passed == 0
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(ADD) if langs.get(n).calls_program is not None])
+def test_call_cases_are_translated_and_compared_outside_the_program(name: str, pool: SandboxPool) -> None:
+    language = available(name)
+    good, bad = ADD[name][:2]
+    tests = CodeTests(kind="cases", cases=CASES, language=name)
+    assert run_program_tests(language, good, tests, "add", pool).passed == 2
+    wrong = run_program_tests(language, bad, tests, "add", pool)
+    assert (wrong.status, wrong.passed, wrong.reason) == ("failed", 1, "test 0: wrong output")
+
+
+def test_lists_strings_and_maps_cross_into_typed_languages(pool: SandboxPool) -> None:
+    """The same cases, the MultiPL-E way: a list of ints and a string in, a list (or map) out."""
+    cases = [{"input": json.dumps([[3, 1, 2], "ab"]), "output": json.dumps(["ab3", "ab1", "ab2"])},
+             {"input": json.dumps([[], "x"]), "output": "[]"}]  # fmt: skip
+    solutions = {
+        "java": "import java.util.*;\nclass S { static List<String> tag(int[] xs, String p) { List<String> r = new "
+                "ArrayList<>(); for (int x : xs) r.add(p + x); return r; } }",
+        "cpp": "#include <string>\n#include <vector>\nstd::vector<std::string> tag(std::vector<long> xs, std::string p) "
+               "{ std::vector<std::string> r; for (long x : xs) r.push_back(p + std::to_string(x)); return r; }",
+        "rust": "fn tag(xs: Vec<i32>, p: &str) -> Vec<String> { xs.iter().map(|x| format!(\"{}{}\", p, x)).collect() }",
+        "go": "import \"fmt\"\n\nfunc tag(xs []int, p string) []string { r := []string{}; for _, x := range xs "
+              "{ r = append(r, fmt.Sprint(p, x)) }; return r }",
+        "javascript": "const tag = (xs, p) => xs.map(x => p + x);",
+        "php": "<?php function tag($xs, $p) { return array_map(fn($x) => $p . $x, $xs); }",
+        "ruby": "def tag(xs, p) = xs.map { |x| p + x.to_s }",
+    }  # fmt: skip
+    for name, code in solutions.items():
+        if langs.get(name).toolchain.missing:
+            continue
+        result = run_program_tests(langs.get(name), code, CodeTests(kind="cases", cases=cases, language=name),
+                                   "tag", pool)  # fmt: skip
+        assert (name, result.status, result.passed) == (name, "passed", 2), result.reason
+
+
+def test_stdin_stdout_and_sql_tests(pool: SandboxPool) -> None:
+    c = available("c")
+    stdio = CodeTests(kind="stdio", language="c", cases=[{"input": json.dumps("3\n"), "output": json.dumps("6\n")},
+                                                          {"input": json.dumps("10"), "output": json.dumps("20")}])  # fmt: skip
+    doubled = '#include <stdio.h>\nint main(void) { int x; scanf("%d", &x); printf("%d\\n", 2 * x); return 0; }'
+    assert run_program_tests(c, doubled, stdio, None, pool).passed == 2
+    assert run_program_tests(c, doubled.replace("2 * x", "x + 3"), stdio, None, pool).passed == 1
+    sql = available("sql")
+    schema = "CREATE TABLE people(name TEXT, age INT); INSERT INTO people VALUES ('ada', 36), ('bob', 17), ('cy', 52);"
+    tests = CodeTests(kind="sql", language="sql", code=schema,
+                      cases=[{"input": "[]", "output": json.dumps([["ada"], ["cy"]])}])  # fmt: skip
+    assert run_program_tests(sql, "SELECT name FROM people WHERE age >= 18;", tests, None, pool).status == "passed"
+    assert run_program_tests(sql, "SELECT name FROM people;", tests, None, pool).status == "failed"
+    broken = run_program_tests(sql, "SELEC name FROM people;", tests, None, pool)
+    assert broken.status == "failed" and broken.passed == 0
+
+
+def test_a_build_is_made_once_per_distinct_source_and_a_tampered_cache_is_rebuilt(pool: SandboxPool) -> None:
+    c = available("c")
+    program = c.program('#include <stdio.h>\nint main(void) { puts("hi"); return 0; }')
+    with SandboxPool(1) as single:
+        first, second = single.run_program(program), single.run_program(program)
+        assert (first.build, second.build) == ("built", "cached")
+        assert first.runs[0].stdout == second.runs[0].stdout == "hi\n"
+        # a run that overwrites cached builds (it runs as the worker's user) is caught by the digests
+        vandal = c.program('#include <stdlib.h>\nint main(void) { return system("for f in /tmp/codeuf-builds-*/*/main;'
+                           ' do echo x > $f; done"); }')  # fmt: skip
+        single.run_program(vandal)
+        assert single.run_program(program).build in ("built", "cached")
+        assert single.run_program(program).runs[0].stdout == "hi\n"
+
+
+def test_code_is_found_by_its_fence_or_a_careful_guess_and_never_run_in_another_language() -> None:
+    js = langs.get("javascript")
+    assert langs.code_in(fenced("js", "console.log(1)"), js) == ("console.log(1)\n", "")
+    assert langs.code_in(fenced("python", "print(1)"), js) == (None, "no JavaScript code (code blocks in Python)")
+    unlabelled = "```\nfunction f(x) {\n  const y = x + 1;\n  console.log(y);\n}\n```"
+    assert langs.blocks(unlabelled)[0][0] is js
+    assert langs.guess("SELECT name FROM people WHERE age > 3;\nCREATE TABLE t (a INT);") is langs.get("sql")
+    assert langs.guess("it was a nice day") is None
+
+
+def test_a_missing_toolchain_is_not_executed_with_how_to_install_it() -> None:
+    from dataclasses import replace
+
+    ghost = replace(langs.get("ruby"), tools=("ruby-that-is-not-here",))
+    assert ghost.toolchain.missing == "no ruby-that-is-not-here on this machine: apt-get install ruby"
+
+
+# ---------------------------------------------------------------- hostile programs, checked on the host
+
+
+def _listener() -> tuple[socket.socket, list[int]]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    accepted: list[int] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(1)
+            connection.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, accepted
+
+
+HOSTILE_C = {
+    "fork bomb": "#include <unistd.h>\nint main(void) { for (;;) fork(); }",
+    "write outside": '#include <stdio.h>\nint main(void) { FILE* f = fopen("TARGET", "w"); if (f) { fputs("x", f); '
+                     "fclose(f); return 0; } return 1; }",
+    "read root": '#include <stdio.h>\nint main(void) { FILE* f = fopen("/root/.bashrc", "r"); return f ? 0 : 1; }',
+    "environment": '#include <stdlib.h>\nint main(void) { return getenv("CODEUF_TEST_SECRET") ? 0 : 1; }',
+    "connect": "#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\nint main(void) { int s = "
+               "socket(AF_INET, SOCK_STREAM, 0); struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = "
+               "htons(PORT); a.sin_addr.s_addr = inet_addr(\"127.0.0.1\"); return connect(s, (void*)&a, sizeof a); }",
+    "kill parent": "#include <signal.h>\n#include <unistd.h>\nint main(void) { kill(getppid(), SIGKILL); "
+                   "kill(-1, SIGKILL); return 0; }",
+    "flood": "#include <stdio.h>\nint main(void) { for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); }",
+    "memory bomb": "#include <stdlib.h>\n#include <string.h>\nint main(void) { for (;;) { char* p = malloc(1 << 26); "
+                   "if (!p) return 3; memset(p, 1, 1 << 26); } }",
+    "daemon": "#include <unistd.h>\nint main(void) { if (fork() == 0) { setsid(); for (;;) sleep(1); } return 0; }",
+}  # fmt: skip
+
+
+def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_path: Path) -> None:
+    """A C program ignores every Python guard: only the kernel's limits and namespaces hold it. The host is
+    checked afterwards: the file was not written, no connection was accepted, no process of the sandbox's
+    user is left, the parent (the worker) survived or was replaced, and the next job runs."""
+    import psutil
+
+    c = available("c")
+    os.environ["CODEUF_TEST_SECRET"] = "s3cret"  # the workers start with a clean environment
+    target = tmp_path / "written-by-the-sandbox"
+    server, accepted = _listener()
+    port = server.getsockname()[1]
+    before = {p.pid for p in psutil.process_iter() if p.uids().real == 65534}
+    outcomes = {}
+    try:
+        with SandboxPool(1, Limits(memory_bytes=256 * 1024**2)) as hostile_pool:
+            for what, code in HOSTILE_C.items():
+                code = code.replace("TARGET", str(target)).replace("PORT", str(port))
+                result = hostile_pool.run_program(c.program(code, time_limit=3))
+                outcomes[what] = result.runs[0] if result.runs else None
+            after = hostile_pool.run_program(c.program('#include <stdio.h>\nint main(void) { puts("ok"); }'))
+    finally:
+        os.environ.pop("CODEUF_TEST_SECRET", None)
+        server.close()
+    assert after.runs[0].stdout == "ok\n"  # the pool still runs jobs
+    assert not target.exists()
+    assert not accepted
+    for what in ("read root", "environment", "connect"):
+        assert outcomes[what] is not None and outcomes[what].status == "error", what
+    assert outcomes["flood"].status == "flood"
+    assert outcomes["memory bomb"].status == "error" and outcomes["memory bomb"].exit_code == 3
+    deadline = time.monotonic() + 10
+    while (
+        left := {p.pid for p in psutil.process_iter() if p.uids().real == 65534} - before
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, "processes outlived their job"
+
+
+@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash"])
+def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
+    import psutil
+
+    language = available(name)
+    target = tmp_path / "x"
+    code = {
+        "javascript": f"require('fs').writeFileSync({json.dumps(str(target))}, 'x'); require('child_process').spawn('sleep', ['100'], {{detached: true}}).unref();",
+        "java": f'public class Main {{ public static void main(String[] a) throws Exception {{ new ProcessBuilder("sleep", "100").start(); java.nio.file.Files.writeString(java.nio.file.Path.of("{target}"), "x"); }} }}',
+        "rust": f'fn main() {{ let _ = std::process::Command::new("sleep").arg("100").spawn(); std::fs::write("{target}", "x").unwrap(); }}',
+        "go": f'package main\nimport ("os"; "os/exec")\nfunc main() {{ exec.Command("sleep", "100").Start(); os.WriteFile("{target}", []byte("x"), 0644) }}',
+        "php": f'<?php exec("setsid sleep 100 > /dev/null 2>&1 &"); file_put_contents("{target}", "x");',
+        "ruby": f'Process.detach(spawn("sleep 100")); File.write("{target}", "x")',
+        "bash": f"(setsid sleep 100 &) ; echo x > {target}",
+    }[name]  # fmt: skip
+    before = {p.pid for p in psutil.process_iter() if p.uids().real == 65534}
+    with SandboxPool(1) as single:
+        result = single.run_program(language.program(code, time_limit=5))
+    assert result.build in ("none", "built"), result.build_log
+    assert not target.exists()
+    deadline = time.monotonic() + 10
+    while (
+        left := {p.pid for p in psutil.process_iter() if p.uids().real == 65534} - before
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left
+
+
+def test_execute_runs_each_response_in_the_tests_language_and_reports_it(tmp_path: Path) -> None:
+    from codeuf.data.schema import GenerationRecord
+    from codeuf.stages.execute import execute_responses
+
+    available("javascript")
+    good, bad = ADD["javascript"][:2]
+    record = GenerationRecord.model_validate({
+        "id": "r1", "instruction": "Write add in JavaScript.", "preference": "instruction-following",
+        "models": ["a", "b", "c"], "entry_point": "add",
+        "tests": {"kind": "cases", "cases": CASES, "language": "javascript"},
+        "responses": [{"model": "a", "response": fenced("javascript", good)},
+                      {"model": "b", "response": fenced("javascript", bad)},
+                      {"model": "c", "response": fenced("python", "def add(a, b):\n    return a + b\n")}],
+    })  # fmt: skip
+    out = tmp_path / "executions.jsonl"
+    [done] = execute_responses([record], out, workers=1, progress=False)
+    got = {e.model: (e.status, e.passed, e.language) for e in done.executions}
+    assert got == {"a": ("passed", 2, "javascript"), "b": ("failed", 1, "javascript"), "c": ("not_executed", 0, "")}
+    assert done.executions[2].reason == "no JavaScript code (code blocks in Python)"
+    assert isinstance(done.executions[0], Execution)
+    # a rerun reuses what is recorded: nothing runs twice
+    lines = out.read_text().splitlines()
+    execute_responses([record], out, workers=1, progress=False)
+    assert out.read_text().splitlines() == lines
+
+
+@pytest.fixture(autouse=True)
+def _tools_on_path() -> None:
+    """The tests find toolchains as the product does (PATH, rustup)."""
+    assert shutil.which("bash")
