@@ -1,0 +1,141 @@
+"""Execution coverage and speed per language.
+
+Coverage: on the shared Evol-Instruct sample (../shared/data/evol-codealpaca-4k.jsonl.gz, the paper's source
+family), the first fenced block of each reference answer: is its language recognised, does it build, and does
+it run to completion (exit 0 within 5 s, stdin empty) in the sandbox? Python is counted by the same rule, so
+the table compares languages on one footing. Before this change only Python ran.
+
+Speed: per language, a trivial program's jobs per second in the sandbox (its build cached) against running the
+same toolchain's output directly on the same machine, side by side in one run.
+
+    python benchmarks/languages.py [--limit N] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from codeuf.sandbox import SandboxPool
+from codeuf.sandbox import languages as langs
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "evol-codealpaca-4k.jsonl.gz"
+
+HELLO = {
+    "c": '#include <stdio.h>\nint main(void) { puts("hi"); return 0; }',
+    "cpp": '#include <iostream>\nint main() { std::cout << "hi\\n"; }',
+    "rust": 'fn main() { println!("hi"); }',
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hi") }',
+    "java": 'public class Main { public static void main(String[] a) { System.out.println("hi"); } }',
+    "javascript": 'console.log("hi")',
+    "php": '<?php echo "hi\\n";',
+    "ruby": 'puts "hi"',
+    "bash": "echo hi",
+    "python": 'print("hi")',
+}
+
+
+def coverage(limit: int | None, workers: int) -> None:
+    if not DATA.exists():
+        print(f"skipped: {DATA} is absent (the shared reference data)")
+        return
+    with gzip.open(DATA, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle][:limit]
+    first = []
+    for row in rows:
+        found = langs.blocks(row["output"])
+        first.append(found[0] if found else None)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    started = time.monotonic()
+    with SandboxPool(workers) as pool:
+
+        def one(item: tuple | None) -> tuple[str, str]:
+            if item is None:
+                return "(no code block)", "none"
+            language, label, code = item
+            if language is None:
+                return f"(unrecognised: {label or 'unlabelled'})", "unrecognised"
+            if language.toolchain.missing:
+                return language.name, "no toolchain"
+            result = pool.run_program(language.program(code, time_limit=5))
+            if result.build in ("failed", "timeout"):
+                return language.name, "build failed"
+            return language.name, "ran" if result.runs and result.runs[0].status == "ok" else "run failed"
+
+        with ThreadPoolExecutor(workers) as executor:
+            for name, outcome in executor.map(one, first):
+                counts[name][outcome] += 1
+    total = len(rows)
+    print(
+        f"## Coverage on {total} Evol-Instruct reference answers "
+        f"({time.monotonic() - started:.0f} s, {workers} workers)"
+    )
+    print("| language | answers | share | recognised | built | ran to completion | ran, share of all |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    ran_all = 0
+    for name, outcome in sorted(counts.items(), key=lambda kv: -sum(kv[1].values())):
+        n = sum(outcome.values())
+        built = n - outcome["build failed"] - outcome["no toolchain"] - outcome["unrecognised"] - outcome["none"]
+        ran = outcome["ran"]
+        ran_all += ran
+        recognised = n - outcome["unrecognised"] - outcome["none"]
+        print(f"| {name} | {n} | {n / total:.1%} | {recognised} | {built} | {ran} | {ran / total:.1%} |")
+    print(f"\nRan to completion, all languages: {ran_all}/{total} = {ran_all / total:.1%} of the answers "
+          f"(Python alone: {counts['python']['ran'] / total:.1%}).")  # fmt: skip
+
+
+def speed(jobs: int) -> None:
+    print("\n## Speed: a trivial program, sandboxed (build cached) vs run directly")
+    print("| language | sandbox jobs/s | direct runs/s | ratio |")
+    print("|---|---:|---:|---:|")
+    with SandboxPool(1) as pool:
+        for name, code in HELLO.items():
+            language = langs.get(name)
+            if language.toolchain.missing:
+                print(f"| {name} | - | - | {language.toolchain.missing} |")
+                continue
+            program = language.program(code)
+            assert pool.run_program(program).runs[0].stdout.strip() == "hi"
+            started = time.perf_counter()
+            for _ in range(jobs):
+                pool.run_program(program)
+            sandboxed = jobs / (time.perf_counter() - started)
+            direct = _direct(language, program, jobs)
+            print(f"| {name} | {sandboxed:.1f} | {direct:.1f} | {sandboxed / direct:.2f} |")
+
+
+def _direct(language: langs.Language, program: object, jobs: int) -> float:
+    """The same build, run as a plain subprocess in a folder of its own, as many times."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in program.files.items():  # type: ignore[attr-defined]
+            Path(folder, name).write_text(text)
+        if program.build:  # type: ignore[attr-defined]
+            subprocess.run(program.build, cwd=folder, check=True, capture_output=True)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        for _ in range(jobs):
+            subprocess.run(program.run, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL)  # type: ignore[attr-defined]
+        return jobs / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=30)
+    args = parser.parse_args()
+    ready = {n: "missing" if x.toolchain.missing else "ok" for n, x in langs.REGISTRY.items()}
+    print(f"python {sys.version.split()[0]}; toolchains: " + ", ".join(f"{n}: {v}" for n, v in ready.items()))
+    speed(args.jobs)
+    coverage(args.limit, args.workers)
+
+
+if __name__ == "__main__":
+    main()
