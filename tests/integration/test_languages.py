@@ -317,3 +317,19 @@ def test_execute_runs_each_response_in_the_tests_language_and_reports_it(tmp_pat
 def _tools_on_path() -> None:
     """The tests find toolchains as the product does (PATH, rustup)."""
     assert shutil.which("bash")
+
+
+def test_given_tests_in_another_language_are_checked_against_its_reference_solution() -> None:
+    from codeuf.data.schema import InstructionRecord
+    from codeuf.stages.given_tests import check_given_tests
+
+    available("ruby")
+    record = InstructionRecord.model_validate({
+        "id": "r", "instruction": "add in Ruby", "preference": "instruction-following", "models": ["a"],
+        "entry_point": "add", "solution": fenced("ruby", ADD["ruby"][0]),
+        "tests": {"kind": "asserts", "language": "ruby", "code": "x = 2\nassert_equal 3, add(1, 2)\nassert add(x, x) == 5"},
+    })  # fmt: skip
+    [checked] = check_given_tests([record], workers=1)
+    assert checked.tests is not None and checked.tests.checked == "reference"
+    assert checked.tests.code == "x = 2\nassert_equal 3, add(1, 2)\n"
+    assert checked.tests.reasons == ["the reference solution fails `assert add(x, x) == 5`"]

@@ -31,7 +31,7 @@ CHECKED = "reference"
 def needs_check(record: InstructionRecord) -> bool:
     """Given (not synthesized) asserts or cases tests beside a reference solution, not checked yet."""
     tests = record.tests
-    return (tests is not None and tests.synthesis is None and tests.kind in ("asserts", "cases")
+    return (tests is not None and tests.synthesis is None and tests.kind in ("asserts", "cases", "stdio", "sql")
             and not tests.checked and bool(record.solution) and tests.runnable)  # fmt: skip
 
 
@@ -51,6 +51,8 @@ def check_record(record: InstructionRecord, pool: Any) -> CodeTests:
     """One record's tests after its reference solution ran against them."""
     tests = record.tests
     assert tests is not None and record.solution
+    if tests.language != "python":
+        return _checked_other(record, tests, pool)
     reference = reference_code(record.solution)
     entry = record.entry_point or (reference[1] if reference else None)
     if reference is None or (tests.kind == "cases" and entry is None):
@@ -59,6 +61,45 @@ def check_record(record: InstructionRecord, pool: Any) -> CodeTests:
     if tests.kind == "asserts":
         return _checked_asserts(tests, code, pool)
     verdicts, _, _ = case_verdicts(code, entry, tests, pool)  # type: ignore[arg-type]
+    kept = [case for case, ok in zip(tests.cases, verdicts, strict=True) if ok]
+    reasons = [f"the reference solution fails the case {case.input} -> {case.output}"
+               for case, ok in zip(tests.cases, verdicts, strict=True) if not ok]  # fmt: skip
+    return _result(tests, {"cases": kept}, reasons, len(kept), len(verdicts))
+
+
+def _checked_other(record: InstructionRecord, tests: CodeTests, pool: Any) -> CodeTests:
+    """Tests in another language, checked against the reference solution in that language: an assertion line
+    or a case it fails is dropped, with its reason."""
+    import re
+
+    from codeuf.execution.programs import program_verdicts
+    from codeuf.sandbox import languages
+
+    language = languages.get(tests.language)
+    assert record.solution is not None
+    code, _ = languages.code_in(record.solution, language)
+    if code is None and "```" not in record.solution:
+        code = record.solution
+    if code is None:
+        return tests.model_copy(update={"checked": f"no {language.title} reference code to run"})
+    try:
+        verdicts, _, _ = program_verdicts(language, code, tests, record.entry_point, pool)
+    except languages.Untranslatable as exc:
+        return tests.model_copy(update={"checked": str(exc)})
+    if tests.kind == "asserts":
+        pattern, lines, index, kept_lines, reasons = re.compile(language.assert_line), [], 0, 0, []
+        for line in tests.code.splitlines():
+            if pattern.search(line):
+                if verdicts[index]:
+                    lines.append(line)
+                    kept_lines += 1
+                else:
+                    reasons.append(f"the reference solution fails `{_short(line.strip())}`")
+                index += 1
+            else:
+                lines.append(line)
+        text = "\n".join(lines) + "\n" if kept_lines else ""
+        return _result(tests, {"code": text}, reasons, kept_lines, len(verdicts))
     kept = [case for case, ok in zip(tests.cases, verdicts, strict=True) if ok]
     reasons = [f"the reference solution fails the case {case.input} -> {case.output}"
                for case, ok in zip(tests.cases, verdicts, strict=True) if not ok]  # fmt: skip
