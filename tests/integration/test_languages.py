@@ -333,3 +333,26 @@ def test_given_tests_in_another_language_are_checked_against_its_reference_solut
     assert checked.tests is not None and checked.tests.checked == "reference"
     assert checked.tests.code == "x = 2\nassert_equal 3, add(1, 2)\n"
     assert checked.tests.reasons == ["the reference solution fails `assert add(x, x) == 5`"]
+
+
+def test_every_built_in_task_passes_with_its_reference_and_fails_with_a_near_miss_mutant() -> None:
+    """`builtin:tasks:all`: 10 tasks in each of 8 languages. The reference solution passes every case, and a
+    one-token mutant (a comparison flipped, a bound moved, a step dropped) fails at least one."""
+    from codeuf.data.sources import POLYGLOT, polyglot_languages, polyglot_tasks
+
+    wanted = [n for n in polyglot_languages() if not langs.get(n).toolchain.missing]
+    assert len(wanted) >= 6, "fewer than 6 languages have their toolchain: run `make toolchains`"
+    mutants = {t["id"]: t["mutants"] for t in json.loads((POLYGLOT / "tasks.json").read_text())}
+    failures = []
+    with SandboxPool(2) as pool:
+        for task in polyglot_tasks(",".join(wanted)):
+            assert task.tests is not None and task.solution is not None and task.entry_point
+            language = langs.get(task.tests.language)
+            code, _ = langs.code_in(task.solution, language)
+            assert code is not None
+            reference = run_program_tests(language, code, task.tests, task.entry_point, pool)
+            old, new = next(p for p in mutants[task.id.split("-", 2)[2]] if p[0] in code)
+            mutant = run_program_tests(language, code.replace(old, new, 1), task.tests, task.entry_point, pool)
+            if reference.status != "passed" or mutant.status == "passed":
+                failures.append((task.id, reference.status, reference.reason, mutant.status))
+    assert not failures

@@ -138,3 +138,49 @@ def test_without_a_reference_the_pool_settles_the_tests_and_pairs_follow_them(tm
     assert manifest["tests"]["validations"] == {"agreement:codet": 5}
     assert manifest["tests"]["kept"] == sum(len(good_tests(t)) for t in TASKS if t["id"] in {r["id"] for r in feedback})
     assert manifest["executions"]["responses"] == {"passed": 15, "failed": 5}
+
+
+def test_tests_in_the_instructions_language_are_written_and_checked_by_its_reference(tmp_path: Path) -> None:
+    """JavaScript tasks (their reference solutions in JavaScript): the writer is asked for JavaScript tests,
+    and the reference solution, run by Node in the sandbox, keeps the right ones."""
+    from codeuf.data.sources import polyglot_tasks
+    from codeuf.sandbox import languages
+
+    if languages.get("javascript").toolchain.missing:
+        pytest.skip(languages.get("javascript").toolchain.missing)
+    tasks = polyglot_tasks("javascript")[:4]
+    truth = {t.entry_point: t.tests.cases for t in tasks}  # type: ignore[union-attr]
+
+    def js_writer(req: dict[str, Any]) -> str | None:
+        prompt = req["messages"][-1]["content"]
+        assert "one line of JavaScript" in prompt
+        name = next(n for n in truth if f"`{n}`" in prompt)
+        good = [f"assert.deepStrictEqual({name}({', '.join(json.dumps(a) for a in json.loads(c.input))}), "
+                f"{c.output});" for c in truth[name]]  # fmt: skip
+        wrong = good[0].rsplit(", ", 1)[0] + f", {WRONG});"
+        return json.dumps({"tests": [*good, wrong, "console.log(1);", "assert.ok(true);", good[0]]})
+
+    source = tmp_path / "js.jsonl"
+    source.write_text("".join(json.dumps({"id": t.id, "instruction": t.text, "solution": t.solution,
+                                          "entry_point": t.entry_point}) + "\n" for t in tasks))  # fmt: skip
+    with FakeServer() as server:
+        server.script = js_writer
+        pool_specs = {name: {"spec": f"openai:{name}@{server.url}"} for name in ("a", "b")}
+        config = {"source": str(source), "n": 4, "out": str(tmp_path / "run"), "models_per_instruction": 2,
+                  "pool": pool_specs, "judges": [f"openai:j@{server.url}"],
+                  "synthesize_tests": {"spec": f"openai:writer@{server.url}", "name": "writer",
+                                       "count": 12}}  # fmt: skip
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+        assert run_cli("instructions", "-c", str(tmp_path / "c.yaml")).returncode == 0
+        result = run_cli("tests", "-c", str(tmp_path / "c.yaml"))
+        assert result.returncode == 0, result.stderr
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "run/tests.jsonl").read_text().splitlines())}
+    for task in tasks:
+        tests = rows[task.id]["tests"]
+        assert tests["language"] == "javascript" and tests["synthesis"]["validation"] == "reference"
+        assert len(tests["code"].splitlines()) == len(truth[task.entry_point])  # type: ignore[index]
+        assert WRONG not in tests["code"]
+        reasons = " | ".join(tests["reasons"])
+        for why in ("not one JavaScript assertion line", f"does not call {task.entry_point}", "a duplicate",
+                    "the reference solution fails it"):  # fmt: skip
+            assert why in reasons, (why, reasons)

@@ -7,7 +7,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from codeuf.data.schema import NA, FeedbackRecord
+from codeuf.data.schema import NA, CodeTests, FeedbackRecord
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.stats import interval_text
 
@@ -64,13 +64,21 @@ def test_stats(records: list[Any]) -> dict[str, Any]:
         "synthesized_records": len(synthesized),
         "validations": dict(Counter(t.synthesis.validation for t in synthesized)),
         "candidates": sum(len(t.synthesis.candidates) for t in synthesized),
-        "kept": sum(len(ast.parse(t.code).body) for t in synthesized if t.code.strip()),  # one statement each
+        "kept": sum(_test_count(t) for t in synthesized if t.code.strip()),
         "dropped": sum(t.dropped for t in synthesized),
         "drop_reasons": dict(reasons.most_common()),
     }
 
 
+def _test_count(tests: CodeTests) -> int:
+    """Written tests are one statement each (Python's may span lines), one line each in other languages."""
+    if tests.language == "python":
+        return len(ast.parse(tests.code).body)
+    return sum(1 for line in tests.code.splitlines() if line.strip())
+
+
 _REASON_KINDS = (
+    "assertion line",
     "the reference solution fails it",
     "not kept by",
     "not valid Python",

@@ -159,6 +159,8 @@ def load_instructions(
     solution (in `solution_column`: code, or an answer holding a fenced code block); a row in EvalPlus's format
     (HumanEval+, MBPP+) becomes a task whose tests are its inputs."""
     origin = "file"
+    if str(source).startswith(POLYGLOT_PREFIX):
+        return polyglot_tasks(str(source)[len(POLYGLOT_PREFIX) :])
     if source is None or str(source) in BUILTIN_SOURCES:
         name = "builtin" if source is None else str(source)
         source, column, origin = BUILTIN_SOURCES[name], "instruction", name.replace("builtin:tasks", "builtin")
@@ -173,6 +175,51 @@ def load_instructions(
     if not out:
         raise InputError("no instructions: the source is empty", path=str(source))
     return out
+
+
+POLYGLOT = Path(__file__).parent / "builtin" / "polyglot"
+POLYGLOT_PREFIX = "builtin:tasks:"
+_EXTENSIONS = {"javascript": "js", "typescript": "ts", "java": "java", "cpp": "cpp", "rust": "rs", "go": "go",
+               "php": "php", "ruby": "rb"}  # fmt: skip
+_CAMEL = {"javascript", "typescript", "java", "go"}
+
+
+def polyglot_languages() -> list[str]:
+    return list(_EXTENSIONS)
+
+
+def polyglot_tasks(which: str) -> list[Instruction]:
+    """`builtin:tasks:<languages>`: 10 function-level tasks written for this project, in each language named
+    (comma-separated, or `all`), each with a reference solution in that language and call cases translated
+    into it (`source: builtin:tasks` keeps the 42 Python tasks)."""
+    names = polyglot_languages() if which.strip() == "all" else [n.strip() for n in which.split(",") if n.strip()]
+    unknown = [n for n in names if n not in _EXTENSIONS]
+    if unknown or not names:
+        raise InputError(f"no built-in tasks in {unknown[0] if unknown else 'no language'!r} (there are: all, "
+                         f"{', '.join(_EXTENSIONS)})", field="source")  # fmt: skip
+    tasks = json.loads((POLYGLOT / "tasks.json").read_text(encoding="utf-8"))
+    out = []
+    for language in names:
+        from codeuf.sandbox.languages import get
+
+        title = get(language).title
+        for task in tasks:
+            name = _camel(task["id"]) if language in _CAMEL else task["id"]
+            solution = (POLYGLOT / language / f"{task['id']}.{_EXTENSIONS[language]}").read_text(encoding="utf-8")
+            where = " as a static method of a class `Solution`" if language == "java" else ""
+            text = (f"Write a {title} function `{name}`{where} that {task['text']}. In Python terms its signature "
+                    f"is `{task['signature']}`; use the {title} types that fit (64-bit integers where the values "
+                    f"need them).")  # fmt: skip
+            cases = [CallCase(input=json.dumps(args), output=json.dumps(result)) for args, result in task["cases"]]
+            tests = CodeTests(kind="cases", cases=cases, origin="builtin", language=language)
+            out.append(Instruction(f"codeuf-{language}-{task['id']}", text, tests, name,
+                                   f"```{language}\n{solution}```\n"))  # fmt: skip
+    return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _finite_row(row: dict[str, Any], where: str, number: int) -> None:

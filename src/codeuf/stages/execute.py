@@ -147,7 +147,7 @@ def settle_agreement(record: GenerationRecord, pool: Any) -> GenerationRecord:
             why_not = (
                 "no response"
                 if response.model in record.failed()
-                else response_code(response.response, record.entry_point)[1]
+                else _why_no_code(response.response, record.entry_point, tests.language)
             )
             executions.append(Execution(model=response.model, status="not_executed", reason=why_not))
             continue
@@ -155,12 +155,23 @@ def settle_agreement(record: GenerationRecord, pool: Any) -> GenerationRecord:
         passed = sum(verdicts[i] for i in keep)
         outcome = "passed" if passed == len(keep) else "timeout" if status == "timeout" else "failed"
         executions.append(Execution(model=response.model, status=outcome, passed=passed, total=len(keep),
-                                    reason="" if outcome == "passed" else reason))  # fmt: skip
+                                    reason="" if outcome == "passed" else reason, language=tests.language))  # fmt: skip
     return record.model_copy(update={"tests": settled, "executions": executions})
+
+
+def _why_no_code(text: str, entry_point: str | None, language: str) -> str:
+    if language == "python":
+        return response_code(text, entry_point)[1]
+    from codeuf.sandbox import languages
+
+    return languages.code_in(text, languages.get(language))[1]
 
 
 def _candidate_runs(record: GenerationRecord, candidates: str, pool: Any) -> dict[str, tuple[list[bool], str, str]]:
     """Each response with code: (its verdict on each candidate test, its status, its first failure)."""
+    assert record.tests is not None
+    if record.tests.language != "python":
+        return _candidate_runs_other(record, candidates, pool)
     failed, runs = record.failed(), {}
     count = len(assert_steps(candidates)[1])
     for response in record.responses:
@@ -170,6 +181,22 @@ def _candidate_runs(record: GenerationRecord, candidates: str, pool: Any) -> dic
         if code is None:
             continue
         runs[response.model] = ([False] * count, "failed", why) if why else assert_verdicts(code, candidates, pool)
+    return runs
+
+
+def _candidate_runs_other(record: GenerationRecord, candidates: str,
+                          pool: Any) -> dict[str, tuple[list[bool], str, str]]:  # fmt: skip
+    from codeuf.execution.programs import program_verdicts
+    from codeuf.sandbox import languages
+
+    assert record.tests is not None
+    language = languages.get(record.tests.language)
+    tests = CodeTests(kind="asserts", code=candidates, language=language.name)
+    failed, runs = record.failed(), {}
+    for response in record.responses:
+        code = None if response.model in failed else languages.code_in(response.response, language)[0]
+        if code is not None:
+            runs[response.model] = program_verdicts(language, code, tests, record.entry_point, pool)
     return runs
 
 

@@ -68,7 +68,8 @@ def check_config(config: RunConfig) -> None:
     """What a config can get wrong beyond its types, checked without writing anything. Every command that
     takes a config checks it whole, so a mistake in the judge's prompt shows before anything is paid for."""
     check_writable_dir(config.out, "out")
-    if (config.source is None or config.source in BUILTIN_SOURCES) and config.column != "instruction":
+    builtin = config.source is None or config.source in BUILTIN_SOURCES or config.source.startswith("builtin:tasks:")
+    if builtin and config.column != "instruction":
         raise InputError("a column is read from a `source`; the built-in sample has only `instruction`",
                          field="column")  # fmt: skip
     sample = GenerationRecord(

@@ -94,13 +94,13 @@ def signature_of(code: str, entry_point: str) -> str:
     return f"def {entry_point}(...)"
 
 
-def naming_note(instruction: str, entry_point: str, signature: str) -> str:
+def naming_note(instruction: str, entry_point: str, signature: str, language: str = "Python") -> str:
     """The sentence that tells a response which function the tests call, or "" when the instruction names it."""
     name = re.escape(entry_point)
     # `name`, name( or a snake_case word name the function; a plain word ("cosine") may just be a word
     if re.search(rf"`{name}`|\b{name}\s*\(" + (rf"|\b{name}\b" if "_" in entry_point else ""), instruction):
         return ""
-    return f"\n\nWrite it as a Python function with this signature: `{signature}`."
+    return f"\n\nWrite it as a {language} function with this signature: `{signature}`."
 
 
 # ----------------------------------------------------------------------------- the writer's request
@@ -117,9 +117,13 @@ def tests_schema(count: int, with_signature: bool) -> dict[str, Any]:
 
 
 def synthesis_request(record: InstructionRecord, entry_point: str | None, signature: str | None,
-                      settings: TestSynthesis, prompts: Path | None) -> LLMRequest:  # fmt: skip
+                      settings: TestSynthesis, prompts: Path | None, language: Any = None) -> LLMRequest:  # fmt: skip
+    other = {}
+    if language is not None and language.name != "python":
+        example = language.assert_example.replace("NAME", entry_point or "name")
+        other = {"language": language.title, "example": example}
     prompt = render("synthesize_tests.j2", prompts, instruction=record.instruction, entry_point=entry_point,
-                    signature=signature, count=settings.count)  # fmt: skip
+                    signature=signature, count=settings.count, **other)  # fmt: skip
     messages = [Message(role="user", content=prompt)]
     schema = tests_schema(settings.count, entry_point is None) if settings.structured else None
     sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "json_schema": schema}
@@ -129,8 +133,10 @@ def synthesis_request(record: InstructionRecord, entry_point: str | None, signat
     return LLMRequest(prompt=fmt.render(messages), stop=list(fmt.stop), **sampling)
 
 
-def parse_candidates(result: LLMResult, entry_point: str | None) -> tuple[str | None, list[str], list[str]]:
+def parse_candidates(result: LLMResult, entry_point: str | None,
+                     language: Any = None) -> tuple[str | None, list[str], list[str]]:  # fmt: skip
     """(entry point, runnable candidate tests, reasons for the others) from the writer's answer."""
+    other = language is not None and language.name != "python"
     parsed = result.parsed if isinstance(result.parsed, dict) else None
     if parsed is None:
         from codeuf.llm.types import parse_json_output
@@ -140,14 +146,16 @@ def parse_candidates(result: LLMResult, entry_point: str | None) -> tuple[str | 
     if parsed is None or not isinstance(parsed.get("tests"), list):
         return entry_point, [], [f"the writer's answer is unreadable ({result.parse_error or 'no tests list'})"]
     if entry_point is None:
-        match = SIGNATURE.match(str(parsed.get("signature", "")))
+        signature = str(parsed.get("signature", ""))
+        match = re.search(language.definition, signature) or SIGNATURE.match(signature) if other else (
+            SIGNATURE.match(signature))  # fmt: skip
         if not match:
             return None, [], [f"the writer named no function (signature {str(parsed.get('signature'))[:60]!r})"]
         entry_point = match.group(1)
     kept: list[str] = []
     reasons = []
     for index, test in enumerate(parsed["tests"], start=1):
-        why = _unrunnable(test, entry_point)
+        why = _unrunnable_in(test, entry_point, language) if other else _unrunnable(test, entry_point)
         if why is None and test.strip() in kept:
             why = "a duplicate"
         if why:
@@ -172,14 +180,52 @@ def _unrunnable(test: Any, entry_point: str) -> str | None:
     return None
 
 
+def _unrunnable_in(test: Any, entry_point: str, language: Any) -> str | None:
+    """A candidate in another language: one line that the language counts as a test, calling the function."""
+    if not isinstance(test, str):
+        return "not a string"
+    line = test.strip()
+    if "\n" in line or not re.search(language.assert_line, line):
+        return f"not one {language.title} assertion line"
+    if not re.search(rf"\b{re.escape(entry_point)}\s*\(", line):
+        return f"does not call {entry_point}"
+    return None
+
+
+def instruction_language(record: InstructionRecord) -> Any:
+    """The language a record's tests are written in: that of its reference solution's first code block, else the
+    one language its instruction names ("a JavaScript function"), else Python."""
+    from codeuf.sandbox import languages
+
+    found = [lang for lang, _, _ in languages.blocks(record.solution or "") if lang is not None]
+    if found:
+        return found[0]
+    named = {languages.get(_NAMED[m.lower()]).name for m in _LANGUAGE_NAMES.findall(record.instruction)}
+    return languages.get(named.pop()) if len(named) == 1 else languages.get("python")
+
+
+_NAMED = {"javascript": "javascript", "node.js": "javascript", "typescript": "typescript", "java": "java",
+          "c++": "cpp", "rust": "rust", "golang": "go", "php": "php", "ruby": "ruby", "python": "python"}  # fmt: skip
+_LANGUAGE_NAMES = re.compile(
+    r"(?<![\w+])(JavaScript|Node\.js|TypeScript|Java|C\+\+|Rust|Golang|PHP|Ruby|Python)(?![\w+])", re.IGNORECASE
+)
+
+
 # ----------------------------------------------------------------------------- validation
 
 
-def validate_with_reference(code: str, candidates: list[str], pool: Any) -> tuple[list[str], list[str]]:
+def validate_with_reference(code: str, candidates: list[str], pool: Any,
+                            language: Any = None) -> tuple[list[str], list[str]]:  # fmt: skip
     """(the candidates the reference solution passes, reasons for the others)."""
     from codeuf.execution.checks import assert_verdicts
 
-    verdicts, _, reason = assert_verdicts(code, "\n".join(candidates), pool)
+    if language is not None and language.name != "python":
+        from codeuf.execution.programs import program_verdicts
+
+        tests = CodeTests(kind="asserts", code="\n".join(candidates), language=language.name)
+        verdicts, _, reason = program_verdicts(language, code, tests, None, pool)
+    else:
+        verdicts, _, reason = assert_verdicts(code, "\n".join(candidates), pool)
     kept = [t for t, ok in zip(candidates, verdicts, strict=True) if ok]
     detail = f" ({reason})" if reason and len(kept) < len(candidates) else ""
     reasons = [f"test {candidates.index(t) + 1} of the runnable ones: the reference solution fails it{detail}"
@@ -223,8 +269,8 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
             finish(record, record)  # tests from the source stay as they are
         asked = [r for r in todo if r.tests is None]
         plans = {r.id: _plan(r) for r in asked}
-        jobs = [(session.backend(settings.spec),
-                 synthesis_request(r, plans[r.id][1], plans[r.id][2], settings, prompts)) for r in asked]  # fmt: skip
+        jobs = [(session.backend(settings.spec), synthesis_request(r, plans[r.id][1], plans[r.id][2], settings,
+                                                                  prompts, plans[r.id][3])) for r in asked]  # fmt: skip
         results = session.run("tests", jobs) if jobs else []
         answered = [(r, res) for r, res in zip(asked, results, strict=True) if res.ok]
         with sandbox_pool(workers) as pool, ThreadPoolExecutor(pool.size) as executor:
@@ -236,27 +282,42 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
     return [done[r.id] for r in records if r.id in done]
 
 
-def _plan(record: InstructionRecord) -> tuple[str | None, str | None, str | None]:
-    """(reference code, entry point, signature) known before the writer is asked."""
+def _plan(record: InstructionRecord) -> tuple[str | None, str | None, str | None, Any]:
+    """(reference code, entry point, signature, language) known before the writer is asked."""
+    language = instruction_language(record)
+    if language.name != "python":
+        return (*_plan_other(record, language), language)
     reference = reference_code(record.solution)
     if record.entry_point:
         code = reference[0] if reference and reference[1] == record.entry_point else None
-        return code, record.entry_point, signature_of(code or "", record.entry_point)
+        return code, record.entry_point, signature_of(code or "", record.entry_point), language
     if reference:
-        return reference[0], reference[1], signature_of(reference[0], reference[1])
-    return None, None, None
+        return reference[0], reference[1], signature_of(reference[0], reference[1]), language
+    return None, None, None, language
 
 
-def _validated(record: InstructionRecord, result: LLMResult, plan: tuple[str | None, str | None, str | None],
+def _plan_other(record: InstructionRecord, language: Any) -> tuple[str | None, str | None, str | None]:
+    """The reference code in the instruction's language, its function (the record's entry point, else the
+    first one the code defines) and that function's first line."""
+    from codeuf.sandbox import languages
+
+    code = languages.code_in(record.solution, language)[0] if record.solution else None
+    defined = [(m.group(1), m.group(0).strip()) for m in re.finditer(language.definition, code or "", re.MULTILINE)]
+    entry = record.entry_point or (defined[0][0] if defined else None)
+    signature = next((line.rstrip("{ ").strip() for name, line in defined if name == entry), None)
+    return code, entry, signature
+
+
+def _validated(record: InstructionRecord, result: LLMResult, plan: tuple[str | None, str | None, str | None, Any],
                settings: TestSynthesis, pool: Any) -> InstructionRecord:  # fmt: skip
-    reference, entry_point, signature = plan
-    entry_point, candidates, reasons = parse_candidates(result, entry_point)
+    reference, entry_point, signature, language = plan
+    entry_point, candidates, reasons = parse_candidates(result, entry_point, language)
     origin = f"synthesized:{settings.label}"
     synthesis = Synthesis(writer=settings.label, candidates=candidates, validation="none",
                           min_agree=settings.min_agree, min_tests=settings.min_tests)  # fmt: skip
     code = ""
     if candidates and reference is not None:
-        kept, failed = validate_with_reference(reference, candidates, pool)
+        kept, failed = validate_with_reference(reference, candidates, pool, language)
         reasons += failed
         synthesis.validation = "reference"
         code = _kept(kept, settings.min_tests, reasons)
@@ -268,10 +329,10 @@ def _validated(record: InstructionRecord, result: LLMResult, plan: tuple[str | N
     if entry_point is not None and (code or synthesis.validation.startswith("pending:")):
         if signature is None:  # the writer chose the function: its signature is the one in its answer
             signature = str((result.parsed or {}).get("signature", f"def {entry_point}(...)")).strip().rstrip(":")
-        synthesis.note = naming_note(instruction, entry_point, signature)
+        synthesis.note = naming_note(instruction, entry_point, signature, language.title)
         instruction += synthesis.note
     tests = CodeTests(kind="asserts", code=code, origin=origin, dropped=len(reasons), reasons=reasons,
-                      synthesis=synthesis)  # fmt: skip
+                      synthesis=synthesis, language=language.name)  # fmt: skip
     return record.model_copy(update={"instruction": instruction, "tests": tests, "entry_point": entry_point})
 
 

@@ -71,6 +71,10 @@ class Language:
     calls_program: Callable[[str, str, list[list[Any]]], str] | None = None
     """(code, entry point, each case's arguments) -> one program that prints each call's result as JSON."""
     find_tool: Callable[[str], str | None] = shutil.which
+    assert_example: str = ""
+    """One test line in the language, with NAME for the function (what `codeuf tests` shows its writer)."""
+    definition: str = r"^\s*(?:export\s+)?(?:pub\s+)?(?:async\s+)?(?:function|def|fn|func|sub)\s+([A-Za-z_]\w*)"
+    """A line that defines a function, its name the first group (Java and C-family modules say their own)."""
 
     # ---------------------------------------------------------------- the toolchain
 

@@ -121,4 +121,6 @@ LANGUAGE = Language(
     build=lambda tools, source: [tools["g++"], "-std=gnu++17", "-O1", "-w", "-o", "main", source],
     run=lambda tools, source: ["./main"], artifacts=("main",), tests_program=tests_program,
     calls_program=calls_program,
+    assert_example='assert(NAME(...) == ...);',
+    definition=r"^\s*(?:static\s+|inline\s+|const\s+|unsigned\s+)*[A-Za-z_][\w:<>,\s*&]*?[\s*&]([A-Za-z_]\w*)\s*\([^;]*$",
 )  # fmt: skip

@@ -111,4 +111,5 @@ LANGUAGE = Language(
     # TMPDIR is not that folder, since go ignores a go.mod in the temporary folder's root
     env={"TMPDIR": "/tmp", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOMAXPROCS": "1"},
     tests_program=tests_program, calls_program=calls_program, assert_line=r"^\s*(assert|assertEqual)\s*\(",
+    assert_example='assertEqual(expected, NAME(...))',
 )  # fmt: skip

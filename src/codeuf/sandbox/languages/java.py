@@ -158,4 +158,6 @@ LANGUAGE = Language(
     run=lambda tools, source: [*run(tools, source)[:-3], "-cp", "classes", source.removesuffix(".java")],
     artifacts=("classes",), threads=64, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
+    assert_example='assertEquals(expected, Solution.NAME(...));',
+    definition=r"^\s*(?:(?:public|private|protected|static|final)\s+)+[\w<>\[\],\s]+?\s([A-Za-z_]\w*)\s*\(",
 )  # fmt: skip

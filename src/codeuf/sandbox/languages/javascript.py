@@ -49,4 +49,5 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],
     threads=32, memory_bytes=None, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|console\.assert\b)",
+    assert_example='assert.strictEqual(NAME(...), ...);',
 )  # fmt: skip

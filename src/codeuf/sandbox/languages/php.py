@@ -56,4 +56,5 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["php"], "-n", "-d", "zend.assertions=1", "-d", "assert.exception=1",
                                "-d", "memory_limit=512M", source],
     tests_program=tests_program, calls_program=calls_program,
+    assert_example='assert(NAME(...) === ...);',
 )  # fmt: skip

@@ -52,4 +52,5 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["ruby"], "--disable-gems", source], threads=8,
     tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|assert_equal\b|raise\b.*\bunless\b)",
+    assert_example='assert_equal expected, NAME(...)',
 )  # fmt: skip

@@ -131,4 +131,5 @@ LANGUAGE = Language(
                                  "-o", "main", source],
     run=lambda tools, source: ["./main"], artifacts=("main",), threads=16, find_tool=find_rustc,
     tests_program=tests_program, calls_program=calls_program, assert_line=r"^\s*(debug_)?assert(_eq|_ne)?!",
+    assert_example='assert_eq!(NAME(...), ...);',
 )  # fmt: skip

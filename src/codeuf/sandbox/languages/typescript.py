@@ -60,4 +60,5 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", "main.js"],
     artifacts=("main.js",), threads=32, tests_program=tests_program, calls_program=calls_program,
     assert_line=javascript.LANGUAGE.assert_line, find_tool=find_typescript,
+    assert_example='assert.strictEqual(NAME(...), ...);',
 )  # fmt: skip

@@ -1,0 +1,7 @@
+function countVowels(s) {
+  let count = 0;
+  for (const ch of s.toLowerCase()) {
+    if ("aeiou".includes(ch)) count += 1;
+  }
+  return count;
+}

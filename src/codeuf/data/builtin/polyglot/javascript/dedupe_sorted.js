@@ -1,0 +1,3 @@
+function dedupeSorted(xs) {
+  return [...new Set(xs)].sort((a, b) => a - b);
+}

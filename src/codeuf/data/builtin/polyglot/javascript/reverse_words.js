@@ -1,0 +1,4 @@
+function reverseWords(s) {
+  if (s === "") return "";
+  return s.split(" ").reverse().join(" ");
+}

@@ -1,0 +1,7 @@
+function sumOfEvens(xs) {
+  let total = 0;
+  for (const x of xs) {
+    if (x % 2 === 0) total += x;
+  }
+  return total;
+}

@@ -1,0 +1,3 @@
+def dedupe_sorted(xs)
+  xs.uniq.sort
+end

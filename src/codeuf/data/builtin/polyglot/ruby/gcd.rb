@@ -1,0 +1,6 @@
+def gcd(a, b)
+  while b != 0
+    a, b = b, a % b
+  end
+  a
+end

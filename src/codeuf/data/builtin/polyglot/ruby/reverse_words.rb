@@ -1,0 +1,4 @@
+def reverse_words(s)
+  return "" if s.empty?
+  s.split(" ").reverse.join(" ")
+end

@@ -1,0 +1,3 @@
+function dedupeSorted(xs: number[]): number[] {
+  return [...new Set(xs)].sort((a, b) => a - b);
+}

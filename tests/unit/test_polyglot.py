@@ -1,0 +1,107 @@
+"""The built-in tasks in other languages, the registry's recognition of code, and the translation of call
+cases into each language's literals (no toolchain needed: nothing here runs a program)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codeuf.data.sources import POLYGLOT, load_instructions, polyglot_languages
+from codeuf.errors import InputError
+from codeuf.sandbox import languages
+from codeuf.sandbox.languages.base import Untranslatable, arg_types, report_lines
+
+
+def test_builtin_tasks_in_every_language_have_a_reference_cases_and_a_mutant() -> None:
+    tasks = load_instructions("builtin:tasks:all")
+    by_language: dict[str, int] = {}
+    mutants = {t["id"]: t["mutants"] for t in json.loads((POLYGLOT / "tasks.json").read_text())}
+    for task in tasks:
+        assert task.tests is not None and task.tests.kind == "cases" and task.tests.origin == "builtin"
+        by_language[task.tests.language] = by_language.get(task.tests.language, 0) + 1
+        code, why = languages.code_in(task.solution or "", languages.get(task.tests.language))
+        assert code is not None and task.entry_point in code, (task.id, why)
+        assert any(old in code for old, _ in mutants[task.id.split("-", 2)[2]]), task.id
+    assert by_language == {name: 10 for name in polyglot_languages()} and len(by_language) >= 6
+    assert load_instructions("builtin:tasks")[0].tests.language == "python"  # type: ignore[union-attr]
+    assert {t.tests.language for t in load_instructions("builtin:tasks:go,ruby")} == {"go", "ruby"}  # type: ignore[union-attr]
+
+
+def test_an_unknown_language_of_builtin_tasks_is_one_line() -> None:
+    with pytest.raises(InputError, match=r"field 'source': no built-in tasks in 'kotlin' \(there are: all, "):
+        load_instructions("builtin:tasks:kotlin")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("```js\nconsole.log(1)\n```", "javascript"),
+        ("```c++\nint main() {}\n```", "cpp"),
+        ("```golang\npackage main\n```", "go"),
+        ("```\n#include <stdio.h>\nint main(void) { printf(\"x\"); }\n```", "c"),
+        ("```\n#include <vector>\nstd::vector<int> v;\nint main() { std::cout << 1; }\n```", "cpp"),
+        ("```\npublic class A { public static void main(String[] args) { System.out.println(1); } }\n```", "java"),
+        ("```\nfn main() {\n    let mut x = 1;\n    println!(\"{}\", x);\n}\n```", "rust"),
+        ("```\npackage main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(1)\n}\n```", "go"),
+        ("```\n<?php\n$x = 1;\necho $x;\n```", "php"),
+        ("```\ndef f(x)\n  puts x\nend\n```", "ruby"),
+        ("```\n#!/bin/bash\necho hi\n```", "bash"),
+        ("```\nSELECT name FROM t;\nCREATE TABLE t (a INT);\n```", "sql"),
+        ("```\ndef f(x):\n    return x\n\nprint(f(1))\n```", "python"),
+        ("```\nfunction f(x: number): number {\n  const y = x;\n  return y;\n}\n```", "typescript"),
+    ],
+)
+def test_a_blocks_language_comes_from_its_label_or_a_careful_guess(text: str, expected: str) -> None:
+    [(language, _, _)] = languages.blocks(text)
+    assert language is not None and language.name == expected
+
+
+def test_prose_and_a_lone_marker_are_no_language() -> None:
+    assert languages.guess("We choose x = 1 here, and the loop ends.") is None
+    assert languages.blocks("```\nfoo bar\n```")[0][0] is None
+
+
+def test_call_cases_need_one_type_per_argument_in_typed_languages() -> None:
+    assert arg_types([[[1, 2], "a"], [[], "b"]]) == ["list[int]", "str"]
+    assert arg_types([[1], [2.5]]) == ["float"]
+    with pytest.raises(Untranslatable, match="several types"):
+        arg_types([[1], ["x"]])
+    with pytest.raises(Untranslatable, match="different numbers of arguments"):
+        arg_types([[1], [1, 2]])
+
+
+def test_literals_in_each_language() -> None:
+    from codeuf.sandbox.languages import cpp, java, php, ruby, rust
+
+    assert cpp.literal([[1, 2]], "list[list[int]]") == "std::vector<std::vector<long>>{std::vector<long>{1L, 2L}}"
+    assert java.literal({"a": [1.5, True]}) == 'map("a", list(1.5, true))'
+    assert rust.literal(["é"]) == 'vec!["\\u{00e9}".into()]'
+    assert php.literal({"k": "it's $x"}) == "['k' => 'it\\'s $x']"
+    assert ruby.literal("#{x}") == '"\\#{x}"'
+
+
+def test_only_lines_the_program_marks_are_read_and_the_first_per_test_wins() -> None:
+    printed = "@@codeuf 0 pass \nnoise @@codeuf 1 pass\n@@codeuf 1 fail assertion\n@@codeuf 1 pass \n"
+    assert report_lines(printed) == {0: ("pass", ""), 1: ("fail", "assertion")}
+
+
+@pytest.mark.parametrize(
+    ("tests", "field"),
+    [
+        ({"language": "cobol", "asserts": "x"}, "tests.language"),
+        ({"language": "ruby", "asserts": "x", "stdio": []}, "tests"),
+        ({"language": "ruby", "assert": "x"}, "tests.assert"),
+        ({"language": "c", "stdio": [{"input": 1, "output": "2"}]}, "tests.stdio.0"),
+        ({"language": "c", "stdio": []}, "tests.stdio"),
+        ({"language": "ruby", "schema": "CREATE TABLE t(a)"}, "tests.schema"),
+        ({"language": "sql", "schema": "CREATE TABLE t(a)", "expected": [1, 2]}, "tests.expected"),
+        ({"language": 3, "asserts": "assert x"}, "tests.language"),
+    ],
+)
+def test_bad_tests_in_a_language_are_one_line_naming_the_field(tests: dict, field: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"instruction": "x", "tests": tests}) + "\n")
+    with pytest.raises(InputError) as caught:
+        load_instructions(path)
+    assert caught.value.line == 1 and caught.value.field == field and "\n" not in str(caught.value)
