@@ -538,6 +538,21 @@ def judge_eval(
     typer.echo(judge_eval_folder(labels, judges, out, concurrency=concurrency, seed=seed, progress=progress), nl=False)
 
 
+@app.command("languages")
+def languages_command() -> None:
+    """The languages codeuf runs responses in: their fence labels, test forms, and whether their toolchain is
+    on this machine (or the command that installs it)."""
+    from codeuf.sandbox import languages
+
+    for name, language in languages.REGISTRY.items():
+        forms = ["asserts" if language.tests_program or name == "python" else "",
+                 "cases" if language.calls_program or name == "python" else "",
+                 "stdio" if name != "sql" else "", "schema+rows" if name == "sql" else ""]  # fmt: skip
+        state = language.toolchain.missing or "ready: " + ", ".join(language.toolchain.paths.values() or ["python"])
+        typer.echo(f"{name:<11} fences {','.join(language.fences):<40} tests {'/'.join(f for f in forms if f):<20} "
+                   f"{state}")  # fmt: skip
+
+
 @app.command("humaneval")
 def humaneval(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to generate with.")] = None,
