@@ -356,3 +356,59 @@ def test_every_built_in_task_passes_with_its_reference_and_fails_with_a_near_mis
             if reference.status != "passed" or mutant.status == "passed":
                 failures.append((task.id, reference.status, reference.reason, mutant.status))
     assert not failures
+
+
+def test_a_killed_execute_in_compiled_languages_resumes_without_running_a_recorded_response_again(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+
+    import yaml
+
+    from codeuf.data.schema import GenerationRecord, Response
+    from codeuf.data.sources import POLYGLOT, load_instructions
+    from codeuf.stages.execute import execute_responses
+    from codeuf.stages.instructions import build_instruction_pool
+    from tests.conftest import CODEUF, cli_env
+
+    available("go")
+    available("java")
+    mutants = {t["id"]: t["mutants"] for t in json.loads((POLYGLOT / "tasks.json").read_text())}
+
+    def mutated(task) -> str:  # type: ignore[no-untyped-def]
+        old, new = next(p for p in mutants[task.id.split("-", 2)[2]] if p[0] in task.solution)
+        return task.solution.replace(old, new, 1)
+
+    tasks, _ = build_instruction_pool(load_instructions("builtin:tasks:go,java"), n=20, seed=0,
+                                      pool=["reference", "mutant"], models_per_instruction=2)  # fmt: skip
+    records = [GenerationRecord(**t.model_dump(), responses=[
+        Response(model="reference", response=t.solution or ""), Response(model="mutant", response=mutated(t))])
+        for t in tasks]  # fmt: skip
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "generations.jsonl").write_text("".join(json.dumps(r.model_dump()) + "\n" for r in records))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"out": str(run), "pool": {"reference": {"spec": "openai:a@http://h/v1"},
+                                      "mutant": {"spec": "openai:b@http://h/v1"}}, "models_per_instruction": 2,
+                                      "judges": ["openai:j@http://h/v1"], "execution_workers": 1}))  # fmt: skip
+    proc = subprocess.Popen([*CODEUF, "execute", "-c", str(config)], env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    path = run / "executions.jsonl"
+    deadline = time.time() + 300
+    while (not path.exists() or len(path.read_text().splitlines()) < 4) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    kept = [line for line in path.read_bytes().split(b"\n") if line.strip()][:-1]  # the last line may be torn
+    assert 3 <= len(kept) < len(records) - 5  # killed mid-stage
+    again = subprocess.run([*CODEUF, "execute", "-c", str(config)], env=cli_env(), capture_output=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    final = path.read_bytes().split(b"\n")
+    assert final[: len(kept)] == kept  # what was recorded stays as it was: it was not executed again
+    resumed = {json.loads(line)["id"]: json.loads(line) for line in final if line.strip()}
+    clean = execute_responses(records, tmp_path / "clean.jsonl", workers=2, progress=False)
+    assert {r.id: r.model_dump() for r in clean} == resumed
+    statuses = {(e["model"], e["status"], e["language"]) for r in resumed.values() for e in r["executions"]}
+    assert statuses == {("reference", "passed", "go"), ("reference", "passed", "java"),
+                        ("mutant", "failed", "go"), ("mutant", "failed", "java")}  # fmt: skip
