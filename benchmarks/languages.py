@@ -26,6 +26,7 @@ from pathlib import Path
 
 from codeuf.sandbox import SandboxPool
 from codeuf.sandbox import languages as langs
+from codeuf.sandbox.programs import Program
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "evol-codealpaca-4k.jsonl.gz"
 
@@ -41,6 +42,19 @@ HELLO = {
     "bash": "echo hi",
     "python": 'print("hi")',
 }
+
+
+WORK = {  # a loop of some ten milliseconds: what a test run of real code costs, beside the start
+    "c": '#include <stdio.h>\nint main(void) { unsigned long s = 0; for (unsigned long i = 0; i < 20000000UL; i++) '
+         's += i * i % 7; printf("%lu\\n", s); return 0; }',
+    "cpp": '#include <iostream>\nint main() { unsigned long s = 0; for (unsigned long i = 0; i < 20000000UL; i++) '
+           's += i * i % 7; std::cout << s << "\\n"; }',
+    "rust": 'fn main() { let mut s: u64 = 0; for i in 0..20000000u64 { s += i * i % 7; } println!("{}", s); }',
+    "go": 'package main\nimport "fmt"\nfunc main() { var s uint64; for i := uint64(0); i < 20000000; i++ '
+          '{ s += i * i % 7 }; fmt.Println(s) }',
+    "java": 'public class Main { public static void main(String[] a) { long s = 0; for (long i = 0; i < 20000000L; '
+            'i++) s += i * i % 7; System.out.println(s); } }',
+}  # fmt: skip
 
 
 def coverage(limit: int | None, workers: int) -> None:
@@ -92,18 +106,19 @@ def coverage(limit: int | None, workers: int) -> None:
           f"(Python alone: {counts['python']['ran'] / total:.1%}).")  # fmt: skip
 
 
-def speed(jobs: int) -> None:
-    print("\n## Speed: a trivial program, sandboxed (build cached) vs run directly")
+def speed(jobs: int, programs: dict[str, str], what: str) -> None:
+    print(f"\n## Speed: {what}, sandboxed (build cached) vs run directly")
     print("| language | sandbox jobs/s | direct runs/s | ratio |")
     print("|---|---:|---:|---:|")
     with SandboxPool(1) as pool:
-        for name, code in HELLO.items():
+        for name, code in programs.items():
             language = langs.get(name)
             if language.toolchain.missing:
                 print(f"| {name} | - | - | {language.toolchain.missing} |")
                 continue
             program = language.program(code)
-            assert pool.run_program(program).runs[0].stdout.strip() == "hi"
+            first = pool.run_program(program)
+            assert first.runs and first.runs[0].status == "ok", (name, first)
             started = time.perf_counter()
             for _ in range(jobs):
                 pool.run_program(program)
@@ -112,16 +127,17 @@ def speed(jobs: int) -> None:
             print(f"| {name} | {sandboxed:.1f} | {direct:.1f} | {sandboxed / direct:.2f} |")
 
 
-def _direct(language: langs.Language, program: object, jobs: int) -> float:
-    """The same build, run as a plain subprocess in a folder of its own, as many times."""
+def _direct(language: langs.Language, program: Program, jobs: int) -> float:
+    """The same build, run as a plain subprocess (in a folder of its own), as many times."""
     with tempfile.TemporaryDirectory() as folder:
-        for name, text in program.files.items():  # type: ignore[attr-defined]
+        for name, text in program.files.items():
             Path(folder, name).write_text(text)
-        if program.build:  # type: ignore[attr-defined]
-            subprocess.run(program.build, cwd=folder, check=True, capture_output=True)  # type: ignore[attr-defined]
+        if program.build:
+            subprocess.run(program.build, cwd=folder, check=True, capture_output=True)
+        argv = [arg.replace("{build}", folder) for arg in program.run]
         started = time.perf_counter()
         for _ in range(jobs):
-            subprocess.run(program.run, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL)  # type: ignore[attr-defined]
+            subprocess.run(argv, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL)
         return jobs / (time.perf_counter() - started)
 
 
@@ -133,7 +149,8 @@ def main() -> None:
     args = parser.parse_args()
     ready = {n: "missing" if x.toolchain.missing else "ok" for n, x in langs.REGISTRY.items()}
     print(f"python {sys.version.split()[0]}; toolchains: " + ", ".join(f"{n}: {v}" for n, v in ready.items()))
-    speed(args.jobs)
+    speed(args.jobs, HELLO, "a program that prints one line")
+    speed(max(5, args.jobs // 3), WORK, "a program that loops 20 million times")
     coverage(args.limit, args.workers)
 
 

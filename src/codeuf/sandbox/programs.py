@@ -36,7 +36,8 @@ class Program:
     stdins: list[str] = field(default_factory=lambda: [""])
     build: list[str] | None = None
     artifacts: tuple[str, ...] = ()
-    """The files (or folders) the build leaves that a run needs; they are what the cache keeps."""
+    """The files (or folders) the build leaves that a run needs; they are what the cache keeps. A run finds
+    them through `{build}` in its argv (the cache's folder), and its own directory starts empty."""
     time_limit: float = 5.0
     """Wall-clock seconds of each run."""
     build_timeout: float = 60.0
@@ -70,9 +71,10 @@ class ProgramResult:
     runs: list[Run] = field(default_factory=list)
 
 
-_BUILT: dict[str, dict[str, str]] = {}
-"""The worker's build cache: key -> {artifact path: sha256}, checked before each reuse (a run as the same user
-could have changed a cached file; a changed artifact is built again)."""
+_BUILT: dict[str, dict[str, tuple[int, ...]]] = {}
+"""The worker's build cache: key -> {artifact path: its inode, size, mtime and ctime}, checked before each
+reuse. A run (the same user as the worker, inside namespaces) could change a cached file, but not without
+changing its ctime, which no unprivileged call can set back: a changed artifact is built again."""
 
 
 def run_program(program: Program, limits: Limits) -> ProgramResult:
@@ -91,14 +93,13 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
             if build != "built":
                 return ProgramResult(build, log)
     runs = []
+    argv = [arg.replace("{build}", cached) for arg in program.run]
     for stdin in program.stdins:
         workdir = tempfile.mkdtemp(prefix="codeuf-run-")
         try:
-            _write(workdir, program.files)
-            if cached:
-                _copy_tree(cached, workdir)
-            runs.append(_spawn(program.run, workdir, stdin, program.env, limits, program.time_limit,
-                               program.output_bytes))  # fmt: skip
+            if not cached:
+                _write(workdir, program.files)
+            runs.append(_spawn(argv, workdir, stdin, program.env, limits, program.time_limit, program.output_bytes))
         finally:
             _remove(workdir)
         if runs[-1].status in ("timeout", "flood"):
@@ -108,7 +109,7 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
 
 def _cache_root() -> str:
     root = os.path.join(tempfile.gettempdir(), f"codeuf-builds-{os.getpid()}")
-    os.makedirs(root, mode=0o700, exist_ok=True)
+    os.makedirs(root, mode=0o711, exist_ok=True)  # runs reach their own build by its key, and list nothing
     return root
 
 
@@ -126,7 +127,6 @@ def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str
             return ("timeout" if result.status == "timeout" else "failed"), log
         shutil.rmtree(cached, ignore_errors=True)
         os.makedirs(cached)
-        digests = {}
         for name in program.artifacts:
             source = os.path.join(workdir, name)
             if not os.path.lexists(source) or os.path.islink(source):
@@ -135,30 +135,28 @@ def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str
                 shutil.copytree(source, os.path.join(cached, name), symlinks=False)
             else:
                 shutil.copy2(source, os.path.join(cached, name))
-        for path in _files(cached):
-            digests[path] = _sha256(path)
-        _BUILT[key] = digests
+        os.chmod(cached, 0o755)  # a run (nobody, where the worker is root) reads the build from here
+        _BUILT[key] = _fingerprints(cached)
         return "built", log
     finally:
         _remove(workdir)
 
 
 def _intact(key: str, cached: str) -> bool:
-    digests = _BUILT.get(key)
-    if digests is None or not os.path.isdir(cached):
-        return False
+    recorded = _BUILT.get(key)
     with contextlib.suppress(OSError):
-        return set(_files(cached)) == set(digests) and all(_sha256(p) == d for p, d in digests.items())
+        return recorded is not None and _fingerprints(cached) == recorded
     return False
 
 
-def _files(root: str) -> list[str]:
-    return [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+def _fingerprints(root: str) -> dict[str, tuple[int, ...]]:
+    """Every file and folder under root (root too): (inode, size, mtime, ctime, mode)."""
+    found = {}
+    for folder, names, files in os.walk(root):
+        for path in [folder, *(os.path.join(folder, n) for n in [*names, *files])]:
+            st = os.lstat(path)
+            found[path] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    return found
 
 
 def _write(workdir: str, files: dict[str, str]) -> None:
@@ -169,21 +167,15 @@ def _write(workdir: str, files: dict[str, str]) -> None:
             handle.write(text)
 
 
-def _copy_tree(source: str, target: str) -> None:
-    for name in os.listdir(source):
-        path = os.path.join(source, name)
-        if os.path.isdir(path):
-            shutil.copytree(path, os.path.join(target, name), dirs_exist_ok=True)
-        else:
-            shutil.copy2(path, os.path.join(target, name))
-
-
 def _remove(workdir: str) -> None:
-    with contextlib.suppress(OSError):  # files a child made read-only or unreadable
-        for folder, names, _ in os.walk(workdir):
-            for name in names:
-                os.chmod(os.path.join(folder, name), 0o700)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        shutil.rmtree(workdir)
+    except OSError:  # folders a child made read-only or unreadable
+        with contextlib.suppress(OSError):
+            for folder, names, _ in os.walk(workdir):
+                for name in names:
+                    os.chmod(os.path.join(folder, name), 0o700)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limits: Limits, timeout: float,
@@ -197,8 +189,13 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
+        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+        prlimit = _prlimit()
+        pid = 0 if prlimit else os.fork()
+        if prlimit:
+            pid = _spawn_limited(prlimit, argv, workdir, (feed.fileno(), out_w, err_w), {**base, **env}, limits,
+                                 timeout)  # fmt: skip
+        elif pid == 0:  # pragma: no cover - runs in the child
             try:
                 os.setsid()
                 os.chdir(workdir)
@@ -208,7 +205,6 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
                 _chown_tree(workdir)
                 _drop_privileges(workdir)
                 _set_limits(limits, timeout)
-                base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
                 os.execve(argv[0], argv, {**base, **env})
             finally:
                 os._exit(127)
@@ -220,6 +216,46 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
         status = "error"
     return Run(status, code, out.decode("utf-8", "replace"), err[-2000:].decode("utf-8", "replace"),
                time.monotonic() - started)  # fmt: skip
+
+
+def _prlimit() -> str | None:
+    """util-linux's `prlimit`, where the child needs no privilege dropped (inside namespaces the worker is
+    already `nobody`): it sets the limits and execs the program, so the worker can start it with vfork
+    instead of forking a Python process (four times as many short jobs per second, measured). Else None:
+    the child is forked and does it all in Python."""
+    from codeuf.sandbox import child
+
+    if os.getuid() == 0 and child._CAN_DROP:
+        return None
+    return shutil.which("prlimit", path="/usr/bin:/bin")
+
+
+def _spawn_limited(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],
+                   limits: Limits, timeout: float) -> int:  # fmt: skip
+    """The pid of argv, started in its own session through prlimit, with the child's limits (child._set_limits
+    sets the same ones in Python)."""
+    import resource
+    import subprocess
+
+    wanted = {"as": (resource.RLIMIT_AS, limits.memory_bytes), "data": (resource.RLIMIT_DATA, limits.memory_bytes),
+              "cpu": (resource.RLIMIT_CPU, limits.cpu_seconds or int(timeout) + 1),
+              "fsize": (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+              "nofile": (resource.RLIMIT_NOFILE, limits.open_files), "core": (resource.RLIMIT_CORE, 0)}  # fmt: skip
+    from codeuf.sandbox.child import NOBODY
+
+    if os.getuid() == NOBODY:
+        wanted["nproc"] = (resource.RLIMIT_NPROC, 1 + limits.processes)
+    elif os.getuid() != 0:
+        running = len([p for p in os.listdir("/proc") if p.isdigit()])
+        wanted["nproc"] = (resource.RLIMIT_NPROC, running + limits.processes)
+    flags = []
+    for name, (kind, value) in wanted.items():
+        hard = resource.getrlimit(kind)[1]
+        flags.append(f"--{name}={value if hard == resource.RLIM_INFINITY else min(value, hard)}")
+    process = subprocess.Popen([prlimit, *flags, "--", *argv], stdin=fds[0], stdout=fds[1], stderr=fds[2],
+                               cwd=workdir, env=env, start_new_session=True, close_fds=True)  # fmt: skip
+    process.returncode = 0  # reaped by _read / _reap here, never by Popen
+    return process.pid
 
 
 def _chown_tree(workdir: str) -> None:
@@ -235,22 +271,35 @@ def _chown_tree(workdir: str) -> None:
                     os.lchown(os.path.join(folder, name), child.NOBODY, child.NOBODY)
 
 
+EXIT_GRACE = 0.05
+"""After the program exits, how long its output may stay open (a process it left holding it) before reading
+stops; the process group is killed either way."""
+
+
 def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int) -> tuple[str, bytes, bytes]:
+    """The program's output until it exits (and its pipes close, or EXIT_GRACE passes), the deadline, or a
+    flood. The exit is seen through a pidfd, so that nothing polls."""
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     sizes = {out_r: 0, err_r: 0}
-    open_fds = [out_r, err_r]
+    pidfd = os.pidfd_open(pid)
+    watched = [out_r, err_r, pidfd]
     status = "ok"
     try:
-        while open_fds:
+        while out_r in watched or err_r in watched:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 status = "timeout"
                 break
-            ready = select.select(open_fds, [], [], remaining)[0]
+            ready = select.select(watched, [], [], remaining)[0]
+            if pidfd in ready:
+                _EXIT[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                watched.remove(pidfd)
+                deadline = min(deadline, time.monotonic() + EXIT_GRACE)
+                ready.remove(pidfd)
             for fd in ready:
                 data = os.read(fd, 65536)
                 if not data:
-                    open_fds.remove(fd)
+                    watched.remove(fd)
                     continue
                 sizes[fd] += len(data)
                 chunks[fd].append(data)
@@ -260,27 +309,22 @@ def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int) -> tuple[
             if sizes[out_r] > cap:
                 status = "flood"
                 break
-        if status == "ok":  # the output is closed: the child has exited, or closed it and goes on
-            status = "ok" if _exited_by(pid, deadline) else "timeout"
+        if status == "timeout" and pid in _EXIT:
+            status = "ok"  # it exited in time; what it left holding the output is killed with its group
+        elif status == "ok" and pid not in _EXIT:  # the output is closed: the child exits, or goes on without it
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and select.select([pidfd], [], [], remaining)[0]:
+                _EXIT[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            else:
+                status = "timeout"
     finally:
         os.close(out_r)
         os.close(err_r)
+        os.close(pidfd)
     return status, b"".join(chunks[out_r])[:cap], b"".join(chunks[err_r])
 
 
 _EXIT: dict[int, int | None] = {}
-
-
-def _exited_by(pid: int, deadline: float) -> bool:
-    while True:
-        with contextlib.suppress(ChildProcessError):
-            done, code = os.waitpid(pid, os.WNOHANG)
-            if done:
-                _EXIT[pid] = os.waitstatus_to_exitcode(code)
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
 
 
 def _reap(pid: int) -> int | None:

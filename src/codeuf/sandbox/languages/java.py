@@ -155,7 +155,7 @@ LANGUAGE = Language(
     prepare=prepare,
     build=lambda tools, source: [tools["javac"], "-J-Xmx384m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1",
                                  "-nowarn", "-encoding", "UTF-8", "-d", "classes", source],
-    run=lambda tools, source: [*run(tools, source)[:-3], "-cp", "classes", source.removesuffix(".java")],
+    run=lambda tools, source: [*run(tools, source)[:-3], "-cp", "{build}/classes", source.removesuffix(".java")],
     artifacts=("classes",), threads=64, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
     assert_example='assertEquals(expected, Solution.NAME(...));',
