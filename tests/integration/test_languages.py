@@ -412,3 +412,20 @@ def test_a_killed_execute_in_compiled_languages_resumes_without_running_a_record
     statuses = {(e["model"], e["status"], e["language"]) for r in resumed.values() for e in r["executions"]}
     assert statuses == {("reference", "passed", "go"), ("reference", "passed", "java"),
                         ("mutant", "failed", "go"), ("mutant", "failed", "java")}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("c", "int add(int a, int b) { return a + b; }"),
+     ("cpp", "#include <vector>\nlong size_of(std::vector<long> v) { return v.size(); }"),
+     ("go", "func add(a int, b int) int { return a + b }"),
+     ("rust", "fn add(a: i64, b: i64) -> i64 { a + b }"),
+     ("java", "public class Calc { public int add(int a, int b) { return a + b; } }")],
+)  # fmt: skip
+def test_code_without_an_entry_point_is_built_linked_and_loaded(name: str, code: str, pool: SandboxPool) -> None:
+    """Functions or a class alone (as answers often give them) build with an empty entry point added."""
+    language = available(name)
+    result = pool.run_program(language.program(code))
+    assert result.build == "built" and result.runs[0].status == "ok", result.build_log
+    broken = pool.run_program(language.program(code.replace("return", "retur", 1).replace("a + b }", "a + }")))
+    assert broken.build == "failed"

@@ -71,6 +71,9 @@ class Language:
     calls_program: Callable[[str, str, list[list[Any]]], str] | None = None
     """(code, entry point, each case's arguments) -> one program that prints each call's result as JSON."""
     find_tool: Callable[[str], str | None] = shutil.which
+    library: Callable[[str], str | None] | None = None
+    """code -> the code with an empty entry point added, when it has none (a class or functions alone, as
+    answers often give): such code is built, linked and loaded, which is all it can do by itself."""
     assert_example: str = ""
     """One test line in the language, with NAME for the function (what `codeuf tests` shows its writer)."""
     definition: str = r"^\s*(?:export\s+)?(?:pub\s+)?(?:async\s+)?(?:function|def|fn|func|sub)\s+([A-Za-z_]\w*)"
@@ -109,6 +112,8 @@ class Language:
         """A sandbox Program that builds and runs `code` (whole), once per stdin."""
         from codeuf.sandbox.programs import Program
 
+        if self.library is not None:
+            code = self.library(code) or code
         files = self.files(code)
         source = next(iter(files))
         tools = self.toolchain.paths

@@ -37,4 +37,5 @@ LANGUAGE = Language(
     run=lambda tools, source: ["{build}/main"], artifacts=("main",), tests_program=tests_program,
     assert_example='assert(NAME(...) == ...);',
     definition=r"^\s*(?:static\s+|inline\s+|const\s+|unsigned\s+)*[A-Za-z_][\w:<>,\s*&]*?[\s*&]([A-Za-z_]\w*)\s*\([^;]*$",
+    library=lambda code: None if re.search(r"\bmain\s*\(", code) else code + "\nint main(void) { return 0; }\n",
 )  # fmt: skip

@@ -5,6 +5,7 @@ objects and `std::string` for strings (MultiPL-E's choices), and print results a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, arg_types, element, quoted
@@ -123,4 +124,5 @@ LANGUAGE = Language(
     calls_program=calls_program,
     assert_example='assert(NAME(...) == ...);',
     definition=r"^\s*(?:static\s+|inline\s+|const\s+|unsigned\s+)*[A-Za-z_][\w:<>,\s*&]*?[\s*&]([A-Za-z_]\w*)\s*\([^;]*$",
+    library=lambda code: None if re.search(r"\bmain\s*\(", code) else code + "\nint main() { return 0; }\n",
 )  # fmt: skip

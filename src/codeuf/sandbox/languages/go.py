@@ -96,7 +96,8 @@ def prepare(code: str) -> dict[str, str]:
     if SPLIT in code:
         user, harness = code.split(SPLIT, 1)
         return {"main.go": user, "codeuf_harness.go": harness, **files}
-    return {"main.go": user_file(code) if "package" not in code else code, **files}
+    whole = code if re.search(r"^\s*package\s+\w+", code, re.MULTILINE) else "package main\n\n" + code
+    return {"main.go": whole, **files}
 
 
 LANGUAGE = Language(
@@ -112,4 +113,5 @@ LANGUAGE = Language(
     env={"TMPDIR": "/tmp", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOMAXPROCS": "1"},
     tests_program=tests_program, calls_program=calls_program, assert_line=r"^\s*(assert|assertEqual)\s*\(",
     assert_example='assertEqual(expected, NAME(...))',
+    library=lambda code: None if re.search(r"\bfunc\s+main\s*\(", code) else code + "\n\nfunc main() {}\n",
 )  # fmt: skip

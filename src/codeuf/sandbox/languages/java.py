@@ -160,4 +160,6 @@ LANGUAGE = Language(
     assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
     assert_example='assertEquals(expected, Solution.NAME(...));',
     definition=r"^\s*(?:(?:public|private|protected|static|final)\s+)+[\w<>\[\],\s]+?\s([A-Za-z_]\w*)\s*\(",
+    library=lambda code: None if re.search(r"\bstatic\s+void\s+main\s*\(", code) or "class CodeufMain" in code
+    else source(code, "  public static void main(String[] args) {}"),
 )  # fmt: skip

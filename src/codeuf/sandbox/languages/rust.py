@@ -132,4 +132,5 @@ LANGUAGE = Language(
     run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=16, find_tool=find_rustc,
     tests_program=tests_program, calls_program=calls_program, assert_line=r"^\s*(debug_)?assert(_eq|_ne)?!",
     assert_example='assert_eq!(NAME(...), ...);',
+    library=lambda code: None if re.search(r"\bfn\s+main\s*\(", code) else "#![allow(warnings)]\n" + code + "\nfn main() {}\n",
 )  # fmt: skip
