@@ -429,3 +429,20 @@ def test_code_without_an_entry_point_is_built_linked_and_loaded(name: str, code:
     assert result.build == "built" and result.runs[0].status == "ok", result.build_log
     broken = pool.run_program(language.program(code.replace("return", "retur", 1).replace("a + b }", "a + }")))
     assert broken.build == "failed"
+
+
+def test_stdio_tests_run_python_programs_too(tmp_path: Path) -> None:
+    from codeuf.data.schema import GenerationRecord
+    from codeuf.stages.execute import execute_responses
+
+    stdio = [{"input": json.dumps("2 3\n"), "output": json.dumps("5\n")},
+             {"input": json.dumps("10 -4\n"), "output": json.dumps("6\n")}]  # fmt: skip
+    record = GenerationRecord.model_validate({
+        "id": "p", "instruction": "Read two integers and print their sum.", "preference": "instruction-following",
+        "models": ["a", "b"], "tests": {"kind": "stdio", "cases": stdio, "language": "python"},
+        "responses": [{"model": "a", "response": fenced("python", "a, b = map(int, input().split())\nprint(a + b)")},
+                      {"model": "b", "response": fenced("python", "a, b = map(int, input().split())\nprint(a * b)")}],
+    })  # fmt: skip
+    [done] = execute_responses([record], tmp_path / "executions.jsonl", workers=1, progress=False)
+    got = {e.model: (e.status, e.passed, e.total, e.language) for e in done.executions}
+    assert got == {"a": ("passed", 2, 2, "python"), "b": ("failed", 0, 2, "python")}

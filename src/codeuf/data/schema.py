@@ -82,6 +82,12 @@ class CodeTests(BaseModel):
     synthesis: Synthesis | None = Field(None, description="For tests a model wrote (codeuf tests): how.")
 
     @property
+    def as_programs(self) -> bool:
+        """Run as whole programs by codeuf.execution.programs (any language but Python's asserts, cases and
+        EvalPlus tasks, which Python's own sandbox path checks call by call)."""
+        return self.kind in ("stdio", "sql") or (self.language != "python" and self.kind != "evalplus")
+
+    @property
     def pending(self) -> bool:
         """Synthesized tests waiting for the pool's responses to be validated by agreement (codeuf execute)."""
         return self.synthesis is not None and self.synthesis.validation.startswith("pending:")

@@ -81,7 +81,7 @@ def _execute(record: GenerationRecord, pool: Any, evalplus: EvalPlusTasks) -> Ge
     if record.tests.pending:
         return settle_agreement(record, pool)
     failed = record.failed()
-    if record.tests.language != "python" and record.tests.kind != "evalplus":
+    if record.tests.as_programs:
         return _execute_other(record, pool)
     executions = []
     for response in record.responses:

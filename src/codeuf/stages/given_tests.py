@@ -51,7 +51,7 @@ def check_record(record: InstructionRecord, pool: Any) -> CodeTests:
     """One record's tests after its reference solution ran against them."""
     tests = record.tests
     assert tests is not None and record.solution
-    if tests.language != "python":
+    if tests.as_programs:
         return _checked_other(record, tests, pool)
     reference = reference_code(record.solution)
     entry = record.entry_point or (reference[1] if reference else None)
