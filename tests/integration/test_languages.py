@@ -446,3 +446,11 @@ def test_stdio_tests_run_python_programs_too(tmp_path: Path) -> None:
     [done] = execute_responses([record], tmp_path / "executions.jsonl", workers=1, progress=False)
     got = {e.model: (e.status, e.passed, e.total, e.language) for e in done.executions}
     assert got == {"a": ("passed", 2, 2, "python"), "b": ("failed", 0, 2, "python")}
+
+
+def test_a_sql_script_that_errors_does_not_run_to_completion(pool: SandboxPool) -> None:
+    sql = available("sql")
+    ok = pool.run_program(sql.program("CREATE TABLE t(a INT); INSERT INTO t VALUES (1); SELECT a FROM t;"))
+    assert ok.runs[0].status == "ok" and ok.runs[0].stdout.strip() == "1"
+    mysql = pool.run_program(sql.program("CREATE TABLE t(a INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;"))
+    assert mysql.runs[0].status == "error" and mysql.runs[0].exit_code == 1

@@ -35,5 +35,5 @@ LANGUAGE = Language(
     tools=("sqlite3",), install="apt-get install sqlite3", source="main.sql",
     markers=(r"(?i)^\s*SELECT\b[\s\S]*\bFROM\b", r"(?i)^\s*CREATE\s+TABLE\b", r"(?i)^\s*INSERT\s+INTO\b",
              r"(?i)^\s*(UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b"),
-    run=lambda tools, source: [tools["sqlite3"], "-batch", "-init", source, ":memory:"],
+    run=lambda tools, source: [tools["sqlite3"], "-batch", "-bail", "-init", source, ":memory:"],
 )  # fmt: skip
