@@ -162,7 +162,7 @@ judges rated, or "N/A" when no rating could be read). Extra columns: `id`, `prin
 each model), `errors` (models that gave no response), `judgements` (every judge call: order shown, ratings,
 raw text when unreadable).
 
-{_warnings_section(stats.get("warnings"))}## Statistics
+{_warnings_section(stats.get("warnings"))}{_biases_section(stats.get("biases"))}## Statistics
 
 - records: {stats["records"]}; per preference: {", ".join(f"{k} {v}" for k, v in stats["per_preference"].items())}
 - annotations: {stats["annotations"]}; N/A: {stats["na"]} ({na_rate}); generation errors: {stats["generation_errors"]}
@@ -187,6 +187,49 @@ Calls, tokens and wall time per stage:
 {json.dumps(config, indent=2, default=str)}
 ```
 """
+
+
+def bias_lines(biases: dict[str, Any], pairs_longer: dict[str, Any] | None = None) -> list[str]:
+    """The biases as lines for a card or the terminal."""
+    lines = []
+    flips = biases.get("flip_rate") or {}
+    if flips.get("value") is not None:
+        lines.append(f"- position: flip rate between orders: {interval_text(flips, 3)} (records with comparable "
+                     f"pairs: {flips['n']})")  # fmt: skip
+    for judge, figures in (biases.get("position") or {}).items():
+        means = ", ".join(f"{i + 1}: {interval_text(m, 2)}" for i, m in enumerate(figures["mean_by_position"]))
+        lines.append(f"- position ({judge}): mean rating by position shown: {means}; first minus last: "
+                     f"{interval_text(figures['first_minus_last'], 2)}")  # fmt: skip
+    length = biases.get("length") or {}
+    if length:
+        lines.append(f"- length: rank correlation of rating and length within a record: "
+                     f"{interval_text(length['rating_length_spearman'], 2)} (over {length['records_defined']} of "
+                     f"{length['records']} records, where ratings and lengths vary)")  # fmt: skip
+    if pairs_longer:
+        lines.append(f"- length: pairs whose chosen response is the longer: {interval_text(pairs_longer, 2)}")
+    for judge, figures in (biases.get("self_preference") or {}).items():
+        if "own_minus_other" in figures:
+            lines.append(f"- self-preference ({judge}, {figures['family']}): own family's mean rating minus the "
+                         f"others': {interval_text(figures['own_minus_other'], 2)}")  # fmt: skip
+        else:
+            lines.append(f"- self-preference ({judge}): not measured: {figures['note']}")
+    return lines
+
+
+def _longer_line(stats: dict[str, Any]) -> str:
+    longer = stats.get("chosen_longer") or {}
+    if longer.get("value") is None:
+        return ""
+    return (
+        f"- pairs whose chosen response is the longer one (a judge's length bias shows here): {interval_text(longer)}\n"
+    )
+
+
+def _biases_section(biases: dict[str, Any] | None) -> str:
+    """The judge's biases, measured on this run (measured by codeuf.stages.biases), each with its 95% interval."""
+    if not biases:
+        return ""
+    return "## Judge biases, measured on this run\n\n" + "\n".join(bias_lines(biases)) + "\n\n"
 
 
 def _disputed(stats: dict[str, Any]) -> str:
@@ -284,7 +327,7 @@ N/A ratings are left out. Split train/test stratified by preference.
 - dropped with fewer than two readable ratings: {stats["dropped_too_few_ratings"]}
 - dropped because chosen and rejected are the same text: {stats.get("dropped_identical", 0)}
 - pairs whose judge orders disagree: {stats.get("order_disagreements", 0)} ({_disputed(stats)})
-{_tests_lines(stats)}
+{_longer_line(stats)}{_tests_lines(stats)}
 ## Configuration
 
 ```json

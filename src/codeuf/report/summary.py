@@ -37,6 +37,12 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     )
     for line in _test_lines(summary):
         console.print(line)
+    if feedback.get("biases"):
+        from codeuf.data.card import bias_lines
+
+        console.print("judge biases (95% intervals):", highlight=False)
+        for line in bias_lines(feedback["biases"], pairs.get("chosen_longer")):
+            console.print("  " + line.removeprefix("- "), highlight=False)
     if not pairs.get("written", True):
         console.print("[bold red]no pair was made: the folder's earlier pairs, if any, are left as they were[/]")
     for warning in summary.warnings:

@@ -78,8 +78,18 @@ def binarize_feedback(
         "order_disagreements_dropped": order_disagreements == "drop",
         "judge_vs_tests": judge_vs_tests(records, seed),
         "pass_rates_per_language": pass_rates_per_language(records, seed),
+        "chosen_longer": chosen_longer(rows, seed),
     }
     return splits, stats
+
+
+def chosen_longer(rows: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """The share of pairs whose chosen response is longer than the rejected one (characters), with its
+    interval: a judge that prefers length shows it here (codeuf.stages.biases)."""
+    from codeuf.stats import bootstrap_mean
+
+    longer = [float(len(row["chosen"]) > len(row["rejected"])) for row in rows]
+    return bootstrap_mean(longer, seed=seed).as_dict()
 
 
 def pass_rates_per_language(records: list[Any], seed: int = 0) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.session import StageSession, failure_summary
 from codeuf.stages.annotate import annotate_responses, flip_rate, judge_job
+from codeuf.stages.biases import measure_biases
 from codeuf.stages.binarize import binarize_feedback, check_pairs, trl_rows
 from codeuf.stages.execute import execute_responses, execution_stats
 from codeuf.stages.generate import generate_responses, generation_request
@@ -207,12 +208,18 @@ def save_feedback(
     config: RunConfig, feedback: list, stages: dict[str, Any], settings: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     stats, flips = feedback_stats(feedback), flip_rate(feedback)
+    stats["biases"] = measure_biases(feedback, named_specs(config), config.seed)
     stats["warnings"] = [w.as_dict() for w in feedback_signals(stats, flips, config.warn)]
     if not feedback:
         return stats, flips  # an empty dataset never replaces the feedback the folder has
     save_dataset(Path(config.out) / "feedback", {"train": [r.model_dump() for r in feedback]},
                  feedback_card(settings, stats, stages, flips))  # fmt: skip
     return stats, flips
+
+
+def named_specs(config: RunConfig) -> dict[str, str]:
+    """Pool and judge names to their specs (a model's family is read from both)."""
+    return {**{name: entry.spec for name, entry in config.pool.items()}, **{j.label: j.spec for j in config.judges}}
 
 
 def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any], session: StageSession | None = None,

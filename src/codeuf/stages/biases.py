@@ -1,0 +1,173 @@
+"""A judge's known biases, measured on every run: position, length and self-preference.
+
+Each figure has a 95% bootstrap interval over records, and goes to the feedback card, `manifest.json` and
+the terminal summary, so that a researcher decides whether to trust the pairs before reading them.
+
+- **Position.** The mean rating a judge gives at each position of the order it was shown the responses in
+  (over all its judgements), and the difference between the first and the last position. With several
+  orders, the flip rate (codeuf.stages.annotate.flip_rate) says how often the verdict reverses.
+- **Length.** Within each record, the rank correlation (Spearman) between a response's final rating and its
+  length in characters, averaged over the records where it is defined (two or more rated responses whose
+  ratings and lengths both vary). Over the binarized pairs: the share whose chosen response is the longer one
+  (codeuf.stages.binarize). Judges are known to prefer longer answers (Dubois et al., 2024, "Length-Controlled
+  AlpacaEval"; Saito et al., 2023).
+- **Self-preference.** Where a judge's model family (GPT, Claude, Gemma, Llama, Qwen, ...: from its name and
+  spec) is also in the pool: the judge's mean rating of its own family's responses minus its mean rating of
+  the others', within the records that hold both (Panickssery et al., 2024, "LLM Evaluators Recognize and
+  Favor Their Own Generations").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from codeuf.data.schema import FeedbackRecord, rating_value
+from codeuf.stats import bootstrap_statistic, spearman
+
+FAMILIES = (
+    ("gpt", r"\bgpt|chatgpt|\bo[134](-mini)?\b|openai/gpt"),
+    ("claude", r"claude"),
+    ("gemini", r"gemini"),
+    ("gemma", r"gemma|llamacpp:default"),
+    ("llama", r"llama|codellama"),
+    ("qwen", r"qwen"),
+    ("deepseek", r"deepseek"),
+    ("mistral", r"mistral|mixtral|codestral"),
+    ("phi", r"\bphi[-_0-9]"),
+    ("starcoder", r"starcoder"),
+    ("wizardcoder", r"wizard"),
+)
+"""Model families, matched (in this order) against a model's name and spec. `llamacpp:default` is the embedded
+Gemma 3 270M."""
+
+
+def family(*names: str) -> str | None:
+    """The family of a model from its names and spec, or None where none matches."""
+    text = " ".join(names).lower()
+    for name, pattern in FAMILIES:
+        if re.search(pattern, text):
+            return name
+    return None
+
+
+def measure_biases(records: list[FeedbackRecord], specs: dict[str, str] | None = None,
+                   seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Position, length and self-preference figures of a feedback dataset. `specs`: model and judge names to
+    their specs (families are read from both)."""
+    specs = specs or {}
+    return {
+        "position": position_bias(records, seed),
+        "flip_rate": flip_interval(records, seed),
+        "length": length_bias(records, seed),
+        "self_preference": self_preference(records, specs, seed),
+    }
+
+
+def position_bias(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
+    """Per judge: the mean rating at each position shown, and first minus last, with intervals over records."""
+    judges = sorted({j.judge for r in records for j in r.judgements})
+    out = {}
+    for judge in judges:
+        per_record = []
+        for record in records:
+            seen: dict[int, list[float]] = defaultdict(list)
+            for judgement in record.judgements:
+                if judgement.judge != judge:
+                    continue
+                for position, rating in enumerate(judgement.ratings):
+                    value = rating_value(rating)
+                    if value is not None:
+                        seen[position].append(value)
+            if seen:
+                per_record.append(seen)
+        positions = max((max(s) for s in per_record), default=-1) + 1
+        means = [bootstrap_statistic(per_record, _mean_at(p), seed=seed).as_dict() for p in range(positions)]
+        gap = bootstrap_statistic(per_record, _first_minus_last(positions - 1), seed=seed).as_dict()
+        out[judge] = {"mean_by_position": means, "first_minus_last": gap}
+    return out
+
+
+def flip_interval(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
+    """The flip rate between orders (codeuf.stages.annotate.flip_rate) with its interval over records."""
+    from codeuf.stages.annotate import flip_rate
+
+    counts = [(c["comparable_pairs"], c["flips"]) for c in map(lambda r: flip_rate([r]), records)
+              if c["comparable_pairs"]]  # fmt: skip
+
+    def rate(sample: list[tuple[int, int]]) -> float | None:
+        comparable = sum(c for c, _ in sample)
+        return sum(f for _, f in sample) / comparable if comparable else None
+
+    return bootstrap_statistic(counts, rate, seed=seed).as_dict()
+
+
+def _mean_at(position: int) -> Any:
+    def statistic(sample: list[dict[int, list[float]]]) -> float | None:
+        values = [v for s in sample for v in s.get(position, [])]
+        return sum(values) / len(values) if values else None
+
+    return statistic
+
+
+def _first_minus_last(last: int) -> Any:
+    first_mean, last_mean = _mean_at(0), _mean_at(last)
+
+    def statistic(sample: list[dict[int, list[float]]]) -> float | None:
+        a, b = first_mean(sample), last_mean(sample)
+        return None if a is None or b is None or last <= 0 else a - b
+
+    return statistic
+
+
+def length_bias(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
+    """The within-record rank correlation between rating and length, averaged over records."""
+    correlations = []
+    for record in records:
+        texts = {r.model: len(r.response) for r in record.responses}
+        rated = [(rating_value(a.rating), texts.get(a.model)) for a in record.annotations]
+        pairs = [(v, n) for v, n in rated if v is not None and n is not None]
+        if len(pairs) >= 2:
+            rho = spearman([float(n) for _, n in pairs], [v for v, _ in pairs])
+            if rho is not None:
+                correlations.append(rho)
+    estimate = bootstrap_statistic(correlations, _average, seed=seed).as_dict()
+    return {"rating_length_spearman": estimate, "records_defined": len(correlations), "records": len(records)}
+
+
+def _average(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def self_preference(records: list[FeedbackRecord], specs: dict[str, str], seed: int = 0) -> dict[str, Any]:
+    """Per judge whose family is known: own family's mean rating minus the others', where the pool has both."""
+    out: dict[str, Any] = {}
+    judges = sorted({j.judge for r in records for j in r.judgements})
+    for judge in judges:
+        mine = family(judge, specs.get(judge, ""))
+        if mine is None:
+            out[judge] = {"family": None, "note": "the judge's model family is not known"}
+            continue
+        per_record = []
+        for record in records:
+            own, other = [], []
+            for judgement in (j for j in record.judgements if j.judge == judge):
+                for model, rating in zip(judgement.order, judgement.ratings, strict=False):
+                    value = rating_value(rating)
+                    if value is not None:
+                        (own if family(model, specs.get(model, "")) == mine else other).append(value)
+            if own and other:
+                per_record.append((own, other))
+        if not per_record:
+            out[judge] = {"family": mine, "note": f"no record rates both a {mine} model and another family's"}
+            continue
+        estimate = bootstrap_statistic(per_record, _own_minus_other, seed=seed).as_dict()
+        out[judge] = {"family": mine, "own_minus_other": estimate}
+    return out
+
+
+def _own_minus_other(sample: list[tuple[list[float], list[float]]]) -> float | None:
+    own = [v for o, _ in sample for v in o]
+    other = [v for _, t in sample for v in t]
+    return sum(own) / len(own) - sum(other) / len(other) if own and other else None
