@@ -403,6 +403,10 @@ def binarize_command(
         str | None,
         typer.Option(help="flag (keep, marked orders_disagree) or drop the pairs whose judge orders disagree."),
     ] = None,
+    length_control: Annotated[
+        str | None,
+        typer.Option(help="off, drop (pairs whose choice length alone explains) or weight (a length_weight column)."),
+    ] = None,
     push_to_hub: PushOpt = None,
     private: PrivateOpt = False,
     force: ForceOpt = False,
@@ -414,7 +418,8 @@ def binarize_command(
     from codeuf.stages.pipeline import dropped_summary, stage_binarize
 
     settings, recorded = _settings(config, force, out=out, ties=ties, min_margin=min_margin, criterion=criterion,
-                                   order_disagreements=order_disagreements, strict=strict or None)  # fmt: skip
+                                   order_disagreements=order_disagreements, length_control=length_control,
+                                   strict=strict or None)  # fmt: skip
     path, stats = stage_binarize(settings, input, recorded)
     typer.echo(f"{stats['pairs']} pairs of {stats['records']} records (train {stats['train']}, test {stats['test']}; "
                f"{dropped_summary(stats)}): {path}")  # fmt: skip

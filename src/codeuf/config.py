@@ -136,6 +136,11 @@ class RunConfig(BaseModel):
         description="A pair whose judge orders disagree on chosen and rejected (orders > 1): kept and flagged "
         "(`orders_disagree`), or dropped; counted either way.",
     )
+    length_control: Literal["off", "drop", "weight"] = Field(
+        "off",
+        description="Pairs whose choice the lengths alone explain (AlpacaEval 2's length-controlled fit, adapted to "
+        "pairs): dropped, or kept with a `length_weight` below 1 (codeuf.stages.length_control).",
+    )
     warn: WarnThresholds = Field(default_factory=WarnThresholds, description="When the run's signals draw warnings.")
     strict: bool = Field(False, description="Any warning is a failure (exit 7), for pipelines.")
     out: Path = Field(Path("runs/codeuf"), strict=False)

@@ -217,12 +217,19 @@ def bias_lines(biases: dict[str, Any], pairs_longer: dict[str, Any] | None = Non
 
 
 def _longer_line(stats: dict[str, Any]) -> str:
-    longer = stats.get("chosen_longer") or {}
-    if longer.get("value") is None:
-        return ""
-    return (
-        f"- pairs whose chosen response is the longer one (a judge's length bias shows here): {interval_text(longer)}\n"
-    )
+    """Length control's effect (where it ran) and the share of pairs whose chosen response is the longer."""
+    longer, control = stats.get("chosen_longer") or {}, stats.get("length_control")
+    text = ""
+    if control and control["fitted"]:
+        text = (f"- length control ({control['mode']}, after AlpacaEval 2's length-controlled fit): length "
+                f"coefficient {control['beta']:.3f} over {control['observations']} rated response pairs; "
+                f"{control['pairs_explained_by_length']} pairs explained by length alone; {control['pairs_changed']} "
+                "pairs changed\n")  # fmt: skip
+    elif control:
+        text = f"- length control ({control['mode']}): not fitted: {control['note']}\n"
+    if longer.get("value") is not None:
+        text += f"- pairs whose chosen response is the longer one (a judge's length bias): {interval_text(longer)}\n"
+    return text
 
 
 def _biases_section(biases: dict[str, Any] | None) -> str:

@@ -38,6 +38,7 @@ def binarize_feedback(
     test_fraction: float = 0.05,
     criterion: Criterion = "auto",
     order_disagreements: Literal["flag", "drop"] = "flag",
+    length_control: Literal["off", "drop", "weight"] = "off",
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """Returns ({"train": rows, "test": rows}, statistics).
 
@@ -62,6 +63,11 @@ def binarize_feedback(
         row["criterion"] = chosen_by
         counts[f"pairs_{chosen_by}"] += 1
         rows.append(row)
+    controlled = None
+    if length_control != "off":
+        from codeuf.stages.length_control import control_pairs, fit_length_model
+
+        rows, controlled = control_pairs(rows, fit_length_model(records), length_control)
     splits = stratified_split(rows, test_fraction, seed)
     stats = {
         "records": len(records),
@@ -79,6 +85,7 @@ def binarize_feedback(
         "judge_vs_tests": judge_vs_tests(records, seed),
         "pass_rates_per_language": pass_rates_per_language(records, seed),
         "chosen_longer": chosen_longer(rows, seed),
+        "length_control": controlled,
     }
     return splits, stats
 

@@ -230,7 +230,7 @@ def save_binarized(config: RunConfig, feedback: list, settings: dict[str, Any], 
     splits, stats = binarize_feedback(
         feedback, seed=config.seed, ties=config.ties, min_margin=config.min_margin,
         test_fraction=config.test_fraction, criterion=config.criterion,
-        order_disagreements=config.order_disagreements,
+        order_disagreements=config.order_disagreements, length_control=config.length_control,
     )  # fmt: skip
     if config.pair_check is not None and session is not None:
         splits, stats["pair_check"] = check_pairs(splits, config.pair_check, session)
