@@ -543,6 +543,36 @@ def judge_eval(
     typer.echo(judge_eval_folder(labels, judges, out, concurrency=concurrency, seed=seed, progress=progress), nl=False)
 
 
+@app.command("view")
+def view_command(
+    source: Annotated[
+        str, typer.Argument(help="A run folder, a saved feedback dataset, a JSONL/Parquet file or a hub id.")
+    ],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write one self-contained HTML file (works offline) instead.")
+    ] = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 [default: a free one].")] = 0,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in a browser.")] = True,
+) -> None:
+    """A run in the browser: records side by side with ratings, rationales and test results; filters;
+    plots; the judge's biases."""
+    from codeuf.report.viewer import load_view, serve, write_html
+
+    view = load_view(source)
+    if html is not None:
+        typer.echo(f"viewer: {write_html(view, html)}")
+        return
+
+    def ready(url: str) -> None:
+        typer.echo(f"viewer: {url} (Ctrl-C to stop)")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    serve(view, port, ready)
+
+
 @app.command("languages")
 def languages_command() -> None:
     """The languages codeuf runs responses in: their fence labels, test forms, and whether their toolchain is
