@@ -162,7 +162,7 @@ judges rated, or "N/A" when no rating could be read). Extra columns: `id`, `prin
 each model), `errors` (models that gave no response), `judgements` (every judge call: order shown, ratings,
 raw text when unreadable).
 
-{_warnings_section(stats.get("warnings"))}{_biases_section(stats.get("biases"))}## Statistics
+{_warnings_section(stats.get("warnings"))}{_plots_section(stats)}{_biases_section(stats.get("biases"))}## Statistics
 
 - records: {stats["records"]}; per preference: {", ".join(f"{k} {v}" for k, v in stats["per_preference"].items())}
 - annotations: {stats["annotations"]}; N/A: {stats["na"]} ({na_rate}); generation errors: {stats["generation_errors"]}
@@ -183,9 +183,13 @@ Calls, tokens and wall time per stage:
 
 ## Configuration
 
+<details><summary>The run's configuration (JSON)</summary>
+
 ```json
 {json.dumps(config, indent=2, default=str)}
 ```
+
+</details>
 """
 
 
@@ -230,6 +234,21 @@ def _longer_line(stats: dict[str, Any]) -> str:
     if longer.get("value") is not None:
         text += f"- pairs whose chosen response is the longer one (a judge's length bias): {interval_text(longer)}\n"
     return text
+
+
+def _plots_section(stats: dict[str, Any]) -> str:
+    """Small inline SVG plots (ratings per model and per preference, the mean rating by position shown), first."""
+    from codeuf import svg
+
+    buckets = sorted({k for c in stats["ratings_by_model"].values() for k in c}, key=lambda k: (k == NA, k))
+    if not buckets:
+        return ""
+    plots = [svg.stacked_counts("Ratings per model", stats["ratings_by_model"], buckets),
+             svg.stacked_counts("Ratings per preference", stats["ratings_by_preference"], buckets)]  # fmt: skip
+    for judge, figures in ((stats.get("biases") or {}).get("position") or {}).items():
+        rows = [(f"position {i + 1}", m) for i, m in enumerate(figures["mean_by_position"])]
+        plots.append(svg.estimates(f"Mean rating by position shown ({judge})", rows, 0, 5))
+    return "## At a glance\n\n" + "\n".join(plots) + "\n\n"
 
 
 def _biases_section(biases: dict[str, Any] | None) -> str:
@@ -337,7 +356,11 @@ N/A ratings are left out. Split train/test stratified by preference.
 {_longer_line(stats)}{_tests_lines(stats)}
 ## Configuration
 
+<details><summary>The run's configuration (JSON)</summary>
+
 ```json
 {json.dumps(config, indent=2, default=str)}
 ```
+
+</details>
 """

@@ -197,8 +197,8 @@ def code_style() -> str:
 
 def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
     """Counts, plots (inline SVG) and the judge's biases."""
+    from codeuf import svg
     from codeuf.data.card import bias_lines
-    from codeuf.report import svg
     from codeuf.stages.biases import measure_biases
     from codeuf.stages.binarize import judge_vs_tests, pass_rates_per_language
 
@@ -249,7 +249,7 @@ def _chosen_longer(view: View) -> dict[str, Any] | None:
 
 
 def _pass_rate_plots(records: list[FeedbackRecord], seed: int, per_language: Any) -> list[str]:
-    from codeuf.report import svg
+    from codeuf import svg
     from codeuf.stats import bootstrap_mean
 
     outcomes: dict[str, list[float]] = defaultdict(list)
