@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/batch_api.py
 	$(BIN)/python benchmarks/sandbox_isolation.py
 	$(BIN)/python benchmarks/languages.py
+	$(BIN)/python benchmarks/viewer.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
