@@ -173,3 +173,37 @@ def interval_text(estimate: dict[str, Any], digits: int = 3, min_n: int = 10) ->
     if too_few(estimate, min_n) or estimate.get("ci_low") is None:
         return f"{value:.{digits}f} (n = {estimate.get('n', 0)}, too few for an interval)"
     return f"{value:.{digits}f} [{estimate['ci_low']:.{digits}f}, {estimate['ci_high']:.{digits}f}]"
+
+
+def bootstrap_sums(
+    columns: dict[str, Sequence[float]],
+    statistic: Any,
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """A statistic of column sums over items (a ratio of sums, a difference of two means), with a percentile
+    interval from resampling the items; vectorised with numpy, so that 10,000 items take a fraction of a second.
+    `statistic` receives {column: sum} with floats or arrays (one per resample) and must work on both."""
+    import numpy as np
+
+    names = list(columns)
+    data = np.array([list(columns[k]) for k in names], dtype=float).reshape(len(names), -1)
+    n = data.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = float(statistic({k: data[i].sum() for i, k in enumerate(names)})) if n else float("nan")
+        if not math.isfinite(full):
+            return Estimate(None, None, None, n)
+        rng = np.random.default_rng(seed)
+        values = []
+        for start in range(0, resamples, 100):
+            counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(100, resamples - start))
+            sums = counts @ data.T
+            values.append(np.asarray(statistic({k: sums[:, i] for i, k in enumerate(names)}), dtype=float))
+    finite = np.sort(np.concatenate(values))
+    finite = finite[np.isfinite(finite)]
+    if not len(finite):
+        return Estimate(full, None, None, n)
+    alpha = (1 - confidence) / 2
+    return Estimate(full, _percentile(finite.tolist(), alpha), _percentile(finite.tolist(), 1 - alpha), n)

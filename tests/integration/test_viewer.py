@@ -132,3 +132,19 @@ def test_the_run_holds_every_kind_of_record_the_filters_look_for(run_folder: Pat
     assert 0 < flipped_records(rows) < len(rows)
     statuses = {e["status"] for r in rows for e in r["executions"]}
     assert {"passed", "failed", "not_executed"} <= statuses
+
+
+def test_a_dataset_in_the_released_schema_opens_too(tmp_path: Path) -> None:
+    """coseal/CodeUltraFeedback's own schema (here its first rows as a file; a hub id loads the same way)."""
+    released = Path(__file__).parents[1] / "data" / "codeultrafeedback_tiny.jsonl"
+    page = tmp_path / "released.html"
+    done = subprocess.run([*CODEUF, "view", str(released), "--html", str(page)], env=cli_env(), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = released.read_text().splitlines()
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page.as_uri())
+        browser.wait_for("document.body.dataset.rendered")
+        assert browser.eval("document.getElementById('shown').textContent") == str(len(rows))
+        responses = sum(len(json.loads(row)["responses"]) for row in rows)
+        assert browser.eval("document.querySelectorAll('.response').length") == responses

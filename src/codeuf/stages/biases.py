@@ -24,7 +24,7 @@ from collections import defaultdict
 from typing import Any
 
 from codeuf.data.schema import FeedbackRecord, rating_value
-from codeuf.stats import bootstrap_statistic, spearman
+from codeuf.stats import bootstrap_sums, spearman
 
 FAMILIES = (
     ("gpt", r"\bgpt|chatgpt|\bo[134](-mini)?\b|openai/gpt"),
@@ -83,42 +83,32 @@ def position_bias(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any
             if seen:
                 per_record.append(seen)
         positions = max((max(s) for s in per_record), default=-1) + 1
-        means = [bootstrap_statistic(per_record, _mean_at(p), seed=seed).as_dict() for p in range(positions)]
-        gap = bootstrap_statistic(per_record, _first_minus_last(positions - 1), seed=seed).as_dict()
+        columns = {}
+        for p in range(positions):
+            columns[f"sum{p}"] = [sum(s.get(p, [])) for s in per_record]
+            columns[f"n{p}"] = [len(s.get(p, [])) for s in per_record]
+        means = [_estimate(columns, lambda t, p=p: t[f"sum{p}"] / t[f"n{p}"], seed, p) for p in range(positions)]
+        last = positions - 1
+        gap = (_estimate(columns, lambda t, z=last: t["sum0"] / t["n0"] - t[f"sum{z}"] / t[f"n{z}"], seed, 0, last)
+               if last > 0 else {"value": None, "ci_low": None, "ci_high": None, "n": len(per_record)})  # fmt: skip
         out[judge] = {"mean_by_position": means, "first_minus_last": gap}
     return out
+
+
+def _estimate(columns: dict[str, list[float]], statistic: Any, seed: int, *positions: int) -> dict[str, Any]:
+    """A ratio-of-sums statistic over the records that have a rating at each of `positions`."""
+    keep = [i for i in range(len(next(iter(columns.values()), []))) if all(columns[f"n{p}"][i] for p in positions)]
+    kept = {k: [v[i] for i in keep] for k, v in columns.items()}
+    return bootstrap_sums(kept, statistic, seed=seed).as_dict()
 
 
 def flip_interval(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
     """The flip rate between orders (codeuf.stages.annotate.flip_rate) with its interval over records."""
     from codeuf.stages.annotate import flip_rate
 
-    counts = [(c["comparable_pairs"], c["flips"]) for c in map(lambda r: flip_rate([r]), records)
-              if c["comparable_pairs"]]  # fmt: skip
-
-    def rate(sample: list[tuple[int, int]]) -> float | None:
-        comparable = sum(c for c, _ in sample)
-        return sum(f for _, f in sample) / comparable if comparable else None
-
-    return bootstrap_statistic(counts, rate, seed=seed).as_dict()
-
-
-def _mean_at(position: int) -> Any:
-    def statistic(sample: list[dict[int, list[float]]]) -> float | None:
-        values = [v for s in sample for v in s.get(position, [])]
-        return sum(values) / len(values) if values else None
-
-    return statistic
-
-
-def _first_minus_last(last: int) -> Any:
-    first_mean, last_mean = _mean_at(0), _mean_at(last)
-
-    def statistic(sample: list[dict[int, list[float]]]) -> float | None:
-        a, b = first_mean(sample), last_mean(sample)
-        return None if a is None or b is None or last <= 0 else a - b
-
-    return statistic
+    counts = [c for c in map(lambda r: flip_rate([r]), records) if c["comparable_pairs"]]
+    columns = {"flips": [c["flips"] for c in counts], "pairs": [c["comparable_pairs"] for c in counts]}
+    return bootstrap_sums(columns, lambda t: t["flips"] / t["pairs"], seed=seed).as_dict()
 
 
 def length_bias(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
@@ -132,12 +122,9 @@ def length_bias(records: list[FeedbackRecord], seed: int = 0) -> dict[str, Any]:
             rho = spearman([float(n) for _, n in pairs], [v for v, _ in pairs])
             if rho is not None:
                 correlations.append(rho)
-    estimate = bootstrap_statistic(correlations, _average, seed=seed).as_dict()
+    ones = [1.0] * len(correlations)
+    estimate = bootstrap_sums({"rho": correlations, "n": ones}, lambda t: t["rho"] / t["n"], seed=seed).as_dict()
     return {"rating_length_spearman": estimate, "records_defined": len(correlations), "records": len(records)}
-
-
-def _average(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def self_preference(records: list[FeedbackRecord], specs: dict[str, str], seed: int = 0) -> dict[str, Any]:
@@ -162,12 +149,9 @@ def self_preference(records: list[FeedbackRecord], specs: dict[str, str], seed: 
         if not per_record:
             out[judge] = {"family": mine, "note": f"no record rates both a {mine} model and another family's"}
             continue
-        estimate = bootstrap_statistic(per_record, _own_minus_other, seed=seed).as_dict()
+        columns = {"own": [sum(o) for o, _ in per_record], "own_n": [len(o) for o, _ in per_record],
+                   "other": [sum(t) for _, t in per_record], "other_n": [len(t) for _, t in per_record]}  # fmt: skip
+        estimate = bootstrap_sums(columns, lambda t: t["own"] / t["own_n"] - t["other"] / t["other_n"],
+                                  seed=seed).as_dict()  # fmt: skip
         out[judge] = {"family": mine, "own_minus_other": estimate}
     return out
-
-
-def _own_minus_other(sample: list[tuple[list[float], list[float]]]) -> float | None:
-    own = [v for o, _ in sample for v in o]
-    other = [v for _, t in sample for v in t]
-    return sum(own) / len(own) - sum(other) / len(other) if own and other else None
