@@ -1,5 +1,3 @@
-
-
 def test_bootstrap_sums_gives_the_ratio_of_sums_with_an_interval_that_holds_it() -> None:
     from codeuf.stats import bootstrap_sums
 
