@@ -65,12 +65,13 @@ def timed_page(url: str, profile: Path) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--run", type=Path, default=None, help="an existing run folder to view instead")
     args = parser.parse_args()
     if CHROMIUM is None:
         sys.exit("skipped: chromium is not installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run = build_run(args.n, root)
+        run = args.run or build_run(args.n, root)
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "codeuf", "view", str(run), "--no-open"],
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
