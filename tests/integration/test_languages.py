@@ -454,3 +454,12 @@ def test_a_sql_script_that_errors_does_not_run_to_completion(pool: SandboxPool) 
     assert ok.runs[0].status == "ok" and ok.runs[0].stdout.strip() == "1"
     mysql = pool.run_program(sql.program("CREATE TABLE t(a INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;"))
     assert mysql.runs[0].status == "error" and mysql.runs[0].exit_code == 1
+
+
+def test_a_sql_script_cannot_run_commands_or_attach_files(pool: SandboxPool, tmp_path: Path) -> None:
+    sql = available("sql")
+    target = tmp_path / "evil.db"
+    for code in (".shell echo pwned", f"ATTACH DATABASE '{target}' AS e;", f".output {target}\nSELECT 1;"):
+        result = pool.run_program(sql.program(code))
+        assert result.runs[0].status == "error" and "pwned" not in result.runs[0].stdout, code
+    assert not target.exists()

@@ -71,6 +71,8 @@ class Language:
     calls_program: Callable[[str, str, list[list[Any]]], str] | None = None
     """(code, entry point, each case's arguments) -> one program that prints each call's result as JSON."""
     find_tool: Callable[[str], str | None] = shutil.which
+    code_on_stdin: bool = False
+    """The program is read on standard input (sqlite3, whose safe mode holds only for what it reads there)."""
     library: Callable[[str], str | None] | None = None
     """code -> the code with an empty entry point added, when it has none (a class or functions alone, as
     answers often give): such code is built, linked and loaded, which is all it can do by itself."""
@@ -117,6 +119,8 @@ class Language:
         files = self.files(code)
         source = next(iter(files))
         tools = self.toolchain.paths
+        if self.code_on_stdin:
+            files, stdins = {}, [code]
         return Program(files=files, run=self.run(tools, source), stdins=stdins if stdins is not None else [""],
                        build=self.build(tools, source) if self.build else None, artifacts=self.artifacts,
                        time_limit=time_limit, env=dict(self.env), threads=self.threads,

@@ -1,4 +1,5 @@
-"""SQL, run by SQLite's command-line shell (`sqlite3`). SQL tests are a schema with rows (the tests' `code`,
+"""SQL, run by SQLite's command-line shell (`sqlite3`), the script on its standard input in safe mode (no
+`.shell`, `.system`, ATTACH or file output). SQL tests are a schema with rows (the tests' `code`,
 run first) and the expected result set of each case (`output`: a JSON list of rows): the response's
 statements run after the schema, and the rows of the last SELECT are compared with the expected ones, in order
 when the query says ORDER BY, as a multiset otherwise."""
@@ -35,5 +36,7 @@ LANGUAGE = Language(
     tools=("sqlite3",), install="apt-get install sqlite3", source="main.sql",
     markers=(r"(?i)^\s*SELECT\b[\s\S]*\bFROM\b", r"(?i)^\s*CREATE\s+TABLE\b", r"(?i)^\s*INSERT\s+INTO\b",
              r"(?i)^\s*(UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b"),
-    run=lambda tools, source: [tools["sqlite3"], "-batch", "-bail", "-init", source, ":memory:"],
+    # on stdin, in safe mode: no .shell, .system, ATTACH or writing files from the script
+    run=lambda tools, source: [tools["sqlite3"], "-batch", "-bail", "-safe", ":memory:"],
+    code_on_stdin=True,
 )  # fmt: skip
