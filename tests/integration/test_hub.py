@@ -177,3 +177,14 @@ def test_a_refused_push_is_one_line_without_the_token(hub: FakeHub, tmp_path: Pa
     assert len(lines) == 1 and "cannot push" in lines[0] and "someone/x" in lines[0] and "403" in lines[0]
     assert TOKEN not in done.stderr and "codeufsecret" not in done.stderr
     assert (tmp_path / "b" / "binarized" / "train.jsonl").exists()  # the local dataset is kept
+
+
+def test_the_viewer_opens_a_hub_dataset_in_the_released_schema(hub: FakeHub, tmp_path: Path) -> None:
+    env = hub_env(hub, tmp_path)
+    upload(TINY, "coseal/tiny-feedback", "train", env)
+    page = tmp_path / "view.html"
+    done = codeuf("view", "coseal/tiny-feedback", "--html", str(page), env=env)
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    for row in map(json.loads, TINY.read_text().splitlines()):
+        assert json.dumps(row["instruction"])[1:30] in html  # every record is in the page
