@@ -143,3 +143,14 @@ def test_judge_eval_on_the_embedded_model(tmp_path: Path, gguf_path: str) -> Non
     result = json.loads((tmp_path / "e" / "judge_eval.json").read_text())
     assert result["unreadable"] == 0  # constrained verdicts always parse
     assert all(v["forward"] in {"a", "b", "tie"} for v in result["verdicts"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium)")
+def test_the_viewer_opens_a_graded_codal_folder(embedded_report: Path, tmp_path: Path) -> None:
+    page = tmp_path / "codal-view.html"
+    codeuf("view", str(embedded_report / "gemma"), "--html", str(page))
+    dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "p3").stdout
+    assert '<b id="shown">10</b>' in dom
+    assert dom.count('class="record"') == 10
+    assert "reference (gpt-4-turbo)" in dom  # the answers graded against their references, side by side
+    assert '<option value="10">10</option>' in dom  # grades are 1-10

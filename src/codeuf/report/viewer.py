@@ -37,6 +37,8 @@ class View:
     records: list[FeedbackRecord]
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    scale: int | None = None
+    """The top of the rating scale (CODAL-Bench grades 1-10); None: read from the ratings."""
 
     def index(self) -> list[dict[str, Any]]:
         return [index_row(r, self.pairs.get(r.id)) for r in self.records]
@@ -75,12 +77,48 @@ def load_view(source: str | Path) -> View:
                                                                      "orders_disagree", "length_weight")}  # fmt: skip
         manifest = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").is_file() else {}
         return View(str(path), records, pairs, manifest)
+    if path.is_dir() and (path / "answers.jsonl").is_file() and (path / "bench.jsonl").is_file():
+        return View(str(path), codal_records(path), scale=10)
     if path.is_dir() and (path / "train.jsonl").is_file():
         return View(str(path), load_records(path / "train.jsonl", FeedbackRecord))
     if path.is_dir():
         raise InputError("not a run folder: no feedback/train.jsonl (run `codeuf run` or `codeuf annotate` first)",
                          path=str(path))  # fmt: skip
     return View(str(source), load_records(source, FeedbackRecord))
+
+
+def codal_records(folder: Path) -> list[FeedbackRecord]:
+    """A CODAL-Bench answers folder (`codeuf codal answer`, graded by `codeuf codal grade`) as records: each
+    item's instruction, the model's answer beside the reference answers it was graded against, and each
+    judge's grade (1-10) with its rationale."""
+    from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
+
+    items = {i.id: i for i in read_folder_records(folder / "bench.jsonl", CodalItem)}
+    answers = {a.id: a for a in read_folder_records(folder / "answers.jsonl", CodalAnswer)}
+    grades: dict[str, list[CodalGrade]] = defaultdict(list)
+    for file in sorted((folder / "grades").glob("*.jsonl")) if (folder / "grades").is_dir() else []:
+        for grade in read_folder_records(file, CodalGrade):
+            grades[grade.id].append(grade)
+    records = []
+    for item_id, answer in answers.items():
+        item = items.get(item_id)
+        if item is None:
+            continue
+        references = {f"reference ({name})": text for name, text in item.references.items()}
+        given = grades.get(item_id, [])
+        values = [v for g in given if (v := rating_value(g.rating)) is not None]
+        rating = NA if not values else f"{sum(values) / len(values):g}"
+        records.append(FeedbackRecord.model_validate({
+            "id": item_id, "instruction": item.instruction, "preference": item.preference,
+            "models": [answer.model, *references],
+            "responses": [{"model": answer.model, "response": answer.answer},
+                          *({"model": k, "response": v} for k, v in references.items())],
+            "annotations": [{"model": answer.model, "rating": rating,
+                             "rationale": " | ".join(g.rationale for g in given if g.rationale)}],
+            "judgements": [{"judge": g.judge, "order_index": 0, "order": [answer.model], "ratings": [g.rating],
+                            "rationales": [g.rationale], "raw": g.raw} for g in given],
+        }))  # fmt: skip
+    return records
 
 
 # ----------------------------------------------------------------------------- rows
@@ -203,7 +241,8 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
     from codeuf.stages.binarize import judge_vs_tests, pass_rates_per_language
 
     records = view.records
-    buckets = ["1", "2", "3", "4", "5", NA]
+    scale = view.scale or rating_scale(records)
+    buckets = [*map(str, range(1, scale + 1)), NA]
     per_model: dict[str, Counter[str]] = defaultdict(Counter)
     per_preference: dict[str, Counter[str]] = defaultdict(Counter)
     points = []
@@ -211,7 +250,7 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
     for record in records:
         for annotation in record.annotations:
             value = rating_value(annotation.rating)
-            bucket = NA if value is None else str(min(5, max(1, int(value + 0.5))))
+            bucket = NA if value is None else str(min(scale, max(1, int(value + 0.5))))
             per_model[annotation.model][bucket] += 1
             per_preference[record.preference][bucket] += 1
             if value is not None and (record.id, annotation.model) in lengths:
@@ -221,7 +260,7 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
              svg.stacked_counts("Ratings per preference", dict(sorted(per_preference.items())), buckets)]  # fmt: skip
     for judge, figures in biases["position"].items():
         rows = [(f"position {i + 1}", m) for i, m in enumerate(figures["mean_by_position"])]
-        plots.append(svg.estimates(f"Mean rating by position shown ({judge})", rows, 0, 5))
+        plots.append(svg.estimates(f"Mean rating by position shown ({judge})", rows, 0, scale))
     plots.append(svg.scatter("Rating against response length", points, "characters", "rating"))
     plots.extend(_pass_rate_plots(records, seed, pass_rates_per_language))
     vs = (view.manifest.get("binarized") or {}).get("judge_vs_tests") or judge_vs_tests(records, seed)
@@ -233,6 +272,7 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
     return {
         "source": view.source,
         "records": len(records),
+        "scale": scale,
         "models": sorted({m for r in records for m in r.models}),
         "preferences": sorted({r.preference for r in records}),
         "judges": sorted({j.judge for r in records for j in r.judgements}),
@@ -246,6 +286,12 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
 
 def _chosen_longer(view: View) -> dict[str, Any] | None:
     return (view.manifest.get("binarized") or {}).get("chosen_longer")
+
+
+def rating_scale(records: list[FeedbackRecord]) -> int:
+    """5 (the feedback's 1-5 ratings) or 10 (CODAL-Bench's 1-10 grades)."""
+    values = (rating_value(a.rating) for r in records for a in r.annotations)
+    return 10 if any(v is not None and v > 5 for v in values) else 5
 
 
 def _pass_rate_plots(records: list[FeedbackRecord], seed: int, per_language: Any) -> list[str]:
