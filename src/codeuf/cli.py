@@ -642,10 +642,11 @@ def humaneval(
         typer.echo(summary)
 
 
+_SHIPPED_RECIPES = sorted(p.stem for p in (Path(__file__).parent / "train" / "recipes").glob("*.yaml"))
 RecipeOpt = Annotated[
     str | None,
     typer.Option(help="YAML recipe (TRL's config plus model, LoRA and data fields), or a shipped one: "
-                 "paper-sft, paper-dpo, cpu-sft, cpu-dpo."),
+                 + ", ".join(_SHIPPED_RECIPES) + "."),
 ]  # fmt: skip
 _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 

@@ -38,3 +38,15 @@ def test_llm_batch_help_lists_the_options() -> None:
     out = subprocess.run([*CODEUF, "llm", "batch", "--help"], capture_output=True, text=True, check=True).stdout
     for option in ("--model", "--in", "--out", "--concurrency", "--cache", "--no-cache", "--refresh", "--timeout"):
         assert option in out
+
+
+def test_the_recipe_option_names_every_recipe_that_ships() -> None:
+    from pathlib import Path
+
+    import codeuf
+
+    shipped = sorted(p.stem for p in (Path(codeuf.__file__).parent / "train" / "recipes").glob("*.yaml"))
+    done = subprocess.run([*CODEUF, "train", "dpo", "--help"], capture_output=True, text=True, timeout=60,
+                          env={"COLUMNS": "400", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 0 and len(shipped) == 8
+    assert all(name in done.stdout for name in shipped), done.stdout
