@@ -105,3 +105,19 @@ def test_bad_tests_in_a_language_are_one_line_naming_the_field(tests: dict, fiel
     with pytest.raises(InputError) as caught:
         load_instructions(path)
     assert caught.value.line == 1 and caught.value.field == field and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "case", "message"),
+    [("cases", {"input": '"3"', "output": "3"}, "a JSON list of arguments"),
+     ("stdio", {"input": "[3]", "output": '"3"'}, "a JSON string"),
+     ("stdio", {"input": '"3"', "output": "3"}, "the output of stdio tests is a JSON string"),
+     ("sql", {"input": "[]", "output": '"x"'}, "a JSON list of rows")],
+)  # fmt: skip
+def test_a_case_that_does_not_fit_its_kind_is_refused(kind: str, case: dict, message: str) -> None:
+    from pydantic import ValidationError
+
+    from codeuf.data.schema import CodeTests
+
+    with pytest.raises(ValidationError, match=message):
+        CodeTests(kind=kind, cases=[case], language="c" if kind == "stdio" else "python")  # type: ignore[arg-type]

@@ -129,6 +129,23 @@ class CodeTests(BaseModel):
             return "no tests: the tests hold no assert"
         return ""
 
+    @model_validator(mode="after")
+    def _cases_fit_the_kind(self) -> CodeTests:
+        """Call cases take a list of arguments, stdin/stdout cases a string, SQL cases a list of rows."""
+        import json
+
+        wanted = {"cases": (list, "a JSON list of arguments"), "stdio": (str, "a JSON string (the standard input)")}
+        if self.kind in wanted:
+            kind, what = wanted[self.kind]
+            for index, case in enumerate(self.cases):
+                if not isinstance(json.loads(case.input), kind):
+                    raise ValueError(f"case {index}: the input of {self.kind} tests is {what}")
+        if self.kind == "stdio" and not all(isinstance(json.loads(c.output), str) for c in self.cases):
+            raise ValueError("the output of stdio tests is a JSON string (the expected standard output)")
+        if self.kind == "sql" and not all(isinstance(json.loads(c.output), list) for c in self.cases):
+            raise ValueError("the output of sql tests is a JSON list of rows")
+        return self
+
     def same_source(self, other: CodeTests | None) -> bool:
         """The same tests, or the same synthesized candidates before and after their agreement was settled
         (codeuf execute settles it), so that a stage can match its input with what execute recorded."""
