@@ -5,6 +5,7 @@ humaneval --dataset stdio` scores a samples file end to end; a judged benchmark 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def test_humaneval_command_scores_stdio_samples_and_refuses_a_judged_benchmark(t
     results = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [r["base"] == "pass" for r in results] == [i % 2 == 0 for i in range(12)]
     assert summary["base"]["pass@1"] == 0.5
+    # the folder in the viewer: each task's prompt, its sample and the verdict
+    page = tmp_path / "view.html"
+    viewed = subprocess.run([*CODEUF, "view", str(tmp_path / "out"), "--html", str(page)], capture_output=True,
+                            text=True, env=cli_env(), timeout=300)  # fmt: skip
+    assert viewed.returncode == 0, viewed.stderr
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page.read_text(),
+                                re.DOTALL).group(1))  # type: ignore[union-attr]  # fmt: skip
+    statuses = [row["executions"]["sample 1"][0] for row in data["index"]]
+    assert statuses == ["passed" if i % 2 == 0 else "failed" for i in range(12)]
+    assert data["index"][0]["instruction"].startswith(problems[0].prompt[:40])
     command = [*CODEUF, "humaneval", "--dataset", "codal", "--samples", str(samples), "--out", str(tmp_path / "c")]
     judged = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=120)
     assert judged.returncode == 2 and "codal is graded by a judge, not run" in judged.stderr

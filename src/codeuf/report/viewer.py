@@ -39,9 +39,14 @@ class View:
     manifest: dict[str, Any] = field(default_factory=dict)
     scale: int | None = None
     """The top of the rating scale (CODAL-Bench grades 1-10); None: read from the ratings."""
+    label: str | None = None
+    """Shown instead of each record's preference (a benchmark's name, for a `codeuf humaneval` folder)."""
 
     def index(self) -> list[dict[str, Any]]:
-        return [index_row(r, self.pairs.get(r.id)) for r in self.records]
+        rows = [index_row(r, self.pairs.get(r.id)) for r in self.records]
+        for row in rows if self.label else []:
+            row["preference"] = self.label
+        return rows
 
     def detail(self, record_id: str) -> dict[str, Any] | None:
         record = self._by_id().get(record_id)
@@ -79,6 +84,9 @@ def load_view(source: str | Path) -> View:
         return View(str(path), records, pairs, manifest)
     if path.is_dir() and (path / "answers.jsonl").is_file() and (path / "bench.jsonl").is_file():
         return View(str(path), codal_records(path), scale=10)
+    if path.is_dir() and (path / "results.jsonl").is_file() and (path / "samples.jsonl").is_file():
+        summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").is_file() else {}
+        return View(str(path), humaneval_records(path, summary), label=str(summary.get("dataset") or "humaneval"))
     if path.is_dir() and (path / "train.jsonl").is_file():
         return View(str(path), load_records(path / "train.jsonl", FeedbackRecord))
     if path.is_dir():
@@ -119,6 +127,54 @@ def codal_records(folder: Path) -> list[FeedbackRecord]:
                             "rationales": [g.rationale], "raw": g.raw} for g in given],
         }))  # fmt: skip
     return records
+
+
+def humaneval_records(folder: Path, summary: dict[str, Any]) -> list[FeedbackRecord]:
+    """A `codeuf humaneval` folder (HumanEval+, MBPP+, stdio, ...) as records: each task's prompt (where the
+    benchmark's file can be read), its samples side by side, and each sample's base and plus verdicts."""
+    from codeuf.io import read_jsonl_tolerant
+
+    prompts = _task_prompts(summary.get("dataset"), summary.get("data"))
+    results = list(read_jsonl_tolerant(folder / "results.jsonl"))
+    samples = list(read_jsonl_tolerant(folder / "samples.jsonl"))
+    by_task: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for sample, result in zip(samples, results, strict=False):
+        by_task[str(sample.get("task_id"))].append((sample, result))
+    records = []
+    for task_id, pairs in by_task.items():
+        names = [f"sample {i + 1}" for i in range(len(pairs))]
+        executions = []
+        for name, (_, result) in zip(names, pairs, strict=True):
+            suites = [s for s in (result.get("base"), result.get("plus")) if s is not None]
+            passed = sum(s == "pass" for s in suites)
+            status = "passed" if suites and passed == len(suites) else "timeout" if "timeout" in suites else "failed"
+            executions.append({"model": name, "status": status, "passed": passed, "total": len(suites),
+                               "reason": result.get("reason") or "", "language": "python"})  # fmt: skip
+        records.append(FeedbackRecord.model_validate({
+            "id": task_id, "instruction": prompts.get(task_id, task_id),
+            "preference": "instruction-following", "models": names,  # the view shows the benchmark's name
+            "responses": [{"model": n, "response": _fenced(s.get("raw") or s.get("solution") or "")}
+                          for n, (s, _) in zip(names, pairs, strict=True)],
+            "annotations": [], "executions": executions,
+        }))  # fmt: skip
+    return records
+
+
+def _fenced(text: str) -> str:
+    return text if "```" in text else f"```python\n{text}\n```"
+
+
+def _task_prompts(dataset: str | None, data: str | None) -> dict[str, str]:
+    """The prompts of a benchmark's tasks by id, or {} where its file cannot be read here."""
+    if not dataset:
+        return {}
+    try:
+        from codeuf.bench.tasks import get_task
+
+        problems, _ = get_task(dataset).load(data)
+    except Exception:  # the file moved, or the benchmark is not installed: the task ids stand in
+        return {}
+    return {str(p.task_id): str(p.prompt) for p in problems}
 
 
 # ----------------------------------------------------------------------------- rows
@@ -252,16 +308,19 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
             value = rating_value(annotation.rating)
             bucket = NA if value is None else str(min(scale, max(1, int(value + 0.5))))
             per_model[annotation.model][bucket] += 1
-            per_preference[record.preference][bucket] += 1
+            per_preference[view.label or record.preference][bucket] += 1
             if value is not None and (record.id, annotation.model) in lengths:
                 points.append((float(lengths[(record.id, annotation.model)]), value))
     biases = measure_biases(records, _specs(view.manifest), seed)
-    plots = [svg.stacked_counts("Ratings per model", dict(sorted(per_model.items())), buckets),
-             svg.stacked_counts("Ratings per preference", dict(sorted(per_preference.items())), buckets)]  # fmt: skip
+    plots = []
+    if per_model:  # a benchmark's samples carry verdicts, not ratings
+        plots.append(svg.stacked_counts("Ratings per model", dict(sorted(per_model.items())), buckets))
+        plots.append(svg.stacked_counts("Ratings per preference", dict(sorted(per_preference.items())), buckets))
     for judge, figures in biases["position"].items():
         rows = [(f"position {i + 1}", m) for i, m in enumerate(figures["mean_by_position"])]
         plots.append(svg.estimates(f"Mean rating by position shown ({judge})", rows, 0, scale))
-    plots.append(svg.scatter("Rating against response length", points, "characters", "rating"))
+    if points:
+        plots.append(svg.scatter("Rating against response length", points, "characters", "rating"))
     plots.extend(_pass_rate_plots(records, seed, pass_rates_per_language))
     vs = (view.manifest.get("binarized") or {}).get("judge_vs_tests") or judge_vs_tests(records, seed)
     if vs.get("pass_fail_pairs"):
@@ -274,7 +333,7 @@ def summary_of(view: View, seed: int = 0) -> dict[str, Any]:
         "records": len(records),
         "scale": scale,
         "models": sorted({m for r in records for m in r.models}),
-        "preferences": sorted({r.preference for r in records}),
+        "preferences": [view.label] if view.label else sorted({r.preference for r in records}),
         "judges": sorted({j.judge for r in records for j in r.judgements}),
         "criteria": sorted({p["criterion"] for p in view.pairs.values() if p.get("criterion")}),
         "plots": plots,
