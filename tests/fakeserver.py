@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -66,6 +67,8 @@ class FakeServer:
         self.batch_outcome = "completed"
         """How the next batches end: completed, expired (only the first half answered) or failed (none)."""
         self.files: dict[str, bytes] = {}
+        self._file_ids = itertools.count(1)
+        """File ids are never reused, as a provider's are not (a deleted file's id named a later upload once)."""
         self.deleted_files: list[str] = []
         self.batches: dict[str, dict[str, Any]] = {}
         self.create_hold = 0.0
@@ -305,7 +308,7 @@ class FakeServer:
             return self._anthropic_batches(method, parts[4:], body)
         if parts[2] == "files" and method == "POST":
             content = _multipart_file(body, headers.get("content-type", ""))
-            file_id = f"file-{len(self.files) + 1}"
+            file_id = f"file-{next(self._file_ids)}"
             self.files[file_id] = content
             return 200, {}, {"id": file_id, "object": "file", "bytes": len(content), "purpose": "batch"}
         if parts[2] == "files" and len(parts) == 5 and parts[4] == "content":
@@ -390,7 +393,7 @@ class FakeServer:
                          "response": {"status_code": 200, "request_id": "q", "body": answer}})  # fmt: skip
         for kind, rows in (("output_file_id", good), ("error_file_id", bad)):
             if rows:
-                file_id = f"file-{len(self.files) + 1}"
+                file_id = f"file-{next(self._file_ids)}"
                 self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
                 batch[kind] = file_id
         batch["counts"] = {"total": len(lines), "completed": len(good), "failed": len(bad)}
