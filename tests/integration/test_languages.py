@@ -203,6 +203,21 @@ def _listener() -> tuple[socket.socket, list[int]]:
     return server, accepted
 
 
+def hostile_processes() -> set[int]:
+    """The sandbox user's processes that a hostile program here could have left: the compiled programs (`main`)
+    and what the scripts start (`sleep`). Other sandbox processes on the machine (another test run's workers)
+    are not counted: they are not this test's to find."""
+    import psutil
+
+    found = set()
+    for process in psutil.process_iter(["uids", "name", "status"]):
+        info = process.info
+        if (info["uids"] and info["uids"].real == 65534 and info["name"] in ("main", "sleep")
+                and info["status"] != psutil.STATUS_ZOMBIE):  # fmt: skip
+            found.add(process.pid)
+    return found
+
+
 HOSTILE_C = {
     "fork bomb": "#include <unistd.h>\nint main(void) { for (;;) fork(); }",
     "write outside": '#include <stdio.h>\nint main(void) { FILE* f = fopen("TARGET", "w"); if (f) { fputs("x", f); '
@@ -225,14 +240,13 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     """A C program ignores every Python guard: only the kernel's limits and namespaces hold it. The host is
     checked afterwards: the file was not written, no connection was accepted, no process of the sandbox's
     user is left, the parent (the worker) survived or was replaced, and the next job runs."""
-    import psutil
 
     c = available("c")
     os.environ["CODEUF_TEST_SECRET"] = "s3cret"  # the workers start with a clean environment
     target = tmp_path / "written-by-the-sandbox"
     server, accepted = _listener()
     port = server.getsockname()[1]
-    before = {p.pid for p in psutil.process_iter() if p.uids().real == 65534}
+    before = hostile_processes()
     outcomes = {}
     try:
         with SandboxPool(1, Limits(memory_bytes=256 * 1024**2)) as hostile_pool:
@@ -252,16 +266,13 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     assert outcomes["flood"].status == "flood"
     assert outcomes["memory bomb"].status == "error" and outcomes["memory bomb"].exit_code == 3
     deadline = time.monotonic() + 10
-    while (
-        left := {p.pid for p in psutil.process_iter() if p.uids().real == 65534} - before
-    ) and time.monotonic() < deadline:
+    while (left := hostile_processes() - before) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left, "processes outlived their job"
 
 
 @pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash"])
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
-    import psutil
 
     language = available(name)
     target = tmp_path / "x"
@@ -274,15 +285,13 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "ruby": f'Process.detach(spawn("sleep 100")); File.write("{target}", "x")',
         "bash": f"(setsid sleep 100 &) ; echo x > {target}",
     }[name]  # fmt: skip
-    before = {p.pid for p in psutil.process_iter() if p.uids().real == 65534}
+    before = hostile_processes()
     with SandboxPool(1) as single:
         result = single.run_program(language.program(code, time_limit=5))
     assert result.build in ("none", "built"), result.build_log
     assert not target.exists()
     deadline = time.monotonic() + 10
-    while (
-        left := {p.pid for p in psutil.process_iter() if p.uids().real == 65534} - before
-    ) and time.monotonic() < deadline:
+    while (left := hostile_processes() - before) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left
 
