@@ -32,14 +32,19 @@ def find_typescript(tool: str) -> str | None:
         return shutil.which(tool)
     candidates = [os.environ.get("CODEUF_TYPESCRIPT", ""),
                   os.path.join(sys.prefix, "lib", "codeuf-node", "node_modules", "typescript")]  # fmt: skip
+    found = next((c for c in candidates if c and os.path.isfile(os.path.join(c, "package.json"))), None)
     npm = shutil.which("npm")
-    if npm:
+    if found is None and npm:  # asking npm costs a Node start: only where the usual places have none
         try:
             root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=20).stdout.strip()
-            candidates.append(os.path.join(root, "typescript"))
         except (OSError, subprocess.SubprocessError):
-            pass
-    return next((c for c in candidates if c and os.path.isfile(os.path.join(c, "package.json"))), None)
+            return None
+        found = (
+            os.path.join(root, "typescript")
+            if os.path.isfile(os.path.join(root, "typescript", "package.json"))
+            else None
+        )
+    return found
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
