@@ -142,6 +142,14 @@ def llm_batch(
     replicas: Annotated[
         int, typer.Option(min=1, help="With --executor ray: actors serving an in-process model (llamacpp:, hf:).")
     ] = 1,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Sequences an in-process llama.cpp model decodes together "
+            "(default: CODEUF_LLAMACPP_PARALLEL or 8; 1: one request at a time).",
+        ),
+    ] = None,
     batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
@@ -165,6 +173,7 @@ def llm_batch(
                 prices=prices,
                 progress=progress,
                 replicas=replicas,
+                parallel=parallel,
                 batch_api=batch_api,
             )
         )

@@ -41,6 +41,12 @@ class PoolModel(BaseModel):
         1, ge=1, description="On a Ray executor: actors serving an in-process model (llamacpp:, hf:)."
     )
     cpus_per_replica: float = Field(1.0, gt=0, description="CPUs each replica takes on the cluster.")
+    parallel: int | None = Field(
+        None,
+        ge=1,
+        description="Sequences an in-process llama.cpp model decodes together (continuous batching); "
+        "default: CODEUF_LLAMACPP_PARALLEL or 8; 1 decodes one request at a time.",
+    )
     gpus_per_replica: float = Field(0.0, ge=0, description="GPUs each replica takes on the cluster.")
     batch_api: bool = Field(False, description="Send this model's requests through its provider's batch API.")
 

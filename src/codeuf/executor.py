@@ -235,16 +235,19 @@ def sandbox_pool(workers: int | None = None, limits: Any = None) -> Any:
 # ----------------------------------------------------------------------------- in-process models
 
 
-def build_backend(spec: str, timeout: float | None = None,
-                  replicas: tuple[int, float, float] = (1, 1.0, 0.0)) -> Backend:  # fmt: skip
+def build_backend(spec: str, timeout: float | None = None, replicas: tuple[int, float, float] = (1, 1.0, 0.0),
+                  parallel: int | None = None) -> Backend:  # fmt: skip
     """The backend of a spec under the current executor: on Ray, an in-process model is served by Ray actors
-    (replicas, CPUs and GPUs each); everything else is built here as usual."""
+    (replicas, CPUs and GPUs each); everything else is built here as usual. `parallel`: the sequences a model
+    that batches them (`Backend.batches_sequences`) decodes together, where not its default."""
     from codeuf.llm.base import backend_class, load_backend
     from codeuf.llm.spec import parse_spec
 
-    if current().ray and backend_class(spec).in_process:
-        return RayModelBackend(parse_spec(spec), *replicas)
-    return load_backend(spec, timeout=timeout)
+    cls = backend_class(spec)
+    options = {"parallel": parallel} if parallel is not None and cls.batches_sequences else {}
+    if current().ray and cls.in_process:
+        return RayModelBackend(parse_spec(spec), *replicas, **options)
+    return load_backend(spec, timeout=timeout, **options)
 
 
 class ModelActor:
@@ -278,8 +281,8 @@ class ModelActor:
 
 class RayModelBackend(Backend):
     """An in-process model served by `replicas` Ray actors; the runner keeps up to that many requests in
-    flight, each on a free replica. Its cache identity is the model's own, so results cached with or without
-    Ray are the same entries."""
+    flight (times the sequences each replica decodes together), each on a replica with a free slot. Its cache
+    identity is the model's own, so results cached with or without Ray are the same entries."""
 
     name = "ray"
     in_process = False
@@ -288,10 +291,14 @@ class RayModelBackend(Backend):
                  **options: Any) -> None:  # fmt: skip
         super().__init__(spec)
         ray = _ray()
-        remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=RETRIES)(ModelActor)
+        from codeuf.llm.base import backend_class
+
+        per_actor = backend_class(spec).sequences(options.get("parallel"))  # decoded together in one replica
+        remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=RETRIES,
+                            max_concurrency=per_actor)(ModelActor)  # fmt: skip
         threads = max(1, int(cpus))
         self.actors = [remote.remote(str(spec), options, threads) for _ in range(replicas)]
-        self.max_concurrency = replicas
+        self.max_concurrency, self._per_actor = replicas * per_actor, per_actor
         described = ray.get([a.describe.remote() for a in self.actors])[0]
         self._identity = described.pop("identity")
         for flag, value in described.items():
@@ -306,7 +313,7 @@ class RayModelBackend(Backend):
         ray = _ray()
         if self._free is None:  # bound to the running event loop
             self._free = asyncio.Queue()
-            for actor in self.actors:
+            for actor in self.actors * self._per_actor:
                 self._free.put_nowait(actor)
         actor = await self._free.get()
         try:

@@ -64,6 +64,7 @@ class BatchOptions(BaseModel):
     prices: Path | None = None
     progress: bool | None = None
     replicas: int = Field(1, ge=1, description="On a Ray executor: actors serving an in-process model.")
+    parallel: int | None = Field(None, ge=1, description="Sequences an in-process llama.cpp model decodes together.")
     batch_api: bool = Field(False, description="Through the provider's batch API (journal beside the output).")
 
 
@@ -90,7 +91,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     cache_path = options.cache or default_cache_path()
     if options.use_cache:
         check_output_file(cache_path, "--cache")
-    backend = build_backend(options.model, options.timeout, (options.replicas, 1.0, 0.0))
+    backend = build_backend(options.model, options.timeout, (options.replicas, 1.0, 0.0), parallel=options.parallel)
     with exclusive(options.out_path.with_name(options.out_path.name + ".lock"), f"output {options.out_path}"):
         return _run_locked(options, items, prices, backend, cache_path, started)
 

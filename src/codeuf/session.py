@@ -55,6 +55,8 @@ class StageSession:
         """Provider batch APIs: for every batch-capable backend, or those of `batch_specs` (codeuf.llm.batchapi)."""
         self.replicas: dict[str, tuple[int, float, float]] = {}
         """Per in-process spec: (replicas, CPUs and GPUs each) on a Ray executor."""
+        self.parallel: dict[str, int] = {}
+        """Per in-process spec: the sequences it decodes together, where a pool entry says."""
         self._backends: dict[str, Backend] = {}
         self.stages: dict[str, dict[str, Any]] = {}
         self.health: dict[str, Any] = {}
@@ -69,6 +71,8 @@ class StageSession:
         for entry in config.pool.values():  # pool entries that share a spec share its replicas: the most asked
             replicas = (entry.replicas, entry.cpus_per_replica, entry.gpus_per_replica)
             session.replicas[entry.spec] = max(session.replicas.get(entry.spec, replicas), replicas)
+            if entry.parallel is not None:
+                session.parallel[entry.spec] = max(session.parallel.get(entry.spec, 1), entry.parallel)
         flagged = [e.spec for e in config.pool.values() if e.batch_api] + [j.spec for j in config.judges if j.batch_api]
         session.batch, session.batch_specs = batch_plan(
             Path(config.out),
@@ -86,7 +90,8 @@ class StageSession:
         if spec not in self._backends:
             from codeuf.executor import build_backend
 
-            self._backends[spec] = build_backend(spec, self.timeout, self.replicas.get(spec, (1, 1.0, 0.0)))
+            replicas = self.replicas.get(spec, (1, 1.0, 0.0))
+            self._backends[spec] = build_backend(spec, self.timeout, replicas, parallel=self.parallel.get(spec))
         return self._backends[spec]
 
     def run(

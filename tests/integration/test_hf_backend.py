@@ -66,3 +66,45 @@ def test_a_model_that_cannot_be_loaded_is_one_line(model: str, expected: str, tm
     assert done.returncode == 1
     assert done.stderr.startswith(expected) and done.stderr.count("\n") == 1, done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_concurrent_greedy_requests_share_one_padded_generate(hf_backend) -> None:
+    """Prompts of different lengths, stops and max_tokens, asked at once: one `generate` call answers them, and
+    each answer is the one it gets alone, up to near-ties that floating-point rounding in a padded batch can
+    tip (NEAR_TIE, as in the llama.cpp test)."""
+    import asyncio
+
+    from tests.integration.test_batched_decoding import NEAR_TIE
+
+    requests = [
+        LLMRequest(prompt="def fibonacci(n):\n", max_tokens=16, logprobs=20),
+        LLMRequest(prompt="# Reverse a string in Python, then print it\n", max_tokens=10, logprobs=20, stop=["\n"]),
+        LLMRequest(prompt="SELECT", max_tokens=12, logprobs=20),
+    ]
+    alone = [hf_backend.generate_sync(r) for r in requests]
+    calls = []
+    generate = hf_backend.model.generate
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["input_ids"].shape[0])
+        return generate(*args, **kwargs)
+
+    hf_backend.model.generate = counted
+    try:
+
+        async def together() -> list:
+            return await asyncio.gather(*(hf_backend.generate(r) for r in requests))
+
+        joint = asyncio.run(together())
+    finally:
+        del hf_backend.model.generate
+    assert len(calls) < len(requests) and max(calls) > 1  # batched
+    for single, shared, request in zip(alone, joint, requests, strict=True):
+        assert shared.usage.completion_tokens <= request.max_tokens
+        mine, theirs = [s.token for s in single.logprobs], [s.token for s in shared.logprobs]
+        if mine == theirs:
+            assert shared.text == single.text and shared.finish_reason == single.finish_reason
+            continue
+        part = next(i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b)
+        step = single.logprobs[part]
+        assert theirs[part] in step.top and step.logprob - step.top[theirs[part]] < NEAR_TIE

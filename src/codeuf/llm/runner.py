@@ -247,7 +247,8 @@ class Runner:
         return hit.model_copy(update={"cached": True}) if hit else None
 
     def _semaphore(self, backend: Backend) -> asyncio.Semaphore:
-        slots = 1 if backend.in_process else max(1, min(self.config.concurrency, backend.max_concurrency or 10**9))
+        limit = backend.max_concurrency or (1 if backend.in_process else 10**9)  # in process: what it decodes at once
+        slots = max(1, min(self.config.concurrency, limit))
         return self._semaphores.setdefault(id(backend), asyncio.Semaphore(slots))
 
     async def _call(self, backend: Backend, request: LLMRequest) -> LLMResult:
