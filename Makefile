@@ -85,6 +85,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sandbox_isolation.py
 	$(BIN)/python benchmarks/languages.py
 	$(BIN)/python benchmarks/viewer.py
+	$(BIN)/python benchmarks/batched_decoding.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -289,7 +289,7 @@ def default_config() -> RunConfig:
         },
         judges=load_judges("embedded"),
         out=Path("runs/demo"),
-        concurrency=4,
+        concurrency=8,
     )
 
 
