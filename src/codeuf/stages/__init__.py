@@ -1,6 +1,7 @@
-"""The stages of dataset construction: instructions -> generate -> annotate -> binarize.
+"""The stages of dataset construction: instructions -> tests -> generate -> execute -> annotate -> binarize.
 
-Each stage is a plain function over records; `codeuf.stages.pipeline.run_pipeline` chains them.
+Each stage is a plain function over records; `codeuf.stages.pipeline.run_pipeline` chains them. `tests`
+(codeuf.stages.synthesize) and `execute` run only where instructions have, or get, tests.
 """
 
 from codeuf.stages.annotate import annotate_responses
