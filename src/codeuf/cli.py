@@ -597,6 +597,43 @@ def languages_command() -> None:
                    f"{state}")  # fmt: skip
 
 
+@app.command("serve")
+def serve_command(
+    model: Annotated[str, typer.Argument(help="A GGUF file, or 'default' for the embedded Gemma 3 270M.")] = "default",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    alias: Annotated[
+        str | None,
+        typer.Option(help="The model's name in requests [default: gemma for the embedded model, else its stem]."),
+    ] = None,
+    n_ctx: Annotated[int, typer.Option("--n-ctx", min=1, help="Context length.")] = 8192,
+    chat_format: Annotated[
+        str | None,
+        typer.Option(
+            help="llama-cpp-python's chat format [default: gemma for the embedded model, whose GGUF has no "
+            "chat template; else the GGUF's own template]."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the server's command instead of running it.")] = (
+        False
+    ),
+) -> None:
+    """Serve a GGUF (the embedded model by default) behind an OpenAI-compatible API: llama-cpp-python's server,
+    with the model's path and chat format filled in. Point any codeuf command at it with the spec it prints."""
+    import os
+    import shlex
+
+    from codeuf.llm.llamacpp import server_command
+
+    command, alias = server_command(model, host=host, port=port, alias=alias, n_ctx=n_ctx, chat_format=chat_format)
+    if dry_run:
+        typer.echo(shlex.join(command))
+        return
+    typer.echo(f"serving {model} at http://{host}:{port}/v1; its spec: openai:{alias}@http://{host}:{port}/v1",
+               err=True)  # fmt: skip
+    os.execv(command[0], command)
+
+
 @app.command("humaneval")
 def humaneval(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to generate with.")] = None,

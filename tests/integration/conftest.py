@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import CODEUF, cli_env
 from tests.fakeserver import FakeServer
 
 
@@ -38,16 +38,14 @@ def embedded(gguf_path: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m llama_cpp.server` serving the embedded model on 127.0.0.1; yields its /v1 URL."""
+    """`codeuf serve` (llama-cpp-python's server, the embedded model's path and Gemma's chat format filled in)
+    on 127.0.0.1; yields its /v1 URL."""
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     log = log_path.open("wb")  # a pipe nobody reads would fill up and stall the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf_path, "--model_alias", "gemma",
-         "--chat_format", "gemma", "--n_ctx", "4096", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = subprocess.Popen([*CODEUF, "serve", "--n-ctx", "4096", "--port", str(port)], stdout=log,
+                            stderr=subprocess.STDOUT, env=cli_env())  # fmt: skip
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:

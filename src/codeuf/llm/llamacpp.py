@@ -79,6 +79,27 @@ def resolve_model(name: str) -> tuple[Path, str]:
     return path.resolve(), f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def server_command(model: str, *, host: str, port: int, alias: str | None, n_ctx: int,
+                   chat_format: str | None) -> tuple[list[str], str]:  # fmt: skip
+    """The command that serves a GGUF (or the embedded model) with llama-cpp-python's OpenAI-compatible server,
+    and the model's name in requests. The embedded model's GGUF has no chat template: Gemma's format is named."""
+    import sys
+
+    try:
+        import llama_cpp.server.app  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("llama-cpp-python[server]", "server") from exc
+    path, _ = resolve_model(model)
+    embedded = model == "default"
+    alias = alias or ("gemma" if embedded else path.stem)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", alias,
+               "--n_ctx", str(n_ctx), "--host", host, "--port", str(port)]  # fmt: skip
+    chat_format = chat_format or ("gemma" if embedded else None)
+    if chat_format:
+        command += ["--chat_format", chat_format]
+    return command, alias
+
+
 def _has_amx() -> bool:
     """This llama.cpp build runs AMX kernels (a -march=native build on a CPU that has AMX)."""
     return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
