@@ -254,15 +254,10 @@ class ModelActor:
     """A Ray actor that loads one in-process model (llamacpp:, hf:) once and answers its requests."""
 
     def __init__(self, spec: str, options: dict[str, Any], threads: int) -> None:
-        from codeuf.llm.base import load_backend
+        from codeuf.llm.base import backend_class, load_backend
 
         os.environ["OMP_NUM_THREADS"] = str(threads)  # its CPUs, not the node's: replicas share the node
-        if spec.startswith("llamacpp:"):
-            options = {"n_threads": threads, **options}
-        elif spec.startswith("hf:"):
-            import torch
-
-            torch.set_num_threads(threads)
+        options = {**backend_class(spec).thread_options(threads), **options}
         self.backend = load_backend(spec, **options)
 
     def describe(self) -> dict[str, Any]:

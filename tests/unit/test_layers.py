@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "codeuf"
 RANK = {
     # plumbing that knows nothing of the rest
-    "codeuf": 0, "errors": 0, "secrets": 0, "stats": 0, "svg": 0,
+    "codeuf": 0, "errors": 0, "secrets": 0, "stats": 0, "svg": 0, "plugins": 0,
     "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1, "hub": 1,
     "_sandbox_worker": 2, "manifest": 2, "llm": 2,
     "data": 3, "settings": 3, "executor": 3,

@@ -111,6 +111,12 @@ class Backend(ABC):
         self.spec = spec
 
     @classmethod
+    def thread_options(cls, threads: int) -> dict[str, Any]:
+        """Options that keep an in-process model to `threads` CPU threads (a Ray replica's share of a node); a
+        backend may also set process-wide thread settings here."""
+        return {}
+
+    @classmethod
     def sequences(cls, parallel: int | None) -> int:
         """Requests one instance answers at once given its `parallel` option (1 unless it batches sequences)."""
         return 1
@@ -156,6 +162,8 @@ def load_backend(spec: ModelSpec | str, *, timeout: float | None = None, **optio
     if isinstance(spec, str):
         spec = parse_spec(spec)
     cls = backend_class(spec)
-    if timeout is not None and not cls.in_process:
-        options["timeout"] = timeout
+    import inspect
+
+    if timeout is not None and not cls.in_process and "timeout" in inspect.signature(cls.__init__).parameters:
+        options["timeout"] = timeout  # a backend that takes no timeout (a plugin's, say) is not given one
     return cls(spec, **options)

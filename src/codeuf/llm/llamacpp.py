@@ -294,6 +294,10 @@ class LlamaCppBackend(Backend):
     def sequences(cls, parallel: int | None) -> int:
         return max(1, parallel if parallel is not None else default_parallel())
 
+    @classmethod
+    def thread_options(cls, threads: int) -> dict[str, Any]:
+        return {"n_threads": threads}
+
     def _choose_format(self, name: str | None) -> PromptFormat | _GgufTemplate | None:
         if name is not None:
             return get_format(name)

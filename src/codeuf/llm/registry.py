@@ -1,9 +1,12 @@
-"""The backends, one entry each: a new backend is its module plus one line here. Nothing is imported until a
-spec names the backend (codeuf.llm.base.load_backend), so `codeuf --help` loads no SDK."""
+"""The backends, one entry each: a new backend is its module plus one line here, or, from another package, an
+entry point in the group `codeuf.backends` (codeuf.plugins). Nothing is imported until a spec names the backend
+(codeuf.llm.base.load_backend), so `codeuf --help` loads no SDK."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from codeuf.plugins import GROUPS, Registry
 
 
 class BackendEntry(NamedTuple):
@@ -17,9 +20,20 @@ class BackendEntry(NamedTuple):
     """Its specs may name servers after '@' (MODEL@URL[,URL...])."""
 
 
-BACKENDS: dict[str, BackendEntry] = {
+BUILTIN: dict[str, BackendEntry] = {
     "llamacpp": BackendEntry("codeuf.llm.llamacpp", "LlamaCppBackend", "llama-cpp-python", "llamacpp", False),
     "openai": BackendEntry("codeuf.llm.openai", "OpenAIBackend", "aiohttp", "openai", True),
     "anthropic": BackendEntry("codeuf.llm.anthropic", "AnthropicBackend", "anthropic", "anthropic", True),
     "hf": BackendEntry("codeuf.llm.transformers", "TransformersBackend", "transformers", "hf", False),
 }
+
+
+def _plugin(point: Any) -> BackendEntry:
+    """A backend another package declares: its class is imported now (to read whether its specs take URLs,
+    `takes_urls`), so that a spec naming it is checked like a built-in one."""
+    cls = point.load()
+    package = point.dist.name if point.dist is not None else point.module
+    return BackendEntry(point.module, point.attr, package, "", bool(getattr(cls, "takes_urls", False)))
+
+
+BACKENDS: Registry[BackendEntry] = Registry(GROUPS["backends"], BUILTIN, _plugin)

@@ -85,6 +85,11 @@ class TransformersBackend(Backend):
     def sequences(cls, parallel: int | None) -> int:
         return max(1, parallel if parallel is not None else 8)
 
+    @classmethod
+    def thread_options(cls, threads: int) -> dict[str, Any]:
+        torch.set_num_threads(threads)
+        return {}
+
     def __init__(self, spec: ModelSpec, *, prompt_format: str | None = None, device: str | None = None,
                  parallel: int | None = None) -> None:  # fmt: skip
         """`parallel`: the greedy requests answered in one padded batch (default 8; 1: one at a time)."""

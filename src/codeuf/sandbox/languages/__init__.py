@@ -1,4 +1,6 @@
-"""The languages codeuf runs: one module each (see base.Language for what a module says), one line each here.
+"""The languages codeuf runs: one module each (see base.Language for what a module says), one line each here;
+another package adds one with an entry point in the group `codeuf.languages` (codeuf.plugins) naming its
+`Language`.
 
 `blocks` finds a response's fenced code blocks and the language of each: the fence label, or for an unlabelled
 block a careful guess (the language with the most markers, and at least two of them, and no tie). `code_in`
@@ -11,10 +13,11 @@ import functools
 import os
 import re
 
+from codeuf.plugins import GROUPS, Registry
 from codeuf.sandbox.languages import bash, c, cpp, go, java, javascript, php, python, ruby, rust, sql, typescript
 from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, report_lines
 
-REGISTRY: dict[str, Language] = {
+BUILTIN: dict[str, Language] = {
     "python": python.LANGUAGE,
     "javascript": javascript.LANGUAGE,
     "typescript": typescript.LANGUAGE,
@@ -28,6 +31,16 @@ REGISTRY: dict[str, Language] = {
     "bash": bash.LANGUAGE,
     "sql": sql.LANGUAGE,
 }
+
+
+def _plugin(point: object) -> Language:
+    language = point.load()  # type: ignore[attr-defined]
+    if not isinstance(language, Language):
+        raise TypeError(f"{point.value} is not a codeuf Language")  # type: ignore[attr-defined]
+    return language
+
+
+REGISTRY: Registry[Language] = Registry(GROUPS["languages"], BUILTIN, _plugin)
 
 ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "golang": "go", "rs": "rust", "sh": "bash",
            "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby"}  # fmt: skip
