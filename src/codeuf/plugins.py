@@ -1,5 +1,6 @@
-"""Extension points open to other packages: a package adds a backend, a judging method or a language by
-declaring a Python entry point, and codeuf finds it through the same registry as its built-ins.
+"""Extension points open to other packages: a package adds a backend, a judging method, a language, a
+benchmark task or a training algorithm by declaring a Python entry point, and codeuf finds it through the same
+registry as its built-ins.
 
     [project.entry-points."codeuf.backends"]
     echo = "my_package.backend:EchoBackend"     # a codeuf.llm.base.Backend subclass: specs `echo:MODEL`
@@ -7,6 +8,10 @@ declaring a Python entry point, and codeuf finds it through the same registry as
     fixed = "my_package.judging:FixedMethod"     # a codeuf.judging.methods.JudgingMethod subclass: `method: fixed`
     [project.entry-points."codeuf.languages"]
     dash = "my_package.dash:LANGUAGE"            # a codeuf.sandbox.languages.Language
+    [project.entry-points."codeuf.tasks"]
+    hello = "my_package.tasks:HelloTask"         # a codeuf.bench.tasks.base.BenchTask subclass: --dataset hello
+    [project.entry-points."codeuf.algorithms"]
+    dpo-hinge = "my_package.train:DPO_HINGE"     # a codeuf.train.algorithms.Algorithm: codeuf train dpo-hinge
 
 A registry is the built-ins (the modules' own tables) and then the entry points of its group, read once, when
 it is first looked at: `codeuf --help` reads none. A built-in name is never replaced by a plugin, and a plugin
@@ -23,7 +28,8 @@ from typing import Any, TypeVar
 
 V = TypeVar("V")
 
-GROUPS = {"backends": "codeuf.backends", "judging_methods": "codeuf.judging_methods", "languages": "codeuf.languages"}
+GROUPS = {"backends": "codeuf.backends", "judging_methods": "codeuf.judging_methods", "languages": "codeuf.languages",
+          "tasks": "codeuf.tasks", "algorithms": "codeuf.algorithms"}  # fmt: skip
 
 
 def entry_points(group: str) -> list[Any]:

@@ -70,3 +70,20 @@ def test_a_plugin_language_is_listed_and_recognised(plugin_env: dict[str, str], 
     code = "from codeuf.sandbox.languages import blocks; print(blocks('```dash\\necho hi\\n```')[0][0].name)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=plugin_env, timeout=60)
     assert found.stdout.strip() == "dash", found.stderr
+
+
+def test_a_plugin_task_is_evaluated_in_the_sandbox(plugin_env: dict[str, str], tmp_path: Path) -> None:
+    samples = tmp_path / "samples.jsonl"
+    rows = [{"task_id": "hello/0", "solution": 'print("hello")'}, {"task_id": "hello/0", "solution": 'print("bye")'}]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = codeuf(plugin_env, "humaneval", "--dataset", "hello", "--samples", str(samples), "--out",
+                    str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["dataset"] == "hello" and summary["base"]["pass@1"] == 0.5  # one right program of two
+
+
+def test_a_plugin_algorithm_is_a_train_command(plugin_env: dict[str, str], tmp_path: Path) -> None:
+    listed = codeuf(plugin_env, "train", "--help", cwd=tmp_path)
+    assert listed.returncode == 0 and "dpo-hinge" in listed.stdout and "DPO with the hinge loss" in listed.stdout
+    assert "dpo-hinge" not in codeuf(cli_env(), "train", "--help", cwd=tmp_path).stdout

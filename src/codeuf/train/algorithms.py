@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from codeuf.plugins import GROUPS, Registry
+
 
 @dataclass(frozen=True)
 class Algorithm:
@@ -23,7 +25,7 @@ class Algorithm:
     """Settings that make this algorithm out of a shared trainer (SimPO is CPO's trainer with loss_type simpo)."""
 
 
-ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
+BUILTIN: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("sft", "trl:SFTTrainer", "trl:SFTConfig", "completion", "supervised fine-tuning on the completions"),
     Algorithm("dpo", "trl:DPOTrainer", "trl:DPOConfig", "pairs",
               "Direct Preference Optimization (loss_type: sigmoid, ipo, hinge, robust, ...)"),
@@ -37,6 +39,17 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
               "SimPO: length-normalised and reference-free (CPO's trainer, loss_type simpo, cpo_alpha 0)",
               {"loss_type": "simpo", "cpo_alpha": 0.0}),
 )}  # fmt: skip
+
+
+def _plugin(point: Any) -> Algorithm:
+    algorithm = point.load()
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(f"{point.value} is not a codeuf Algorithm")
+    return algorithm
+
+
+ALGORITHMS = Registry(GROUPS["algorithms"], BUILTIN, _plugin)
+"""The built-ins, then the algorithms other packages declare as entry points in `codeuf.algorithms`."""
 
 
 def get_algorithm(name: str) -> Algorithm:

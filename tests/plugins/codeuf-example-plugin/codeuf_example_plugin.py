@@ -3,18 +3,22 @@
 - `EchoBackend`: specs `echo:NAME` answer every request with "echo: " and the last user message (or the prompt);
 - `FixedMethod`: a judging method (`method: fixed` in a judge file) that rates every response the middle of the
   task's scale, whatever the judge said: a placeholder for a real reading rule;
-- `DASH`: the Debian Almquist shell as a language (fences `dash`), run like Bash.
+- `DASH`: the Debian Almquist shell as a language (fences `dash`), run like Bash;
+- `HelloTask`: a benchmark of one stdin/stdout problem (`codeuf humaneval --dataset hello`);
+- `DPO_HINGE`: DPO with the hinge loss as an algorithm of its own (`codeuf train dpo-hinge`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from codeuf.bench.tasks.stdio import StdioProblem, StdioTask
 from codeuf.judging.methods import JudgingMethod
 from codeuf.judging.verdict import Verdict
 from codeuf.llm.base import Backend
 from codeuf.llm.types import LLMRequest, LLMResult
 from codeuf.sandbox.languages.base import Language
+from codeuf.train.algorithms import Algorithm
 
 
 class EchoBackend(Backend):
@@ -38,3 +42,17 @@ DASH = Language(
     name="dash", title="Dash", fences=("dash",), tools=("dash",), install="apt-get install dash",
     source="main.sh", markers=(r"^#!\s*/bin/dash",), run=lambda tools, source: [tools["dash"], source],
 )  # fmt: skip
+
+
+class HelloTask(StdioTask):
+    name = "hello"
+
+    def load(self, data: Any) -> tuple[list[Any], Any]:
+        from pathlib import Path
+
+        problem = StdioProblem("hello/0", "Write a program that prints hello.", [("", "hello\n")], 'print("hello")')
+        return [problem], Path(__file__)
+
+
+DPO_HINGE = Algorithm("dpo-hinge", "trl:DPOTrainer", "trl:DPOConfig", "pairs", "DPO with the hinge loss",
+                      {"loss_type": "hinge"})  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from typing import Any
 
 from codeuf.bench.tasks.base import BenchTask
 from codeuf.errors import InputError
@@ -14,7 +15,10 @@ from codeuf.errors import InputError
 
 @cache
 def all_tasks() -> dict[str, type[BenchTask]]:
-    """Every task class of the modules in this folder, by name (imported when first asked for)."""
+    """Every task class of the modules in this folder, by name (imported when first asked for), then those other
+    packages declare as entry points in the group `codeuf.tasks` (codeuf.plugins)."""
+    from codeuf.plugins import GROUPS, Registry
+
     found: dict[str, type[BenchTask]] = {}
     for module in pkgutil.iter_modules(__path__):
         if module.name == "base":
@@ -22,7 +26,14 @@ def all_tasks() -> dict[str, type[BenchTask]]:
         for value in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
             if isinstance(value, type) and issubclass(value, BenchTask) and getattr(value, "name", None):
                 found[value.name] = value
-    return dict(sorted(found.items()))
+    return dict(Registry(GROUPS["tasks"], dict(sorted(found.items())), _plugin))
+
+
+def _plugin(point: Any) -> type[BenchTask]:
+    task = point.load()
+    if not (isinstance(task, type) and issubclass(task, BenchTask)):
+        raise TypeError(f"{point.value} is not a codeuf BenchTask")
+    return task  # type: ignore[no-any-return]
 
 
 def get_task(name: str) -> BenchTask:
