@@ -25,7 +25,6 @@ import atexit
 import concurrent.futures
 import contextlib
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -263,13 +262,3 @@ def _close_all() -> None:
     while its context is freed would crash the exit (an interrupted run, say)."""
     for engine in list(_ENGINES):
         engine.close()
-
-
-def wait_idle(engine: Engine, timeout: float = 10.0) -> bool:
-    """True once the engine holds no request (tests: a cancelled run leaves no sequence behind)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if engine.in_flight == 0:
-            return True
-        time.sleep(0.01)
-    return engine.in_flight == 0
