@@ -182,9 +182,16 @@ def llm_batch(
             raise CallsFailedError(failures)
 
 
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config [default: the demo's].")]
+
+
 @app.command("run")
 def run(
-    config: Annotated[Path | None, typer.Argument(help="YAML run config [default: the embedded offline demo].")] = None,
+    config_arg: Annotated[
+        Path | None,
+        typer.Argument(metavar="CONFIG", help="YAML run config, as --config [default: the embedded offline demo]."),
+    ] = None,
+    config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")] = None,
     n: Annotated[int | None, typer.Option(min=1, help="Instructions to keep (overrides the config).")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight per backend.")] = None,
@@ -200,6 +207,9 @@ def run(
     strict: StrictOpt = False,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
+    if config_arg is not None and config is not None:
+        raise typer.BadParameter("give the config once: as --config or as the argument", param_hint="--config")
+    config = config or config_arg
     push_to_hub = _push_target(push_to_hub, private)
     with _executing(executor):
         from codeuf.data.save import push_to_hub as push
@@ -223,7 +233,6 @@ def run(
             typer.echo(f"pushed: {push_to_hub}, {push_to_hub}_binarized")
 
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config [default: the demo's].")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run folder (overrides the config).")]
 PushOpt = Annotated[str | None, typer.Option("--push-to-hub", help="Also upload the dataset to this hub repo.")]
 InputOpt = Annotated[
@@ -634,6 +643,23 @@ def serve_command(
     os.execv(command[0], command)
 
 
+@app.command("init")
+def init_command(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("codeuf.yaml"),
+    source: Annotated[
+        str, typer.Option(help="Instructions: a .jsonl/.json/.parquet file, a dataset folder or a hub id.")
+    ] = "builtin:tasks",
+    server: Annotated[str, typer.Option(help="An OpenAI-compatible server's base URL.")] = "http://127.0.0.1:8000/v1",
+    model: Annotated[str, typer.Option(help="The model's name on that server.")] = "gemma",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a complete, commented run config for your own instructions and server, ready for `codeuf run`."""
+    from codeuf.config import write_starter_config
+
+    write_starter_config(path, source=source, server=server, model=model, force=force)
+    typer.echo(f"wrote {path}: edit it, then `codeuf run --config {path}` (serve a model first: `codeuf serve`)")
+
+
 @app.command("humaneval")
 def humaneval(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to generate with.")] = None,
@@ -695,6 +721,10 @@ RecipeOpt = Annotated[
                  + ", ".join(_SHIPPED_RECIPES) + "."),
 ]  # fmt: skip
 _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
+TrainHelpOpt = Annotated[
+    bool,
+    typer.Option("--help", is_eager=True, help="Show this message and every setting (TRL's and codeuf's), and exit."),
+]
 
 
 def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
@@ -722,11 +752,17 @@ def _train(kind: str, recipe: str | None, ctx: typer.Context) -> None:
 def _train_command(name: str, summary: str) -> None:
     """`codeuf train NAME`, from the table of algorithms."""
 
-    def command(ctx: typer.Context, recipe: RecipeOpt = None) -> None:
+    def command(ctx: typer.Context, recipe: RecipeOpt = None, help_: TrainHelpOpt = False) -> None:
+        if help_:  # the usual help, then every setting (TRL's and codeuf's), which needs trl to list
+            typer.echo(ctx.get_help())
+            from codeuf.train.recipe import settings_help
+
+            typer.echo("\n" + settings_help(name))
+            raise typer.Exit()
         _train(name, recipe, ctx)
 
-    command.__doc__ = f"{summary} (TRL); any setting can follow as --name value."
-    train_app.command(name, context_settings=_OVERRIDES)(command)
+    command.__doc__ = f"{summary} (TRL); any setting can follow as --name value (all listed below)."
+    train_app.command(name, context_settings=_OVERRIDES, add_help_option=False)(command)
 
 
 def _register_train_commands() -> None:

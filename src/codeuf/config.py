@@ -377,3 +377,32 @@ def resolve_config(path: Path | None, *, force: bool = False, **overrides: Any) 
                 path=out / MANIFEST, field=differ[0],
             )  # fmt: skip
     return with_overrides(base or default_config(), **overrides), recorded
+
+
+# ----------------------------------------------------------------------------- codeuf init
+
+STARTER = Path(__file__).parent / "data" / "builtin" / "run-config.yaml"
+"""The commented run config `codeuf init` writes (docs/guide/own-data.md shows it)."""
+
+
+def write_starter_config(path: Path, *, source: str, server: str, model: str, force: bool = False) -> RunConfig:
+    """Write the commented starter config with the given source, server and model filled in; it is read back
+    as every config is before the file appears, and an existing file is replaced only with `force`."""
+    import json
+
+    from codeuf.io import atomic_file
+
+    path = Path(path)
+    if path.exists() and not force:
+        raise InputError("already exists: give --force to replace it, or another path", path=path)
+    if path.exists() and not path.is_file():
+        raise InputError("not a file", path=path)
+    # JSON strings are YAML strings: a path or URL with quotes or colons stays one value.
+    text = STARTER.read_text(encoding="utf-8").replace("__SOURCE__", json.dumps(source))
+    spec = f"openai:{model}@{server}"
+    text = text.replace('"openai:__MODEL__@__SERVER__"', json.dumps(spec))
+    with atomic_file(path) as draft:  # read back as any config is read, before the file appears
+        draft.write_text(text, encoding="utf-8")
+        values, _lines = read_yaml_mapping(draft)
+        config = validated(RunConfig, values, _lines, path=path)
+    return config

@@ -93,3 +93,20 @@ def test_train_command_fails_fast_with_one_line(tmp_path: Path, args: list[str],
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and expected in done.stderr
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_train_help_lists_every_setting_grouped_as_trls_scripts_do() -> None:
+    from dataclasses import fields
+
+    from codeuf.train.recipe import recipe_class
+
+    out = subprocess.run([*CODEUF, "train", "dpo", "--help"], capture_output=True, text=True, env=cli_env(),
+                         check=True).stdout  # fmt: skip
+    groups = [line for line in out.splitlines() if line.endswith("):") and not line.startswith(" ")]
+    assert [g.split(" (")[0] for g in groups] == ["codeuf: the model, the adapter and the data",
+        "codeuf: defaults over TRL's", "TRL: DPOConfig", "transformers: TrainingArguments"]  # fmt: skip
+    listed = {line.split()[0][2:] for line in out.splitlines() if line.startswith("  --")}
+    settable = {f.name for f in fields(recipe_class("dpo")) if f.init}
+    assert {"beta", "loss_type", "learning_rate", "lora_r", "dataset", "max_prompt_length"} <= listed
+    assert len(settable - listed) <= 3, settable - listed  # fields HfArgumentParser does not expose, if any
+    assert "--lora_r  [an integer; default: 8]" in out and "--recipe" in out

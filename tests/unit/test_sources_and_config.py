@@ -145,3 +145,25 @@ def test_shipped_judges_load_and_bad_judge_files_are_one_line(tmp_path: Path) ->
             load_judges(bad)
     with pytest.raises(InputError, match="no shipped judge 'nope'"):
         load_judges("nope")
+
+
+def test_init_writes_a_commented_config_that_loads_with_the_given_source_and_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from codeuf.config import load_config, write_starter_config
+    from codeuf.errors import InputError
+
+    path = tmp_path / "mine.yaml"
+    source = str(tmp_path / "my data: v1.jsonl")  # a colon and a space stay one YAML string
+    written = write_starter_config(path, source=source, server="http://10.0.0.7:8001/v1", model="qwen-coder")
+    loaded = load_config(path)
+    assert loaded == written and loaded.source == source
+    assert {m.spec for m in loaded.pool.values()} == {"openai:qwen-coder@http://10.0.0.7:8001/v1"}
+    assert [j.spec for j in loaded.judges] == ["openai:qwen-coder@http://10.0.0.7:8001/v1"]
+    assert loaded.pool["code"].prefill == "```python\n" and loaded.pool["code"].stop == ["```"]
+    text = path.read_text()
+    assert text.count("\n# ") >= 10  # commented: every section says what its keys do
+    with pytest.raises(InputError, match="already exists"):
+        write_starter_config(path, source="x.jsonl", server="http://h/v1", model="m")
+    assert load_config(path).source == source  # left as it was
+    with pytest.raises(InputError, match=r"field 'pool\.chat\.spec'"):  # a bad URL is refused, and nothing written
+        write_starter_config(tmp_path / "bad.yaml", source="x.jsonl", server="not a url", model="m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml"]

@@ -232,3 +232,49 @@ def _gpu_bf16() -> bool:
 
 def load_recipe(kind: str, path: str | Path | None, overrides: list[str] | None = None) -> Any:
     return build_recipe(kind, recipe_values(kind, path, overrides), recipe_path(path) if path is not None else None)
+
+
+def settings_help(kind: str, width: int = 100) -> str:
+    """Every setting of `codeuf train KIND`, grouped as TRL's own scripts show them: codeuf's model, adapter
+    and data fields, then the algorithm's TRL config, then transformers' TrainingArguments; each with its
+    type, default and help. A recipe key and a `--name value` override are the same thing."""
+    import dataclasses
+    import inspect
+    import textwrap
+
+    from transformers import TrainingArguments
+
+    from codeuf.train.fields import ModelFields
+
+    cls = recipe_class(kind)
+    actions = _actions(kind)
+    config = next(base for base in cls.__mro__[1:] if base is not ModelFields and dataclasses.is_dataclass(base))
+    groups: dict[str, list[dataclasses.Field]] = {}
+    for field in dataclasses.fields(cls):
+        if not field.init or field.name not in actions:
+            continue
+        if field.name in {f.name for f in dataclasses.fields(ModelFields)}:
+            group = "codeuf: the model, the adapter and the data"
+        elif field.name in inspect.get_annotations(cls):
+            group = "codeuf: defaults over TRL's"
+        elif field.name in TrainingArguments.__dataclass_fields__:
+            group = "transformers: TrainingArguments"
+        else:
+            group = f"TRL: {config.__name__}"
+        groups.setdefault(group, []).append(field)
+    order = ["codeuf: the model, the adapter and the data", "codeuf: defaults over TRL's", f"TRL: {config.__name__}",
+             "transformers: TrainingArguments"]  # fmt: skip
+    out = [*textwrap.wrap(f"Settings of `codeuf train {kind}`: in a recipe (`--recipe FILE`) as `name: value`, or "
+                          "on the command line as `--name value` (`--flag` alone for true).", width), ""]  # fmt: skip
+    for group in (g for g in order if g in groups):
+        out.append(f"{group} ({len(groups[group])}):")
+        for field in groups[group]:
+            action = actions[field.name]
+            factory = field.default_factory  # type: ignore[misc]
+            default = field.default if field.default is not dataclasses.MISSING else (
+                factory() if factory is not dataclasses.MISSING else None)  # fmt: skip
+            text = " ".join(str(field.metadata.get("help") or "").split())
+            text = f"{text} [{_type_name(action)}; default: {default!r}]".strip()
+            out += textwrap.wrap(text, width, initial_indent=f"  --{field.name}  ", subsequent_indent="      ")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
