@@ -372,6 +372,10 @@ def annotate_command(
     judge: JudgeOpt = None,
     judge_config: JudgeConfigOpt = None,
     method: MethodOpt = None,
+    judge_max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=16, help="Judge's new tokens [default: the judge's].")
+    ] = None,
+    rationale_chars: RationaleOpt = None,
     orders: Annotated[int | None, typer.Option(min=1, help="Orders per judge; ratings are averaged.")] = None,
     batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
@@ -392,7 +396,7 @@ def annotate_command(
         settings, recorded = _settings(config, force, out=out, orders=orders, batch_api=batch_api or None,
                                        strict=strict or None)  # fmt: skip
         judges = resolve_judges(judge, judge_config) if judge or judge_config else settings.judges
-        judges = with_settings(judges, method=method)
+        judges = with_settings(judges, method=method, max_tokens=judge_max_tokens, rationale_chars=rationale_chars)
         settings = with_overrides(settings, judges=[j.model_dump() for j in judges])
         path, warnings = stage_annotate(settings, input, progress, recorded)
         typer.echo(f"feedback dataset: {path}")
@@ -658,6 +662,62 @@ def init_command(
 
     write_starter_config(path, source=source, server=server, model=model, force=force)
     typer.echo(f"wrote {path}: edit it, then `codeuf run --config {path}` (serve a model first: `codeuf serve`)")
+
+
+@app.command("eval")
+def eval_command(
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            "-t",
+            help="A benchmark task: humaneval+, mbpp+, humaneval, stdio (executed), codal "
+            "(judged), or one a plugin adds; an unknown name lists those installed.",
+        ),
+    ],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec to answer with.")] = None,
+    data: Annotated[str | None, typer.Option(help="A local file (or, for codal, folder) of the task's format.")] = None,
+    samples: Annotated[Path | None, typer.Option(help="Executed tasks: score these samples instead.")] = None,
+    n_samples: Annotated[int, typer.Option(min=1, help="Executed tasks: samples per problem.")] = 1,
+    temperature: Annotated[
+        float | None, typer.Option(min=0, max=2, callback=_finite, help="[default: 0 for one sample, else 0.8]")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="chat or completion [default: the task's and model's].")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="New tokens per answer [default: 512; codal 1024].")] = (
+        None
+    ),
+    limit: Annotated[int | None, typer.Option(min=1, help="Executed tasks: only the first N problems.")] = None,
+    judge: JudgeOpt = None,
+    judge_config: JudgeConfigOpt = None,
+    method: MethodOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: runs/<task>].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    concurrency: ConcurrencyOpt = 8,
+    executor: ExecutorOpt = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Evaluate a model on a benchmark task: executed ones (pass@k in the sandbox) or CODAL-Bench (answer, grade
+    against references, report). `codeuf humaneval` and `codeuf codal` are the same, under their own names."""
+    from codeuf.bench.tasks import get_task
+
+    runner = get_task(task, field="--task")
+    folder = out or Path("runs") / runner.name.replace("+", "-plus")
+    if runner.judged:
+        if samples is not None or limit is not None or n_samples != 1:
+            raise typer.BadParameter("a judged task takes no --samples, --limit or --n-samples", param_hint="--task")
+        if model is None:
+            raise typer.BadParameter("give the model to evaluate", param_hint="--model")
+        codal_answer(model, folder, bench=data, max_tokens=max_tokens or 1024, concurrency=concurrency,
+                     executor=executor, progress=progress)  # fmt: skip
+        codal_grade(folder, judge=judge, judge_config=judge_config or (None if judge else ["embedded"]),
+                    method=method, concurrency=concurrency, progress=progress)  # fmt: skip
+        codal_report([folder], out=folder / "report")
+        return
+    if judge or judge_config or method:
+        raise typer.BadParameter(f"{task} is executed, not judged: it takes no judge", param_hint="--judge")
+    humaneval(model=model, dataset=task, data=Path(data) if data else None, samples=samples, n_samples=n_samples,
+              temperature=temperature, mode=mode, max_tokens=max_tokens or 512, limit=limit, out=folder,
+              workers=workers, concurrency=concurrency, executor=executor, progress=progress)  # fmt: skip
 
 
 @app.command("humaneval")

@@ -154,3 +154,14 @@ def test_the_viewer_opens_a_graded_codal_folder(embedded_report: Path, tmp_path:
     assert dom.count('class="record"') == 10
     assert "reference (gpt-4-turbo)" in dom  # the answers graded against their references, side by side
     assert '<option value="10">10</option>' in dom  # grades are 1-10
+
+
+def test_eval_task_codal_answers_grades_and_reports_in_one_command(tmp_path: Path, gguf_path: str) -> None:
+    out = tmp_path / "codal"
+    codeuf("eval", "--task", "codal", "--model", "llamacpp:default", "--data", str(BENCH), "--max-tokens", "32",
+           "--judge-config", "embedded", "--out", str(out))  # fmt: skip
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 10
+    grades = [json.loads(x) for x in next((out / "grades").glob("*.jsonl")).read_text().splitlines()]
+    assert len(grades) == 10 and all(g["rating"] in {str(i) for i in range(1, 11)} for g in grades)
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["scores"][0]["overall"]["n"] == 10

@@ -80,3 +80,19 @@ def test_humaneval_command_scores_stdio_samples_and_refuses_a_judged_benchmark(t
     unknown = subprocess.run([*CODEUF, "humaneval", "--dataset", "livecode", "--samples", str(samples)],
                              capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
     assert unknown.returncode == 2 and "unknown benchmark 'livecode' (known: codal, humaneval" in unknown.stderr
+
+
+def test_eval_task_is_humaneval_under_one_grammar(tmp_path: Path) -> None:
+    problems, _ = get_task("stdio").load(None)
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": p.task_id, "solution": p.solution}) + "\n" for p in problems))
+    for command, out in ((["humaneval", "--dataset", "stdio"], "a"), (["eval", "--task", "stdio"], "b")):
+        done = subprocess.run([*CODEUF, *command, "--samples", str(samples), "--out", str(tmp_path / out)],
+                              capture_output=True, text=True, env=cli_env(), timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    verdicts = [[json.loads(x)["base"] for x in (tmp_path / out / "results.jsonl").read_text().splitlines()]
+                for out in "ab"]  # fmt: skip
+    assert verdicts[0] == verdicts[1] == ["pass"] * 12
+    refused = subprocess.run([*CODEUF, "eval", "--task", "stdio", "--samples", str(samples), "--judge", "x"],
+                             capture_output=True, text=True, env=cli_env())  # fmt: skip
+    assert refused.returncode == 2 and "executed, not judged" in refused.stderr

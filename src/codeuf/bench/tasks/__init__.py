@@ -36,8 +36,8 @@ def _plugin(point: Any) -> type[BenchTask]:
     return task  # type: ignore[no-any-return]
 
 
-def get_task(name: str) -> BenchTask:
+def get_task(name: str, field: str = "--dataset") -> BenchTask:
     tasks = all_tasks()
     if name not in tasks:
-        raise InputError(f"unknown benchmark {name!r} (known: {', '.join(tasks)})", field="--dataset")
+        raise InputError(f"unknown benchmark {name!r} (known: {', '.join(tasks)})", field=field)
     return tasks[name]()
