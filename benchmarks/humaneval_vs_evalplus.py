@@ -29,7 +29,7 @@ DATA = REPO.parent / "shared" / "data" / "HumanEvalPlus.jsonl.gz"
 
 
 def model_samples(tasks: list, count: int, cache: Path) -> list[dict]:  # type: ignore[type-arg]
-    from codeuf.bench.humaneval import generation_request, solution_from
+    from codeuf.evals.humaneval import generation_request, solution_from
     from codeuf.session import StageSession
 
     session = StageSession(cache / "llm.sqlite", 1, progress=False)

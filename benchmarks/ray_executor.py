@@ -48,7 +48,7 @@ def sandbox_arm(work: Path) -> None:
 
 
 def job_costs(jobs: int) -> None:
-    from codeuf.executor import Executor, sandbox_pool, using
+    from codeuf.cluster import Executor, sandbox_pool, using
     from codeuf.sandbox import Equals, Job
 
     job = Job("def f(x):\n    return x\n", "f", [(1,)], [1.0], wall_timeout=5.0, check=Equals((1,)))
@@ -65,7 +65,7 @@ def job_costs(jobs: int) -> None:
 
 
 def replicas_arm(requests: int) -> None:
-    from codeuf.executor import Executor, RayModelBackend, using
+    from codeuf.cluster import Executor, RayModelBackend, using
     from codeuf.llm.spec import parse_spec
     from codeuf.llm.types import LLMRequest
     from codeuf.session import StageSession

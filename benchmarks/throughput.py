@@ -37,7 +37,7 @@ def write_requests(path: Path, n: int) -> None:
 
 def batch_throughput(url: str, n: int, concurrency: int, workdir: Path) -> tuple[float, float]:
     """(requests/s of the whole library call, requests/s of the request phase alone)."""
-    from codeuf.llm_batch import BatchOptions, batch_command
+    from codeuf.llm.batch.command import BatchOptions, batch_command
 
     in_path = workdir / "requests.jsonl"
     write_requests(in_path, n)

@@ -6,3 +6,7 @@ set everything up (`make demo`, `make test`).
 """
 
 __version__ = "0.1.0"
+
+from codeuf import _compat
+
+_compat.install()  # old import paths (codeuf.bench, codeuf.executor, ...) for one release, with a warning

@@ -108,14 +108,14 @@ ExecutorOpt = Annotated[
 
 def batch_settings(folder: Path, enabled: bool):  # type: ignore[no-untyped-def]
     """The batch API settings of a command that writes `folder` (its journal there), or None."""
-    from codeuf.llm.batchapi import batch_plan
+    from codeuf.llm.batch.providers import batch_plan
 
     return batch_plan(folder, enabled, [])[0]
 
 
 def _executing(name: str | None):  # type: ignore[no-untyped-def]
     """The context a command's work runs in: this machine, or a Ray cluster (imported only then)."""
-    from codeuf.executor import parse_executor, using
+    from codeuf.cluster import parse_executor, using
 
     return using(parse_executor(name))
 
@@ -157,7 +157,7 @@ def llm_batch(
     """Answer every request of a batch file; rerun after a crash to finish the rest."""
     with _executing(executor):
         from codeuf.errors import CallsFailedError
-        from codeuf.llm_batch import BatchOptions, batch_command
+        from codeuf.llm.batch.command import BatchOptions, batch_command
 
         summary, failures = batch_command(
             BatchOptions(
@@ -471,7 +471,7 @@ def codal_answer(
 ) -> None:
     """Answer every problem: the preference's principle before the instruction, greedy decoding."""
     with _executing(executor):
-        from codeuf.bench.codal import answer_bench, load_bench
+        from codeuf.evals.codal import answer_bench, load_bench
         from codeuf.io import check_writable_dir, folder_lock
         from codeuf.llm.formats import get_format
         from codeuf.session import StageSession
@@ -509,7 +509,7 @@ def codal_grade(
     progress: ProgressOpt = None,
 ) -> None:
     """Grade each answer 1-10 against the reference, on its preference's criteria."""
-    from codeuf.bench.codal import grade_folder
+    from codeuf.evals.codal import grade_folder
     from codeuf.judging import resolve_judges
 
     judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
@@ -526,7 +526,7 @@ def codal_report(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
     """Scores per preference and overall with 95% bootstrap CIs, N/A counts, paired test for two models."""
-    from codeuf.bench.report import build_report, print_report, write_report_files
+    from codeuf.evals.report import build_report, print_report, write_report_files
 
     report = build_report(dirs, na_as_zero=na_as_zero, seed=seed)
     print_report(report)
@@ -558,7 +558,7 @@ def judge_eval(
     progress: ProgressOpt = None,
 ) -> None:
     """Measure judges against labels or tests: agreement, position consistency, tie and unreadable rates."""
-    from codeuf.bench.judge_eval import judge_eval_folder
+    from codeuf.evals.judge_eval import judge_eval_folder
     from codeuf.judging import resolve_judges
 
     judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
@@ -698,7 +698,7 @@ def eval_command(
 ) -> None:
     """Evaluate a model on a benchmark task: executed ones (pass@k in the sandbox) or CODAL-Bench (answer, grade
     against references, report). `codeuf humaneval` and `codeuf codal` are the same, under their own names."""
-    from codeuf.bench.tasks import get_task
+    from codeuf.evals.tasks import get_task
 
     runner = get_task(task, field="--task")
     folder = out or Path("runs") / runner.name.replace("+", "-plus")
@@ -752,7 +752,7 @@ def humaneval(
 ) -> None:
     """Functional correctness: generate, sanitize, execute in a sandbox, pass@k (EvalPlus's verdicts)."""
     with _executing(executor):
-        from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
+        from codeuf.evals.humaneval_run import HumanEvalOptions, run_humaneval
 
         summary = run_humaneval(
             HumanEvalOptions(
@@ -885,7 +885,7 @@ def export(
         from codeuf.errors import InputError
 
         raise InputError("give MODEL and --out FILE.gguf", field="model" if model is None else "--out")
-    from codeuf.llm_batch import check_output_file
+    from codeuf.llm.batch.command import check_output_file
 
     check_output_file(out, "--out")
     result = exporting.export(model, out, outtype, merged)
@@ -902,7 +902,7 @@ def sft_data_command(
 ) -> None:
     """The paper's SFT set: the source minus every instruction of the given CodeUltraFeedback data."""
     from codeuf.io import write_jsonl_atomic
-    from codeuf.llm_batch import check_output_file
+    from codeuf.llm.batch.command import check_output_file
     from codeuf.train.data import sft_data
 
     check_output_file(out, "--out")
@@ -982,7 +982,7 @@ def main() -> None:
 @batches_app.command("status")
 def batches_status(run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")]) -> None:
     """Every batch the run submitted, and the provider's status of the open ones."""
-    from codeuf.llm_batch import batches_report
+    from codeuf.llm.batch.command import batches_report
 
     typer.echo("\n".join(batches_report(run)))
 
@@ -995,6 +995,6 @@ def batches_cancel(
     ] = 0.0,
 ) -> None:
     """Cancel the run's open batches; the next run of its command sends again what they did not answer."""
-    from codeuf.llm_batch import batches_report
+    from codeuf.llm.batch.command import batches_report
 
     typer.echo("\n".join(batches_report(run, cancel=True, wait_s=wait)))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 
 from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
-from codeuf.llm.batchapi import BATCH_DISCOUNT
+from codeuf.llm.batch.providers import BATCH_DISCOUNT
 from codeuf.llm.spec import parse_spec
 from codeuf.settings import STRICT as _STRICT
 from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated

@@ -9,7 +9,7 @@ registry as its built-ins.
     [project.entry-points."codeuf.languages"]
     dash = "my_package.dash:LANGUAGE"            # a codeuf.sandbox.languages.Language
     [project.entry-points."codeuf.tasks"]
-    hello = "my_package.tasks:HelloTask"         # a codeuf.bench.tasks.base.BenchTask subclass: --dataset hello
+    hello = "my_package.tasks:HelloTask"         # a codeuf.evals.tasks.base.BenchTask subclass: --dataset hello
     [project.entry-points."codeuf.algorithms"]
     dpo-hinge = "my_package.train:DPO_HINGE"     # a codeuf.train.algorithms.Algorithm: codeuf train dpo-hinge
 

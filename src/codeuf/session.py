@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from codeuf.errors import CallsFailedError
 from codeuf.llm.base import Backend
-from codeuf.llm.batchapi import BatchSettings, batch_plan
+from codeuf.llm.batch.providers import BatchSettings, batch_plan
 from codeuf.llm.cache import ResultCache
 from codeuf.llm.runner import Ledger, OnResult, Runner, RunnerConfig
 from codeuf.llm.types import LLMRequest, LLMResult
@@ -52,7 +52,7 @@ class StageSession:
         self.max_retries, self.timeout, self.down_after_s = max_retries, timeout, down_after_s
         self.refresh, self.prices = refresh, prices or {}
         self.batch, self.batch_specs = batch, batch_specs
-        """Provider batch APIs: for every batch-capable backend, or those of `batch_specs` (codeuf.llm.batchapi)."""
+        """Provider batch APIs: for every batch-capable backend, or those of `batch_specs` (llm.batch.providers)."""
         self.replicas: dict[str, tuple[int, float, float]] = {}
         """Per in-process spec: (replicas, CPUs and GPUs each) on a Ray executor."""
         self.parallel: dict[str, int] = {}
@@ -88,7 +88,7 @@ class StageSession:
         """The backend of a spec, built once; on a Ray executor, an in-process model is served by Ray actors
         (`replicas` of them, each with its CPUs and GPUs: `self.replicas`)."""
         if spec not in self._backends:
-            from codeuf.executor import build_backend
+            from codeuf.cluster import build_backend
 
             replicas = self.replicas.get(spec, (1, 1.0, 0.0))
             self._backends[spec] = build_backend(spec, self.timeout, replicas, parallel=self.parallel.get(spec))

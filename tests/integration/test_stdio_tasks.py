@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.tasks import all_tasks, get_task
-from codeuf.bench.tasks.stdio import run_program
+from codeuf.evals.tasks import all_tasks, get_task
+from codeuf.evals.tasks.stdio import run_program
 from codeuf.sandbox import SandboxPool
 from tests.conftest import CODEUF, cli_env
 

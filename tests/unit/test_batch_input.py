@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeuf.errors import InputError
-from codeuf.llm.batch import output_line, read_batch
+from codeuf.llm.batch.files import output_line, read_batch
 from codeuf.llm.types import LLMError, LLMResult
 
 

@@ -1,4 +1,4 @@
-"""Batches within the providers' limits, and the journal a rerun attaches with (codeuf.llm.batchapi)."""
+"""Batches within the providers' limits, and the journal a rerun attaches with (codeuf.llm.batch.providers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codeuf.llm.batchapi import BatchJournal, chunks, custom_id
+from codeuf.llm.batch.providers import BatchJournal, chunks, custom_id
 from codeuf.llm.types import LLMRequest
 
 
@@ -60,7 +60,7 @@ def test_an_intent_without_a_batch_id_is_dangling_until_found_or_abandoned(tmp_p
     abandons the intent so that its requests are submitted again."""
     import asyncio
 
-    from codeuf.llm.batchapi import BatchSettings, _adopt
+    from codeuf.llm.batch.providers import BatchSettings, _adopt
 
     journal = BatchJournal(tmp_path / "batches.jsonl")
     journal.intent("t-found", "openai:m", ["k1", "k2"])
@@ -102,7 +102,7 @@ def test_a_journal_line_of_the_wrong_shape_names_its_line(tmp_path: Path) -> Non
 
 
 def test_every_backends_finish_reason_is_one_of_openais() -> None:
-    from codeuf.llm.batch import openai_finish_reason
+    from codeuf.llm.batch.files import openai_finish_reason
 
     said = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop", "tool_use": "tool_calls",
             "length": "length", "stop": "stop", "refusal": "content_filter", "something new": "stop",

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.humaneval import pass_at_k, read_samples, summarize
 from codeuf.errors import InputError
+from codeuf.evals.humaneval import pass_at_k, read_samples, summarize
 from codeuf.execution.evalplus import Checker, Task
 from codeuf.execution.sanitize import sanitize
 

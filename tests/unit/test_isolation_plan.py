@@ -8,7 +8,7 @@ import sys
 
 from codeuf.sandbox.isolation import Isolation, launch, readable_paths
 
-PYTHON = [sys.executable, "-m", "codeuf._sandbox_worker"]
+PYTHON = [sys.executable, "-m", "codeuf.sandbox"]
 
 
 def test_without_namespaces_the_worker_starts_as_before() -> None:

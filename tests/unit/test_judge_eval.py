@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.judge_eval import _rate_verdict, load_labels, pairwise_metrics
 from codeuf.errors import InputError
+from codeuf.evals.judge_eval import _rate_verdict, load_labels, pairwise_metrics
 from codeuf.judging import Verdict
 from codeuf.judging.verdict import winner as compare_verdict
 

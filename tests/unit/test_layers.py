@@ -12,16 +12,16 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "codeuf"
 RANK = {
     # plumbing that knows nothing of the rest
-    "codeuf": 0, "errors": 0, "secrets": 0, "stats": 0, "svg": 0, "plugins": 0,
+    "_compat": 0, "codeuf": 1, "errors": 0, "secrets": 0, "stats": 0, "svg": 0, "plugins": 0,
     "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1, "hub": 1,
-    "_sandbox_worker": 2, "manifest": 2, "llm": 2,
-    "data": 3, "settings": 3, "executor": 3,
+    "manifest": 2, "llm": 2,
+    "data": 3, "settings": 3, "cluster": 3,
     # what the stages and the benchmarks share
     "judging": 4, "execution": 4, "session": 4,
     "config": 5,
     # siblings: neither imports the other
-    "stages": 6, "bench": 6,
-    "train": 7, "report": 7, "llm_batch": 7,
+    "stages": 6, "evals": 6,
+    "train": 7, "report": 7, "llm.batch.command": 7,
     "cli": 8, "__main__": 9,
 }  # fmt: skip
 """A unit (a top-level module, or a package) imports only units of a lower rank."""
@@ -51,8 +51,16 @@ def _imports() -> dict[str, set[tuple[str, int]]]:
     return found
 
 
+SUBUNITS = ("llm.batch.command",)
+"""Modules ranked apart from their package: `codeuf llm batch`'s driver lives with the batch formats it drives."""
+
+
 def _unit(module: str) -> str:
     parts = module.split(".")
+    inner = ".".join(parts[1:])
+    for sub in SUBUNITS:
+        if inner == sub or inner.startswith(sub + "."):
+            return sub
     return parts[1] if len(parts) > 1 else parts[0]
 
 

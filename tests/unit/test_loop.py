@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.codal import CodalGrade
-from codeuf.bench.report import GradedRun
 from codeuf.data.decontaminate import find_overlaps
 from codeuf.errors import InputError
+from codeuf.evals.codal import CodalGrade
+from codeuf.evals.report import GradedRun
 from codeuf.train.loop import LoopConfig, check_loop, comparison_markdown, load_loop_config, paired_differences
 from tests.conftest import CODEUF, cli_env
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from codeuf.bench.codal import CodalAnswer, CodalGrade, load_bench
-from codeuf.bench.report import build_report, to_csv
 from codeuf.errors import InputError
+from codeuf.evals.codal import CodalAnswer, CodalGrade, load_bench
+from codeuf.evals.report import build_report, to_csv
 from codeuf.judging.tasks import TASKS
 from codeuf.judging.verdict import read_json
 from codeuf.llm.types import LLMError, LLMResult

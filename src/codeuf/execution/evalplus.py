@@ -86,7 +86,7 @@ def _mbpp_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
 
 def dataset_path(dataset: str, data: str | Path | None, release: tuple[str, str] | None = None) -> Path:
     """A local file: --data, else the release's override variable, else the release (downloaded once).
-    `release` is (environment variable, URL), as the benchmark tasks give it (codeuf.bench.tasks)."""
+    `release` is (environment variable, URL), as the benchmark tasks give it (codeuf.evals.tasks)."""
     if data is not None:
         path = Path(data)
         if not path.is_file():

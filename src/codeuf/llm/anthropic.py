@@ -130,7 +130,7 @@ class AnthropicBackend(Backend):
         return str(batch.id)
 
     async def batch_poll(self, batch_id: str) -> Any:
-        from codeuf.llm.batchapi import BatchState
+        from codeuf.llm.batch.providers import BatchState
 
         with _sdk_errors():
             batch = await self._client.messages.batches.retrieve(batch_id)
@@ -177,7 +177,7 @@ class AnthropicBackend(Backend):
 
     async def batch_cancel(self, batch_id: str) -> Any:
         """Ask for cancellation; returns the state: `canceling` until the batch has ended."""
-        from codeuf.llm.batchapi import BatchState
+        from codeuf.llm.batch.providers import BatchState
 
         with _sdk_errors():
             batch = await self._client.messages.batches.cancel(batch_id)

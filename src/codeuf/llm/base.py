@@ -86,7 +86,7 @@ class Backend(ABC):
     """Requests it can serve at once (its replicas, or the sequences it decodes together), when fewer than the
     runner's concurrency."""
     supports_batch: ClassVar[bool] = False
-    """It has a provider batch API (codeuf.llm.batchapi): batch_submit, batch_find, batch_poll, batch_results,
+    """It has a provider batch API (codeuf.llm.batch.providers): batch_submit, batch_find, batch_poll, batch_results,
     batch_cancel, batch_cleanup."""
     batch_limits: ClassVar[tuple[int, int]] = (50_000, 200 * 1024**2)
     """The provider's limits per batch: requests, bytes."""

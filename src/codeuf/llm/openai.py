@@ -260,7 +260,7 @@ class OpenAIBackend(Backend):
 
     async def batch_submit(self, items: list[tuple[str, LLMRequest]], tag: str = "") -> str:
         """Upload the requests as a JSONL file (bodies only: the key is in the headers) and create a batch, tagged
-        in its metadata so that a rerun can find it (codeuf.llm.batchapi)."""
+        in its metadata so that a rerun can find it (codeuf.llm.batch.providers)."""
         lines = [self._batch_line(custom_id, request) for custom_id, request in items]
         form = aiohttp.FormData()
         form.add_field("purpose", "batch")
@@ -291,7 +291,7 @@ class OpenAIBackend(Backend):
         return None
 
     async def batch_poll(self, batch_id: str) -> Any:
-        from codeuf.llm.batchapi import BatchState
+        from codeuf.llm.batch.providers import BatchState
 
         batch = await self._api("GET", f"/batches/{batch_id}")
         status = str(batch.get("status"))
@@ -334,7 +334,7 @@ class OpenAIBackend(Backend):
 
     async def batch_cancel(self, batch_id: str) -> Any:
         """Ask the provider to cancel; returns its state, `cancelling` for a while, then `cancelled`."""
-        from codeuf.llm.batchapi import BatchState
+        from codeuf.llm.batch.providers import BatchState
 
         batch = await self._api("POST", f"/batches/{batch_id}/cancel")
         status = str(batch.get("status"))

@@ -22,7 +22,7 @@ from typing import Any
 
 from codeuf.errors import BackendDownError
 from codeuf.llm.base import Backend, BackendError
-from codeuf.llm.batchapi import BATCH_DISCOUNT, BatchSettings, run_batches
+from codeuf.llm.batch.providers import BATCH_DISCOUNT, BatchSettings, run_batches
 from codeuf.llm.cache import ResultCache, request_key
 from codeuf.llm.types import LLMError, LLMRequest, LLMResult
 from codeuf.secrets import redact

@@ -86,7 +86,7 @@ class LLMResult(BaseModel):
     model: str | None = None
     cached: bool = False
     via_batch: bool = False
-    """Answered through a provider's batch API (codeuf.llm.batchapi), at its price."""
+    """Answered through a provider's batch API (codeuf.llm.batch.providers), at its price."""
     attempts: int = 0
     latency_s: float = 0.0
 

@@ -99,7 +99,7 @@ def codal_records(folder: Path) -> list[FeedbackRecord]:
     """A CODAL-Bench answers folder (`codeuf codal answer`, graded by `codeuf codal grade`) as records: each
     item's instruction, the model's answer beside the reference answers it was graded against, and each
     judge's grade (1-10) with its rationale."""
-    from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
+    from codeuf.evals.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
 
     items = {i.id: i for i in read_folder_records(folder / "bench.jsonl", CodalItem)}
     answers = {a.id: a for a in read_folder_records(folder / "answers.jsonl", CodalAnswer)}
@@ -169,7 +169,7 @@ def _task_prompts(dataset: str | None, data: str | None) -> dict[str, str]:
     if not dataset:
         return {}
     try:
-        from codeuf.bench.tasks import get_task
+        from codeuf.evals.tasks import get_task
 
         problems, _ = get_task(dataset).load(data)
     except Exception:  # the file moved, or the benchmark is not installed: the task ids stand in

@@ -11,7 +11,7 @@ does to itself and how it runs the code), worker.py (the trusted worker: fork, r
 (the workers, in the codeuf process), isolation.py (the outer layer: namespaces through bubblewrap; it says
 what each layer stops).
 
-Workers are long-lived `python -m codeuf._sandbox_worker` processes started with an environment holding no
+Workers are long-lived `python -m codeuf.sandbox` processes started with an environment holding no
 API keys, so nothing a child can read (its environment, its memory) contains a secret. For each job
 a worker forks a child that:
 

@@ -61,9 +61,7 @@ class WorkerLaunch:
 def readable_paths() -> list[str]:
     """The folders the worker's Python reads: its prefixes, the folders on sys.path, codeuf's own folder;
     the system folders are bound separately, and a folder inside another bound one is left out."""
-    import codeuf
-
-    package = os.path.dirname(os.path.dirname(codeuf.__file__))
+    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder of codeuf/
     candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, package}
     # sys.path, less the working directory `python -m` puts first: that is where run folders live
     candidates |= {p for p in sys.path if p and os.path.abspath(p) != os.getcwd()}

@@ -35,7 +35,7 @@ class SandboxPool:
         from codeuf.sandbox.isolation import isolation, launch
 
         env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
-        plan = launch([sys.executable, "-m", "codeuf._sandbox_worker"], isolation())
+        plan = launch([sys.executable, "-m", "codeuf.sandbox"], isolation())
         return subprocess.Popen(
             plan.argv,
             stdin=subprocess.PIPE,

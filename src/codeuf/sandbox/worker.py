@@ -1,4 +1,4 @@
-"""A sandbox worker (a trusted process, `python -m codeuf._sandbox_worker`): it forks a child per job, reads
+"""A sandbox worker (a trusted process, `python -m codeuf.sandbox`): it forks a child per job, reads
 its outputs, checks them as they come, cleans up, and answers on its pipe."""
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _safe_check(check: Callable[[int, Any], bool], index: int, value: Any) -> bo
 
 
 def _worker_loop() -> None:
-    """`python -m codeuf._sandbox_worker`: read (job, limits) pickles on stdin, write results on stdout."""
+    """`python -m codeuf.sandbox`: read (job, limits) pickles on stdin, write results on stdout."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write on the result channel
     _enter_empty_network_namespace()

@@ -32,7 +32,7 @@ from codeuf.session import progress_bar
 def execute_responses(records: list[GenerationRecord], out_path: Path, workers: int | None = None,
                       progress: bool | None = None) -> list[GenerationRecord]:  # fmt: skip
     """Every record with its `executions` (empty where the instruction has no tests), in input order."""
-    from codeuf.executor import sandbox_pool
+    from codeuf.cluster import sandbox_pool
 
     wanted = {r.id: r for r in records}
     log = RecordLog(out_path)

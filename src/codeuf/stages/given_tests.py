@@ -40,7 +40,7 @@ def check_given_tests(records: list[InstructionRecord], workers: int | None = No
     todo = [r for r in records if needs_check(r)]
     if not todo:
         return records
-    from codeuf.executor import sandbox_pool
+    from codeuf.cluster import sandbox_pool
 
     with sandbox_pool(workers) as pool:
         checked = {r.id: r.model_copy(update={"tests": check_record(r, pool)}) for r in todo}

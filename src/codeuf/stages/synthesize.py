@@ -246,7 +246,7 @@ def synthesize_tests(records: list[InstructionRecord], settings: TestSynthesis, 
                      out_path: Path, *, workers: int | None = None, prompts: Path | None = None,
                      progress: bool | None = None) -> list[InstructionRecord]:  # fmt: skip
     """Every record, with tests where the writer's were validated; a record whose call failed is left out."""
-    from codeuf.executor import sandbox_pool
+    from codeuf.cluster import sandbox_pool
 
     key = settings_key(settings)
     wanted = {r.id: r for r in records}

@@ -135,10 +135,10 @@ def run_settings(config: LoopConfig) -> Any:
 
 def check_overlap(config: LoopConfig, settings: Any) -> None:
     """Refuse a training source that holds evaluation tasks (HumanEval's or the CODAL bench's)."""
-    from codeuf.bench.codal import load_bench
     from codeuf.data.decontaminate import find_overlaps
     from codeuf.data.sources import load_instructions
     from codeuf.errors import InputError
+    from codeuf.evals.codal import load_bench
 
     tasks = _evaluated_tasks(config)
     evaluation = [(t.task_id, t.prompt) for t in tasks] + [(i.id, i.instruction) for i in load_bench(config.bench)]
@@ -156,7 +156,7 @@ def check_overlap(config: LoopConfig, settings: Any) -> None:
 def _evaluated_tasks(config: LoopConfig) -> list[Any]:
     """The problems `codeuf humaneval` will evaluate (the configured benchmark, else HumanEval+, else the
     original HumanEval offline)."""
-    from codeuf.bench.humaneval_run import resolve_benchmark
+    from codeuf.evals.humaneval_run import resolve_benchmark
 
     return resolve_benchmark(config.humaneval_dataset, config.humaneval_data)[1]
 
@@ -164,8 +164,8 @@ def _evaluated_tasks(config: LoopConfig) -> list[Any]:
 def check_loop(config: LoopConfig) -> Any:
     """What would otherwise fail hours in (after building data or training), checked before anything runs;
     returns the run settings."""
-    from codeuf.bench.codal import load_bench
     from codeuf.errors import InputError
+    from codeuf.evals.codal import load_bench
     from codeuf.io import check_writable_dir
     from codeuf.stages.pipeline import check_config
     from codeuf.train.recipe import recipe_path, shipped_recipes
@@ -253,8 +253,8 @@ def _training_summary(metrics: dict[str, Any], stats: dict[str, Any]) -> dict[st
 
 def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) -> dict[str, Any]:
     """Answers and grades for every model; returns {"scores": {name: overall}, "runs": {name: GradedRun}}."""
-    from codeuf.bench.codal import answer_bench, grade_answers, load_bench
-    from codeuf.bench.report import load_runs, score_run
+    from codeuf.evals.codal import answer_bench, grade_answers, load_bench
+    from codeuf.evals.report import load_runs, score_run
     from codeuf.session import StageSession
 
     items = load_bench(config.bench)
@@ -275,7 +275,7 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
 
 
 def _humaneval(config: LoopConfig, name: str, spec: str) -> dict[str, Any]:
-    from codeuf.bench.humaneval_run import HumanEvalOptions, run_humaneval
+    from codeuf.evals.humaneval_run import HumanEvalOptions, run_humaneval
 
     out = config.out / "humaneval" / name
     run_humaneval(HumanEvalOptions(model=spec, dataset=config.humaneval_dataset, data=config.humaneval_data,
@@ -298,7 +298,7 @@ def paired_differences(
 ) -> list[dict[str, Any]]:
     """Each trained model against the base, and the execution-grounded ones against the judge-trained one:
     a paired bootstrap of a - b over the same CODAL items and the same HumanEval tasks."""
-    from codeuf.bench.report import compare
+    from codeuf.evals.report import compare
 
     pairs = [(name, "base") for name in names if name != "base"]
     judge_arm = next((name for name in names if name.endswith("-judge")), None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codeuf.bench.tasks.stdio import StdioProblem, StdioTask
+from codeuf.evals.tasks.stdio import StdioProblem, StdioTask
 from codeuf.judging.methods import JudgingMethod
 from codeuf.judging.verdict import Verdict
 from codeuf.llm.base import Backend

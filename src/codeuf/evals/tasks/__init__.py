@@ -9,8 +9,8 @@ import pkgutil
 from functools import cache
 from typing import Any
 
-from codeuf.bench.tasks.base import BenchTask
 from codeuf.errors import InputError
+from codeuf.evals.tasks.base import BenchTask
 
 
 @cache

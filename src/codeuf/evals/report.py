@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
 from codeuf.data.schema import NA
 from codeuf.errors import InputError
+from codeuf.evals.codal import CodalAnswer, CodalGrade, CodalItem, read_folder_records
 from codeuf.io import atomic_write_text
 from codeuf.llm.spec import short_name
 from codeuf.preferences import PREFERENCE_NAMES

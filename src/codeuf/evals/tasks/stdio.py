@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.tasks.base import BenchTask
 from codeuf.errors import InputError
+from codeuf.evals.tasks.base import BenchTask
 from codeuf.llm.types import LLMRequest, Message
 
 BUILTIN = Path(__file__).resolve().parents[2] / "data" / "builtin" / "stdio_tasks.jsonl"

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeuf.cluster import build_backend
 from codeuf.errors import InputError
-from codeuf.executor import build_backend
 from codeuf.llm.cache import default_cache_path
 from codeuf.llm.spec import parse_spec
 from codeuf.manifest import write_manifest
@@ -76,7 +76,7 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
     """Run `codeuf llm batch`; returns the summary to print and, when some requests failed, one line on
     them (the output has an error line for each; a rerun retries just those)."""
     from codeuf.io import exclusive
-    from codeuf.llm.batch import read_batch
+    from codeuf.llm.batch.files import read_batch
 
     started = time.perf_counter()
     # Everything is checked before a model is loaded or a file is touched.
@@ -98,11 +98,11 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
 
 def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, cache_path: Path,
                 started: float) -> tuple[str, str | None]:  # fmt: skip
-    from codeuf.llm.batch import run_batch
+    from codeuf.llm.batch.files import run_batch
     from codeuf.session import StageSession, failure_summary
 
     stage = f"batch {backend.spec}"
-    from codeuf.llm.batchapi import BatchSettings
+    from codeuf.llm.batch.providers import BatchSettings
 
     journal = options.out_path.with_name(options.out_path.name + ".batches.jsonl")
     batch = BatchSettings(journal=journal) if options.batch_api else None
@@ -130,7 +130,7 @@ def _run_locked(options: BatchOptions, items: Any, prices: Any, backend: Any, ca
 
 
 def _journal(folder: Path) -> Any:
-    from codeuf.llm.batchapi import JOURNAL, BatchJournal
+    from codeuf.llm.batch.providers import JOURNAL, BatchJournal
 
     path = folder / JOURNAL if folder.is_dir() else folder
     if not path.is_file():
@@ -146,8 +146,8 @@ def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> l
     cancelling and sends again only what it did not answer."""
     import asyncio
 
-    from codeuf.executor import build_backend
-    from codeuf.llm.batchapi import BatchSettings, call
+    from codeuf.cluster import build_backend
+    from codeuf.llm.batch.providers import BatchSettings, call
 
     journal = _journal(folder)
     settings = BatchSettings(call_retries=2)

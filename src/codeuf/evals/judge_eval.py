@@ -215,7 +215,7 @@ def judge_eval_folder(labels: Path, judges: list[JudgeConfig], out: Path, *, con
     OUT/judge_eval.json for the first), and the judges side by side (OUT/comparison.md); returns the table."""
     import json
 
-    from codeuf.bench.codal import slug
+    from codeuf.evals.codal import slug
     from codeuf.io import atomic_write_text, check_writable_dir, folder_lock
     from codeuf.judging import check_backend, method_for
 

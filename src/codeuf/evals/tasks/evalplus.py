@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from codeuf.bench.tasks.base import BenchTask
+from codeuf.evals.tasks.base import BenchTask
 from codeuf.llm.types import LLMRequest
 
 
@@ -23,17 +23,17 @@ class EvalPlusTask(BenchTask):
         return load_tasks(self.name, data, self.release)
 
     def request(self, problem: Any, mode: str, temperature: float, max_tokens: int, sample: int) -> LLMRequest:
-        from codeuf.bench.humaneval import generation_request
+        from codeuf.evals.humaneval import generation_request
 
         return generation_request(problem, mode, temperature, max_tokens, sample)
 
     def solution(self, problem: Any, text: str, mode: str) -> str:
-        from codeuf.bench.humaneval import solution_from
+        from codeuf.evals.humaneval import solution_from
 
         return solution_from(problem, text, mode)
 
     def evaluate(self, problems: dict[str, Any], samples: list[dict[str, Any]], path: Path,
                  pool: Any) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
-        from codeuf.bench.humaneval import evaluate_samples
+        from codeuf.evals.humaneval import evaluate_samples
 
         return evaluate_samples(samples, problems, self.name, path, pool)

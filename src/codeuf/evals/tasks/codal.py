@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeuf.bench.tasks.base import BenchTask
+from codeuf.evals.tasks.base import BenchTask
 from codeuf.llm.types import LLMRequest
 
 
@@ -17,12 +17,12 @@ class CodalBench(BenchTask):
     modes = ("chat",)
 
     def load(self, data: str | Path | None) -> tuple[list[Any], Path]:
-        from codeuf.bench.codal import HUB_ID, load_bench
+        from codeuf.evals.codal import HUB_ID, load_bench
 
         return load_bench(data), Path(str(data or HUB_ID))
 
     def request(self, problem: Any, mode: str, temperature: float, max_tokens: int, sample: int) -> LLMRequest:
-        from codeuf.bench.codal import answer_request
+        from codeuf.evals.codal import answer_request
 
         return answer_request(problem, max_tokens=max_tokens, prompt_format=None)
 

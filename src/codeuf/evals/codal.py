@@ -24,7 +24,7 @@ from codeuf.data.sources import iter_rows, record_id
 from codeuf.errors import InputError, invalid
 from codeuf.io import RecordLog, atomic_write_text, read_jsonl_tolerant, write_jsonl_atomic
 from codeuf.judging import DEFAULT_REFERENCE, JudgeConfig, Verdict, grade_job, run_judge_jobs
-from codeuf.llm.batchapi import batch_plan
+from codeuf.llm.batch.providers import batch_plan
 from codeuf.llm.formats import get_format
 from codeuf.llm.types import LLMRequest, LLMResult, Message
 from codeuf.preferences import PREFERENCE_NAMES, get_preference

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from codeuf.bench.tasks.evalplus import EvalPlusTask
+from codeuf.evals.tasks.evalplus import EvalPlusTask
 
 
 class HumanEval(EvalPlusTask):
