@@ -7,10 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned inside the `hf` extra (torch==2.13.0): an unpinned torch pulls gigabytes of CUDA.
-EXTRAS := all,hf,train,dev,ray
+EXTRAS := all,hf,train,dev,ray,docs
 DEMO_OUT := runs/demo
 
-.PHONY: demo test install lint bench clean browser sandbox toolchains
+.PHONY: demo test install lint bench clean browser sandbox toolchains docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ toolchains: $(STAMP)
 	@[ -f $(VENV)/lib/codeuf-node/node_modules/typescript/package.json ] || ! command -v npm >/dev/null 2>&1 || \
 		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node typescript@5 >/dev/null || \
 		echo "typescript could not be installed: TypeScript tests will be skipped"
+
+# The docs site into site/, strict: a broken link or anchor fails (tests/integration/test_docs_site.py too).
+docs: $(STAMP)
+	$(BIN)/python docs/gen_reference.py
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs

@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
 sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 from tests.fakeserver import FakeServer  # noqa: E402
 
-EVOL = REPO.parent / "shared" / "data" / "evol-codealpaca-4k.jsonl.gz"
+EVOL = REFERENCE_DATA / "evol-codealpaca-4k.jsonl.gz"
 PRICES = {f"model-{i}": {"input": 2.5, "output": 10.0} for i in range(4)}
 PRICES["claude-judge"] = {"input": 3.0, "output": 15.0}
 

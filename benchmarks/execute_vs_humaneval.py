@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
 sys.path.insert(0, str(REPO / "src"))
 
 _SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
@@ -67,7 +69,7 @@ def fenced(code: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "MbppPlus.jsonl.gz")
+    parser.add_argument("--data", type=Path, default=REFERENCE_DATA / "MbppPlus.jsonl.gz")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "HumanEvalPlus.jsonl.gz"
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
+DATA = REFERENCE_DATA / "HumanEvalPlus.jsonl.gz"
 
 
 def model_samples(tasks: list, count: int, cache: Path) -> list[dict]:  # type: ignore[type-arg]

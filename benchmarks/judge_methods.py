@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HUMANEVAL = REPO.parent / "shared" / "data" / "HumanEvalPlus.jsonl.gz"
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
+HUMANEVAL = REFERENCE_DATA / "HumanEvalPlus.jsonl.gz"
 CODEUF = [sys.executable, "-m", "codeuf"]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,9 @@ from codeuf.sandbox import SandboxPool
 from codeuf.sandbox import languages as langs
 from codeuf.sandbox.programs import Program
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "evol-codealpaca-4k.jsonl.gz"
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
+DATA = REFERENCE_DATA / "evol-codealpaca-4k.jsonl.gz"
 
 HELLO = {
     "c": '#include <stdio.h>\nint main(void) { puts("hi"); return 0; }',

@@ -17,6 +17,7 @@ Run: .venv/bin/python benchmarks/pipeline.py [--n 3919] [--latency 0.2] [--concu
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -24,8 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
 sys.path.insert(0, str(REPO))
-DATA = REPO.parent / "shared" / "data" / "evol-codealpaca-4k.jsonl.gz"
+DATA = REFERENCE_DATA / "evol-codealpaca-4k.jsonl.gz"
 
 from benchmarks._server import ServerProcess  # noqa: E402
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MBPP = REPO.parent / "shared" / "data" / "MbppPlus.jsonl.gz"
+REFERENCE_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
+MBPP = REFERENCE_DATA / "MbppPlus.jsonl.gz"
 CODEUF = [sys.executable, "-m", "codeuf"]
 
 

@@ -2,7 +2,7 @@
 CLI reference): every command of the Typer app with its arguments and options, and every key of a run config
 with its type, default and description (the pydantic models' field descriptions).
 
-Run: .venv/bin/python docs/gen_reference.py          (rewrite docs/reference/*.md)
+Run: .venv/bin/python docs/gen_reference.py          (rewrite docs/reference/*.md and docs/index.md)
      .venv/bin/python docs/gen_reference.py --check  (exit 1 when a page differs from the code; a test runs it)
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PAGES = {"cli.md": "cli", "config.md": "config"}
+PAGES = {"reference/cli.md": "cli", "reference/config.md": "config", "index.md": "index"}
+"""Generated pages, relative to docs/: the reference from the code, and the site's home page from README.md
+(the same text, its links made relative to docs/)."""
 
 
 def _cell(text: str) -> str:
@@ -99,8 +101,14 @@ def config_page() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def index_page() -> str:
+    text = (HERE.parent / "README.md").read_text()
+    text = text.replace("](docs/", "](")
+    return "<!-- Generated from README.md by docs/gen_reference.py: edit README.md. -->\n\n" + text
+
+
 def render() -> dict[str, str]:
-    builders = {"cli": cli_page, "config": config_page}
+    builders = {"cli": cli_page, "config": config_page, "index": index_page}
     return {page: builders[kind]() for page, kind in PAGES.items()}
 
 
@@ -108,15 +116,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    folder = HERE / "reference"
     stale = []
     for page, text in render().items():
-        path = folder / page
+        path = HERE / page
         if args.check:
             if not path.is_file() or path.read_text() != text:
                 stale.append(str(path))
         else:
-            folder.mkdir(exist_ok=True)
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text)
     if stale:
         print(f"out of date (run docs/gen_reference.py): {', '.join(stale)}", file=sys.stderr)

@@ -15,7 +15,7 @@ from codeuf.llm.spec import ModelSpec
 from codeuf.llm.types import LLMRequest, LLMResult, Usage
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)

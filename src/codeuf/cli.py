@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -120,6 +120,15 @@ def _executing(name: str | None):  # type: ignore[no-untyped-def]
     return using(parse_executor(name))
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts) instead of text.")]
+
+
+def _print(result: Any, as_json: bool) -> None:
+    """A library function's typed result (codeuf.results): JSON for scripts, else its text."""
+    text = result.to_json() if as_json else result.text()
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
 MethodOpt = Annotated[str | None, typer.Option(help="json, logprobs or pairwise [default: the judge's].")]
 JudgeTokensOpt = Annotated[int | None, typer.Option(min=16, help="Judge's new tokens [default: the judge's].")]
 RationaleOpt = Annotated[
@@ -205,6 +214,7 @@ def run(
     private: PrivateOpt = False,
     force: ForceOpt = False,
     strict: StrictOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Build a preference dataset: instructions -> generate -> annotate -> binarize."""
     if config_arg is not None and config is not None:
@@ -220,7 +230,10 @@ def run(
         settings, recorded = _settings(config, force, out=out, n=n, concurrency=concurrency,
                                        batch_api=batch_api or None, strict=strict or None)  # fmt: skip
         summary = run_pipeline(settings, progress=progress, recorded=recorded)
-        print_run_summary(summary)
+        if as_json:
+            typer.echo(summary.to_json())
+        else:
+            print_run_summary(summary)
         if summary.failures:
             raise CallsFailedError(summary.failures)  # nothing incomplete is pushed
         if not summary.binarized["written"]:
@@ -471,25 +484,11 @@ def codal_answer(
 ) -> None:
     """Answer every problem: the preference's principle before the instruction, greedy decoding."""
     with _executing(executor):
-        from codeuf.evals.codal import answer_bench, load_bench
-        from codeuf.io import check_writable_dir, folder_lock
-        from codeuf.llm.formats import get_format
-        from codeuf.session import StageSession
+        from codeuf.evals.codal import answer_folder
 
-        check_writable_dir(out, "--out")
-        if format is not None:
-            get_format(format)
-        items = load_bench(bench)
-        session = StageSession(out / "cache.sqlite", concurrency, progress, batch=batch_settings(out, batch_api))
-        session.backend(model)
-        with folder_lock(out):
-            try:
-                answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens,
-                                       prompt_format=format, source=bench)  # fmt: skip
-            finally:
-                session.close()
-        typer.echo(f"{len(answers)} of {len(items)} answers: {out / 'answers.jsonl'}")
-        session.raise_if_failed()
+        done, total = answer_folder(model, out, bench, name=name, prompt_format=format, max_tokens=max_tokens,
+                                    concurrency=concurrency, progress=progress, batch_api=batch_api)  # fmt: skip
+        typer.echo(f"{done} of {total} answers: {out / 'answers.jsonl'}")
 
 
 @codal_app.command("grade")
@@ -524,13 +523,19 @@ def codal_report(
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
     na_as_zero: Annotated[bool, typer.Option("--na-as-zero", help="Count N/A as 0 (the paper's script).")] = False,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: JsonOpt = False,
 ) -> None:
     """Scores per preference and overall with 95% bootstrap CIs, N/A counts, paired test for two models."""
+    import json
+
     from codeuf.evals.report import build_report, print_report, write_report_files
 
     report = build_report(dirs, na_as_zero=na_as_zero, seed=seed)
-    print_report(report)
     paths = write_report_files(report, out)
+    if as_json:  # the scores and comparisons; every graded item is in report.json
+        typer.echo(json.dumps({k: report[k] for k in ("na_as_zero", "scores", "comparisons")}, indent=2))
+        return
+    print_report(report)
     typer.echo(f"numbers: {paths['json']} and {paths['csv']}")
     if html:
         from codeuf.report.html import write_html
@@ -556,13 +561,15 @@ def judge_eval(
     concurrency: ConcurrencyOpt = 8,
     seed: Annotated[int, typer.Option(help="Bootstrap seed, and the order of test-made pairs.")] = 0,
     progress: ProgressOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Measure judges against labels or tests: agreement, position consistency, tie and unreadable rates."""
     from codeuf.evals.judge_eval import judge_eval_folder
     from codeuf.judging import resolve_judges
 
     judges = resolve_judges(judge, judge_config, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
-    typer.echo(judge_eval_folder(labels, judges, out, concurrency=concurrency, seed=seed, progress=progress), nl=False)
+    result = judge_eval_folder(labels, judges, out, concurrency=concurrency, seed=seed, progress=progress)
+    _print(result, as_json)
 
 
 @app.command("view")
@@ -695,6 +702,7 @@ def eval_command(
     concurrency: ConcurrencyOpt = 8,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model on a benchmark task: executed ones (pass@k in the sandbox) or CODAL-Bench (answer, grade
     against references, report). `codeuf humaneval` and `codeuf codal` are the same, under their own names."""
@@ -711,13 +719,14 @@ def eval_command(
                      executor=executor, progress=progress)  # fmt: skip
         codal_grade(folder, judge=judge, judge_config=judge_config or (None if judge else ["embedded"]),
                     method=method, concurrency=concurrency, progress=progress)  # fmt: skip
-        codal_report([folder], out=folder / "report")
+        codal_report([folder], out=folder / "report", as_json=as_json)
         return
     if judge or judge_config or method:
         raise typer.BadParameter(f"{task} is executed, not judged: it takes no judge", param_hint="--judge")
     humaneval(model=model, dataset=task, data=Path(data) if data else None, samples=samples, n_samples=n_samples,
               temperature=temperature, mode=mode, max_tokens=max_tokens or 512, limit=limit, out=folder,
-              workers=workers, concurrency=concurrency, executor=executor, progress=progress)  # fmt: skip
+              workers=workers, concurrency=concurrency, executor=executor, progress=progress,
+              as_json=as_json)  # fmt: skip
 
 
 @app.command("humaneval")
@@ -749,12 +758,13 @@ def humaneval(
     concurrency: ConcurrencyOpt = 8,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Functional correctness: generate, sanitize, execute in a sandbox, pass@k (EvalPlus's verdicts)."""
     with _executing(executor):
         from codeuf.evals.humaneval_run import HumanEvalOptions, run_humaneval
 
-        summary = run_humaneval(
+        result = run_humaneval(
             HumanEvalOptions(
                 model=model,
                 dataset=dataset,
@@ -771,7 +781,7 @@ def humaneval(
                 progress=progress,
             )
         )
-        typer.echo(summary)
+        _print(result, as_json)
 
 
 _SHIPPED_RECIPES = sorted(p.stem for p in (Path(__file__).parent / "train" / "recipes").glob("*.yaml"))
@@ -980,11 +990,13 @@ def main() -> None:
 
 
 @batches_app.command("status")
-def batches_status(run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")]) -> None:
+def batches_status(
+    run: Annotated[Path, typer.Argument(help="A run folder (or its batches.jsonl).")], as_json: JsonOpt = False
+) -> None:
     """Every batch the run submitted, and the provider's status of the open ones."""
     from codeuf.llm.batch.command import batches_report
 
-    typer.echo("\n".join(batches_report(run)))
+    _print(batches_report(run), as_json)
 
 
 @batches_app.command("cancel")
@@ -993,8 +1005,9 @@ def batches_cancel(
     wait: Annotated[
         float, typer.Option(min=0, callback=_finite, help="Seconds to wait for the provider to finish cancelling.")
     ] = 0.0,
+    as_json: JsonOpt = False,
 ) -> None:
     """Cancel the run's open batches; the next run of its command sends again what they did not answer."""
     from codeuf.llm.batch.command import batches_report
 
-    typer.echo("\n".join(batches_report(run, cancel=True, wait_s=wait)))
+    _print(batches_report(run, cancel=True, wait_s=wait), as_json)

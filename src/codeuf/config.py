@@ -210,7 +210,9 @@ class RunConfig(BaseModel):
     @field_validator("pair_check")
     @classmethod
     def _pairwise(cls, judge: JudgeConfig | None) -> JudgeConfig | None:
-        if judge is not None and judge.method != "pairwise":
+        from codeuf.judging import compares
+
+        if judge is not None and not compares(judge):
             raise ValueError(f"a pair check compares two responses: its method must be pairwise, not {judge.method}")
         return judge
 

@@ -4,9 +4,10 @@ calls that failed, which makes the one-line summary a command ends with when it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -157,6 +158,23 @@ class StageSession:
         message = failure_summary(self.stages)
         if message:
             raise CallsFailedError(message)
+
+    @contextlib.contextmanager
+    def working_in(self, folder: Path, *, raise_failures: bool = True) -> Iterator[StageSession]:
+        """What every command that writes a folder does around its work: the folder held against a second
+        codeuf process (FolderBusyError, exit 5), the session closed whatever happens, and once the folder is
+        released, the calls that failed after retries raised as one line (CallsFailedError, exit 3: what
+        succeeded is written, and a rerun makes just the failed calls). Checks belong before it: nothing is
+        locked or written until they pass."""
+        from codeuf.io import folder_lock
+
+        with folder_lock(folder):
+            try:
+                yield self
+            finally:
+                self.close()
+        if raise_failures:
+            self.raise_if_failed()
 
     def close(self) -> None:
         if self.cache is not None:

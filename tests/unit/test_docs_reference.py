@@ -19,8 +19,8 @@ def _generator():  # type: ignore[no-untyped-def]
 
 def test_the_reference_pages_are_what_the_code_says() -> None:
     for page, text in _generator().render().items():
-        stale = f"docs/reference/{page} is out of date: run docs/gen_reference.py"
-        assert (DOCS / "reference" / page).read_text() == text, stale
+        stale = f"docs/{page} is out of date: run docs/gen_reference.py"
+        assert (DOCS / page).read_text() == text, stale
 
 
 def test_every_command_and_config_key_is_in_the_reference() -> None:
@@ -40,3 +40,21 @@ def test_every_command_and_config_key_is_in_the_reference() -> None:
         for key in model.model_fields:
             assert f"| `{key}` |" in config
     assert "`parallel`" in config  # the embedded model's batching setting is documented
+
+
+def test_readme_is_a_front_page_and_nothing_points_outside_the_repository() -> None:
+    import re
+
+    repo = DOCS.parent
+    readme = (repo / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    assert readme.startswith("# codeuf\n\n```bash\nmake demo") and "make test" in readme.split("```")[1]
+    pages = [repo / "README.md", *sorted(DOCS.rglob("*.md"))]
+    for page in pages:
+        text = page.read_text()
+        assert "../shared" not in text, f"{page} points outside the repository"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(repo) and resolved.exists(), f"{page}: broken link {target}"

@@ -4,6 +4,7 @@ the JSON comparison."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from codeuf.execution.checks import JsonEquals, assert_steps
 from codeuf.execution.sanitize import response_code
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("CODEUF_REFERENCE_DATA") or REPO.parent / "shared" / "data")
 
 
 def test_builtin_tasks_carry_tests_entry_points_and_solutions() -> None:

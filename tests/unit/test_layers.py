@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "codeuf"
 RANK = {
     # plumbing that knows nothing of the rest
     "_compat": 0, "codeuf": 1, "errors": 0, "secrets": 0, "stats": 0, "svg": 0, "plugins": 0,
-    "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1, "hub": 1,
+    "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1, "hub": 1, "results": 1,
     "manifest": 2, "llm": 2,
     "data": 3, "settings": 3, "cluster": 3,
     # what the stages and the benchmarks share
@@ -22,7 +22,7 @@ RANK = {
     # siblings: neither imports the other
     "stages": 6, "evals": 6,
     "train": 7, "report": 7, "llm.batch.command": 7,
-    "cli": 8, "__main__": 9,
+    "cli": 8, "api": 8, "__main__": 9,
 }  # fmt: skip
 """A unit (a top-level module, or a package) imports only units of a lower rank."""
 
@@ -69,10 +69,16 @@ def test_every_unit_has_a_rank() -> None:
     assert units <= set(RANK), sorted(units - set(RANK))
 
 
+FACADE = {("codeuf", "codeuf.api")}
+"""The one edge that points up: `codeuf.run` and the other functions of the Python API, which the package
+imports from codeuf.api when they are first used (a module __getattr__), never at `import codeuf`."""
+
+
 def test_layers_point_one_way() -> None:
     wrong = [f"{module}:{line} imports {target}"
              for module, targets in _imports().items() for target, line in targets
-             if _unit(target) != _unit(module) and RANK[_unit(target)] >= RANK[_unit(module)]]  # fmt: skip
+             if _unit(target) != _unit(module) and RANK[_unit(target)] >= RANK[_unit(module)]
+             and (module, target) not in FACADE]  # fmt: skip
     assert wrong == []
 
 

@@ -218,11 +218,29 @@ def _call_failed(grade: dict[str, Any]) -> bool:
                                    "auth", "internal") or error.startswith("no answer")  # fmt: skip
 
 
+def answer_folder(model: str, out: Path, bench: str | Path | None = None, *, name: str | None = None,
+                  prompt_format: str | None = None, max_tokens: int = 1024, concurrency: int = 8,
+                  progress: bool | None = None, batch_api: bool = False) -> tuple[int, int]:  # fmt: skip
+    """`codeuf codal answer`: every problem of the bench answered by `model` into OUT/answers.jsonl (resumable);
+    returns (answers, problems). Everything is checked before the first call."""
+    from codeuf.io import check_writable_dir
+    from codeuf.llm.formats import get_format
+
+    check_writable_dir(out, "--out")
+    if prompt_format is not None:
+        get_format(prompt_format)
+    items = load_bench(bench)
+    session = StageSession(out / "cache.sqlite", concurrency, progress, batch=batch_plan(out, batch_api, [])[0])
+    session.backend(model)
+    with session.working_in(out):
+        answers = answer_bench(items, model, out, session, label=name, max_tokens=max_tokens,
+                               prompt_format=prompt_format, source=bench)  # fmt: skip
+    return len(answers), len(items)
+
+
 def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None, concurrency: int = 8,
                  progress: bool | None = None, batch_api: bool = False) -> list[str]:  # fmt: skip
     """`codeuf codal grade`: every judge grades the folder's answers (checked before any call); one line each."""
-    from codeuf.io import folder_lock
-
     for judge in judges:
         check_answers(answers, reference or judge.reference or DEFAULT_REFERENCE)
     batch, specs = batch_plan(answers, batch_api, [j.spec for j in judges if j.batch_api])
@@ -230,12 +248,8 @@ def grade_folder(answers: Path, judges: list[JudgeConfig], reference: str | None
     for judge in judges:
         session.backend(judge.spec)
     lines = []
-    with folder_lock(answers):
-        try:
-            for judge in judges:
-                grades = grade_answers(answers, judge, session, reference_model=reference)
-                lines.append(f"{judge.label}: {len(grades)} grades, {sum(g.rating == NA for g in grades)} N/A")
-        finally:
-            session.close()
-    session.raise_if_failed()
+    with session.working_in(answers):
+        for judge in judges:
+            grades = grade_answers(answers, judge, session, reference_model=reference)
+            lines.append(f"{judge.label}: {len(grades)} grades, {sum(g.rating == NA for g in grades)} N/A")
     return lines

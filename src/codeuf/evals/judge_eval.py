@@ -27,9 +27,10 @@ from typing import Any
 from codeuf.data.schema import NA, rating_value
 from codeuf.data.sources import iter_rows
 from codeuf.errors import InputError
-from codeuf.judging import JudgeConfig, Verdict, compare_job, rate_job, run_judge_jobs, score_job
+from codeuf.judging import JudgeConfig, Verdict, compare_job, compares, rate_job, run_judge_jobs, score_job
 from codeuf.judging.verdict import winner
 from codeuf.preferences import PREFERENCES
+from codeuf.results import Estimate, JudgeEval, JudgeReport
 from codeuf.session import StageSession
 from codeuf.stats import bootstrap_statistic, kendall_tau_b, spearman
 
@@ -116,14 +117,14 @@ def evaluate_pairwise(rows: list[dict[str, Any]], judge: JudgeConfig, session: S
     jobs = []
     for row in rows:
         for first, second in (("response_a", "response_b"), ("response_b", "response_a")):
-            if judge.method == "pairwise":
+            if compares(judge):
                 jobs.append(compare_job(judge, row.get("preference"), row["instruction"], row[first], row[second]))
             else:
                 jobs.append(rate_job(judge, row.get("preference") or "instruction-following", row["instruction"],
                                      [row[first], row[second]]))  # fmt: skip
     verdicts: dict[int, Verdict] = {}
     run_judge_jobs(session, "judge-eval", jobs, verdicts.__setitem__)
-    read = winner if judge.method == "pairwise" else _rate_verdict
+    read = winner if compares(judge) else _rate_verdict
     pairs = [(read(verdicts[2 * i], False), read(verdicts[2 * i + 1], True)) for i in range(len(rows))]
     return {"kind": "pairwise", "judge": judge.label, "method": judge.method,
             **pairwise_metrics([r["label"] for r in rows], pairs, seed)}  # fmt: skip
@@ -156,7 +157,7 @@ def pairwise_metrics(labels: list[str], verdicts: list[tuple[str | None, str | N
 
 def evaluate_pointwise(rows: list[dict[str, Any]], judge: JudgeConfig, session: StageSession,
                        seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    if judge.method == "pairwise":
+    if compares(judge):
         raise InputError(f"judge {judge.label!r}: a pairwise judge cannot grade pointwise labels (use json or "
                          "logprobs)", field="method")  # fmt: skip
     jobs = [score_job(judge, row.get("preference"), row["instruction"], row["response"]) for row in rows]
@@ -210,33 +211,40 @@ def comparison_table(results: list[dict[str, Any]]) -> str:
 
 
 def judge_eval_folder(labels: Path, judges: list[JudgeConfig], out: Path, *, concurrency: int = 8, seed: int = 0,
-                      progress: bool | None = None) -> str:  # fmt: skip
+                      progress: bool | None = None) -> JudgeEval:  # fmt: skip
     """`codeuf judge-eval`: each judge measured on the labels, one report per judge (OUT/<judge>.json, and
     OUT/judge_eval.json for the first), and the judges side by side (OUT/comparison.md); returns the table."""
     import json
 
     from codeuf.evals.codal import slug
-    from codeuf.io import atomic_write_text, check_writable_dir, folder_lock
+    from codeuf.io import atomic_write_text, check_writable_dir
     from codeuf.judging import check_backend, method_for
 
     check_writable_dir(out, "--out")
     kind, rows = load_labels(labels, seed)
     for judge in judges:
-        method_for(judge, "compare" if judge.method == "pairwise" else "score" if kind == "pointwise" else "rate")
+        method_for(judge, "compare" if compares(judge) else "score" if kind == "pointwise" else "rate")
     session = StageSession(out / "cache.sqlite", concurrency, progress)
     for judge in judges:
         check_backend(judge, session.backend(judge.spec))
     results = []
-    with folder_lock(out):
-        try:
-            for judge in judges:
-                results.append(evaluate_judge(kind, rows, judge, session, seed))
-        finally:
-            session.close()
+    with session.working_in(out):
+        for judge in judges:
+            results.append(evaluate_judge(kind, rows, judge, session, seed))
         session.raise_if_failed()  # no metric from a judge whose answers are missing: a rerun completes it
         for result in results:
             atomic_write_text(out / f"{slug(result['judge'])}.json", json.dumps(result, indent=2) + "\n")
         atomic_write_text(out / "judge_eval.json", json.dumps(results[0], indent=2) + "\n")
         table = comparison_table(results)
         atomic_write_text(out / "comparison.md", table)
-    return table + f"reports: {out}\n"
+    return JudgeEval(kind=kind, reports=[judge_report(r) for r in results], table=table, out=out)
+
+
+def judge_report(result: dict[str, Any]) -> JudgeReport:
+    """A judge's report dict as a typed result: its headline metrics apart, the rest in `details`."""
+    names = PAIRWISE_METRICS if result["kind"] == "pairwise" else POINTWISE_METRICS
+    metrics = {name: Estimate(value=e["value"], low=e["ci_low"], high=e["ci_high"], n=e["n"])
+               for name in names if isinstance(e := result.get(name), dict)}  # fmt: skip
+    details = {k: v for k, v in result.items() if k not in {*names, "judge", "method", "kind"}}
+    return JudgeReport(judge=result["judge"], method=result["method"], kind=result["kind"], metrics=metrics,
+                       details=details)  # fmt: skip

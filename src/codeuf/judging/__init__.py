@@ -19,6 +19,7 @@ from codeuf.judging.run import (
     JudgeJob,
     check_backend,
     compare_job,
+    compares,
     grade_job,
     method_for,
     rate_job,
@@ -29,7 +30,8 @@ from codeuf.judging.tasks import TASKS, rated_item
 from codeuf.judging.verdict import Verdict
 
 __all__ = [
-    "DEFAULT_REFERENCE", "TASKS", "JudgeConfig", "JudgeJob", "Verdict", "check_backend", "compare_job", "grade_job",
+    "DEFAULT_REFERENCE", "TASKS", "JudgeConfig", "JudgeJob", "Verdict", "check_backend", "compare_job", "compares",
+    "grade_job",
     "judge_from_spec", "load_judges", "method_for", "rate_job", "rated_item", "resolve_judges", "run_judge_jobs",
     "score_job", "shipped_judges", "with_settings",
 ]  # fmt: skip

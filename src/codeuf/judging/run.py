@@ -49,6 +49,12 @@ def method_for(judge: JudgeConfig, task_name: str) -> JudgingMethod:
     return method
 
 
+def compares(judge: JudgeConfig) -> bool:
+    """Whether the judge's method compares two responses (a pairwise verdict) rather than rating them: what
+    the method can do (its `tasks`), not its name, so a plugin's comparing method is used the same way."""
+    return "compare" in get_method(judge.method).tasks
+
+
 def check_backend(judge: JudgeConfig, backend: Any) -> None:
     """A judge whose method needs what its backend lacks is one line before any call."""
     if get_method(judge.method).needs_logprobs and not backend.supports_logprobs:

@@ -61,6 +61,12 @@ class RunSummary:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     """What the run's signals drew (codeuf.stages.signals): each with its code, figure and message."""
 
+    def to_json(self) -> str:
+        import dataclasses
+        import json
+
+        return json.dumps(dataclasses.asdict(self), indent=2, default=str)
+
 
 # ----------------------------------------------------------------------------- checks before any call
 
@@ -144,19 +150,16 @@ def run_pipeline(config: RunConfig, progress: bool | None = None, recorded: dict
     records = checked_tests(config, records)
     session = StageSession.for_run(config, progress)
     load_models(session, model_specs(config))
-    with folder_lock(out):
-        try:
-            write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
-            tested = run_synthesis(config, records, session, progress)
-            generations = generate_responses(tested, config.pool, session, out / "generations.jsonl", config.seed)
-            executed = run_executions(config, generations, progress)
-            feedback = annotate_responses(
-                executed, config.judges, session, out / "annotations.jsonl",
-                seed=config.seed, orders=config.orders, prompts=config.prompts,
-            )  # fmt: skip
-            summary = save_outputs(config, feedback, session, settings)
-        finally:
-            session.close()
+    with session.working_in(out, raise_failures=False):  # failures are in the summary and the manifest
+        write_jsonl_atomic(out / "instructions.jsonl", [r.model_dump() for r in records])
+        tested = run_synthesis(config, records, session, progress)
+        generations = generate_responses(tested, config.pool, session, out / "generations.jsonl", config.seed)
+        executed = run_executions(config, generations, progress)
+        feedback = annotate_responses(
+            executed, config.judges, session, out / "annotations.jsonl",
+            seed=config.seed, orders=config.orders, prompts=config.prompts,
+        )  # fmt: skip
+        summary = save_outputs(config, feedback, session, settings)
         wall = round(time.perf_counter() - started, 3)
         failures = failure_summary(session.stages)
         write_manifest(
@@ -313,13 +316,9 @@ def stage_tests(
     records = _records(source, out / "instructions.jsonl", InstructionRecord)
     session = StageSession.for_run(config, progress)
     load_models(session, [config.synthesize_tests.spec])
-    with folder_lock(out):
-        try:
-            tested = run_synthesis(config, records, session, progress)
-        finally:
-            session.close()
+    with session.working_in(out):
+        tested = run_synthesis(config, records, session, progress)
         record_stage(config, recorded, "tests", tests=test_stats(tested))
-    session.raise_if_failed()
     return out / "tests.jsonl", test_stats(tested)
 
 
@@ -348,13 +347,9 @@ def stage_generate(
         raise InputError(f"models {', '.join(map(repr, unknown))} are not in the config's pool", field="pool")
     session = StageSession.for_run(config, progress)
     load_models(session, [config.pool[m].spec for r in records for m in r.models])
-    with folder_lock(out):
-        try:
-            generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
-        finally:
-            session.close()
+    with session.working_in(out):
+        generations = generate_responses(records, config.pool, session, out / "generations.jsonl", config.seed)
         record_stage(config, recorded, "generate", generations={"records": len(generations), "of": len(records)})
-    session.raise_if_failed()
     return out / "generations.jsonl"
 
 
@@ -412,18 +407,14 @@ def stage_annotate(
                                out / "executions.jsonl")  # fmt: skip
     session = StageSession.for_run(config, progress)
     load_models(session, [j.spec for j in config.judges])
-    with folder_lock(out):
-        try:
-            feedback = annotate_responses(
-                records, config.judges, session, out / "annotations.jsonl",
-                seed=config.seed, orders=config.orders, prompts=config.prompts,
-            )  # fmt: skip
-        finally:
-            session.close()
+    with session.working_in(out):
+        feedback = annotate_responses(
+            records, config.judges, session, out / "annotations.jsonl",
+            seed=config.seed, orders=config.orders, prompts=config.prompts,
+        )  # fmt: skip
         stats, flips = save_feedback(config, feedback, session.stages, config.model_dump(mode="json"))
         if feedback:
             record_stage(config, recorded, "annotate", feedback=stats, flips=flips, warnings=stats["warnings"])
-    session.raise_if_failed()
     if not feedback:
         raise EmptyOutputError(f"0 feedback records of {len(records)}: {out / 'feedback'} left as it was")
     return out / "feedback", stats["warnings"]
@@ -441,14 +432,10 @@ def stage_binarize(
     session = StageSession.for_run(config)
     if config.pair_check is not None:
         load_models(session, [config.pair_check.spec])
-    with folder_lock(out):
-        try:
-            stats = save_binarized(config, feedback, config.model_dump(mode="json"), session)
-        finally:
-            session.close()
+    with session.working_in(out):
+        stats = save_binarized(config, feedback, config.model_dump(mode="json"), session)
         if stats["written"]:
             record_stage(config, recorded, "binarize", binarized=stats, warnings=stats["warnings"])
-    session.raise_if_failed()
     if not stats["written"]:
         raise EmptyOutputError(f"0 pairs of {stats['records']} records ({dropped_summary(stats)}); "
                                f"{out / 'binarized'} left as it was")  # fmt: skip

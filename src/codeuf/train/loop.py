@@ -263,13 +263,10 @@ def _codal(config: LoopConfig, models: dict[str, str], progress: bool | None) ->
     for name, spec in models.items():
         folder = config.out / "codal" / name
         session = StageSession(folder / "cache.sqlite", config.concurrency, progress)
-        try:
+        with session.working_in(folder):
             answer_bench(items, spec, folder, session, label=name, max_tokens=config.answer_max_tokens,
                          prompt_format=None, source=config.bench)  # fmt: skip
             grade_answers(folder, judge, session)
-        finally:
-            session.close()
-        session.raise_if_failed()
         runs[name] = load_runs([folder])[0]
     return {"scores": {name: score_run(run)["overall"] for name, run in runs.items()}, "runs": runs}
 

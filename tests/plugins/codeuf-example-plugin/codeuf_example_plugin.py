@@ -21,6 +21,7 @@ from codeuf.sandbox.languages.base import Language
 from codeuf.train.algorithms import Algorithm
 
 
+# --8<-- [start:backend]
 class EchoBackend(Backend):
     name = "echo"
     takes_urls = False
@@ -30,6 +31,10 @@ class EchoBackend(Backend):
         return LLMResult.from_text(request, f"echo: {text}", finish_reason="stop", model=str(self.spec))
 
 
+# --8<-- [end:backend]
+
+
+# --8<-- [start:method]
 class FixedMethod(JudgingMethod):
     name = "fixed"
 
@@ -38,12 +43,18 @@ class FixedMethod(JudgingMethod):
         return Verdict([middle] * n, ["fixed by the example plugin"] * n)
 
 
+# --8<-- [end:method]
+
+
+# --8<-- [start:language]
 DASH = Language(
     name="dash", title="Dash", fences=("dash",), tools=("dash",), install="apt-get install dash",
     source="main.sh", markers=(r"^#!\s*/bin/dash",), run=lambda tools, source: [tools["dash"], source],
 )  # fmt: skip
+# --8<-- [end:language]
 
 
+# --8<-- [start:task]
 class HelloTask(StdioTask):
     name = "hello"
 
@@ -54,5 +65,10 @@ class HelloTask(StdioTask):
         return [problem], Path(__file__)
 
 
+# --8<-- [end:task]
+
+
+# --8<-- [start:algorithm]
 DPO_HINGE = Algorithm("dpo-hinge", "trl:DPOTrainer", "trl:DPOConfig", "pairs", "DPO with the hinge loss",
                       {"loss_type": "hinge"})  # fmt: skip
+# --8<-- [end:algorithm]

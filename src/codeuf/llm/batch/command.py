@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,7 +138,11 @@ def _journal(folder: Path) -> Any:
     return BatchJournal(path)
 
 
-def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> list[str]:
+if TYPE_CHECKING:
+    from codeuf.results import BatchesReport
+
+
+def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> BatchesReport:
     """`codeuf batches status|cancel RUN`: every batch the run submitted, the provider's status of the open ones
     and the errors it reported; with `cancel`, the open ones asked to cancel. Cancelling takes the provider a
     while: the line says the state it reports (`cancelling`), and `wait_s` polls until it is final. A batch is
@@ -148,10 +152,11 @@ def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> l
 
     from codeuf.cluster import build_backend
     from codeuf.llm.batch.providers import BatchSettings, call
+    from codeuf.results import BatchesReport, BatchStatus
 
     journal = _journal(folder)
     settings = BatchSettings(call_retries=2)
-    lines = []
+    found: list[BatchStatus] = []
     backends: dict[str, Any] = {}
 
     async def go() -> None:
@@ -175,8 +180,8 @@ def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> l
 
     async def each() -> None:
         for batch, entry in journal.batches().items():
-            status = entry["status"]
-            if status is None:
+            status, is_open = entry["status"], entry["status"] is None
+            if is_open:
                 backend = backends.setdefault(entry["spec"], build_backend(entry["spec"]))
                 if cancel:
                     status = await cancelled(backend, batch)
@@ -184,14 +189,12 @@ def batches_report(folder: Path, cancel: bool = False, wait_s: float = 0.0) -> l
                     state = await call(settings, backend, f"report batch {batch}", backend.batch_poll, batch)
                     counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
                     status = f"open: {state.status}" + (f" ({counts})" if counts else "")
-            else:
-                status += f", {entry['answered']} answered" if entry.get("answered") else ""
-            lines.append(f"{batch}  {entry['spec']}  {len(entry['keys'])} requests  {status}")
-            if entry.get("errored"):
-                first = next(iter(entry["errors"].values()), "")
-                lines.append(f"    {entry['errored']} requests errored at the provider; the first: {first}")
-            for error in entry.get("batch_errors") or []:
-                lines.append(f"    the provider failed the batch: {error}")
+            first = next(iter((entry.get("errors") or {}).values()), None) if entry.get("errored") else None
+            found.append(BatchStatus(
+                batch=batch, spec=entry["spec"], requests=len(entry["keys"]), status=status, open=is_open,
+                answered=entry.get("answered"), errored=entry.get("errored") or 0, first_error=first,
+                batch_errors=list(entry.get("batch_errors") or []),
+            ))  # fmt: skip
 
     asyncio.run(go())
-    return lines or ["no batches"]
+    return BatchesReport(batches=found)
