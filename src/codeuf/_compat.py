@@ -17,6 +17,8 @@ MOVED = {
     "codeuf.llm_batch": "codeuf.llm.batch.command",
     "codeuf.llm.batchapi": "codeuf.llm.batch.providers",
     "codeuf._sandbox_worker": "codeuf.sandbox.__main__",
+    "codeuf.settings": "codeuf.config.reader",
+    "codeuf.manifest": "codeuf.config.manifest",
 }
 """Old module (and, for a package, everything under it) -> its new path. Removed in codeuf 0.3."""
 

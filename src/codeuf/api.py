@@ -24,8 +24,8 @@ def run(config: RunConfig | dict[str, Any] | str | Path | None = None, *, force:
     with another configuration is refused unless `force`, as on the command line. The summary's `failures`
     names calls that failed (their records are left for the next call)."""
     from codeuf.config import config_changes, default_config, load_config, recorded_config, with_overrides
+    from codeuf.config.reader import validated
     from codeuf.errors import InputError
-    from codeuf.settings import validated
     from codeuf.stages.pipeline import run_pipeline
 
     if isinstance(config, (str, Path)):

@@ -14,8 +14,8 @@ RANK = {
     # plumbing that knows nothing of the rest
     "_compat": 0, "codeuf": 1, "errors": 0, "secrets": 0, "stats": 0, "svg": 0, "plugins": 0,
     "io": 1, "preferences": 1, "prompts": 1, "sandbox": 1, "hub": 1, "results": 1,
-    "manifest": 2, "llm": 2,
-    "data": 3, "settings": 3, "cluster": 3,
+    "config.manifest": 2, "llm": 2,
+    "data": 3, "config.reader": 3, "cluster": 3,
     # what the stages and the benchmarks share
     "judging": 4, "execution": 4, "session": 4,
     "config": 5,
@@ -51,8 +51,9 @@ def _imports() -> dict[str, set[tuple[str, int]]]:
     return found
 
 
-SUBUNITS = ("llm.batch.command",)
-"""Modules ranked apart from their package: `codeuf llm batch`'s driver lives with the batch formats it drives."""
+SUBUNITS = ("llm.batch.command", "config.reader", "config.manifest")
+"""Modules ranked apart from their package: `codeuf llm batch`'s driver lives with the batch formats it drives;
+the YAML reader and the manifest live with the run configs they read and record."""
 
 
 def _unit(module: str) -> str:

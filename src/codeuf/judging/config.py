@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from codeuf.config.reader import STRICT, checked_spec, known_format, read_yaml_mapping, validated
 from codeuf.errors import InputError, invalid
-from codeuf.settings import STRICT, checked_spec, known_format, read_yaml_mapping, validated
 
 SHIPPED = Path(__file__).parent / "judges"
 DEFAULT_REFERENCE = "gpt-4-turbo"

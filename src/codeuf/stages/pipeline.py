@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from codeuf.config import RunConfig, config_changes
+from codeuf.config.manifest import write_manifest
 from codeuf.data.card import binarized_card, feedback_card, feedback_stats, test_stats
 from codeuf.data.save import save_dataset
 from codeuf.data.schema import GenerationRecord, InstructionRecord, Response
 from codeuf.data.sources import BUILTIN_INSTRUCTIONS, BUILTIN_SOURCES, load_instructions
 from codeuf.errors import EmptyOutputError, InputError
 from codeuf.io import check_writable_dir, folder_lock, write_jsonl_atomic
-from codeuf.manifest import write_manifest
 from codeuf.preferences import PREFERENCE_NAMES
 from codeuf.session import StageSession, failure_summary
 from codeuf.stages.annotate import annotate_responses, flip_rate, judge_job

@@ -113,7 +113,7 @@ def recipe_of(config: LoopConfig) -> str:
 def load_loop_config(path: Path | None) -> LoopConfig:
     if path is None:
         return LoopConfig()
-    from codeuf.settings import read_yaml_mapping, validated
+    from codeuf.config.reader import read_yaml_mapping, validated
 
     return validated(LoopConfig, *read_yaml_mapping(Path(path)), path=path)
 

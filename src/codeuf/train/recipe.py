@@ -153,7 +153,7 @@ def recipe_path(name: str | Path) -> Path:
 
 def read_recipe_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     """(settings, line of each key) from a YAML recipe."""
-    from codeuf.settings import read_yaml_mapping
+    from codeuf.config.reader import read_yaml_mapping
 
     path = recipe_path(path)
     if not path.is_file():

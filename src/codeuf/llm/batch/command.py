@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeuf.cluster import build_backend
+from codeuf.config.manifest import write_manifest
 from codeuf.errors import InputError
 from codeuf.llm.cache import default_cache_path
 from codeuf.llm.spec import parse_spec
-from codeuf.manifest import write_manifest
 
 
 def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
@@ -23,8 +23,8 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
     from pydantic import ValidationError
 
     from codeuf.config import Price
+    from codeuf.config.reader import read_yaml_mapping
     from codeuf.errors import invalid
-    from codeuf.settings import read_yaml_mapping
 
     data, lines = read_yaml_mapping(path, empty_ok=True)
     prices = {}

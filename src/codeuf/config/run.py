@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from codeuf.config.reader import STRICT as _STRICT
+from codeuf.config.reader import checked_spec, known_format, read_yaml_mapping, validated
 from codeuf.errors import InputError, invalid
 from codeuf.judging.config import JudgeConfig, load_judges
 from codeuf.llm.batch.providers import BATCH_DISCOUNT
 from codeuf.llm.spec import parse_spec
-from codeuf.settings import STRICT as _STRICT
-from codeuf.settings import checked_spec, known_format, read_yaml_mapping, validated
 
 __all__ = ["JudgeConfig", "PoolModel", "Price", "RunConfig", "TestSynthesis", "WarnThresholds", "checked_spec",
            "known_format", "read_yaml_mapping", "resolve_config", "validated"]  # fmt: skip
@@ -383,7 +383,7 @@ def resolve_config(path: Path | None, *, force: bool = False, **overrides: Any) 
 
 # ----------------------------------------------------------------------------- codeuf init
 
-STARTER = Path(__file__).parent / "data" / "builtin" / "run-config.yaml"
+STARTER = Path(__file__).parents[1] / "data" / "builtin" / "run-config.yaml"
 """The commented run config `codeuf init` writes (docs/guide/own-data.md shows it)."""
 
 
