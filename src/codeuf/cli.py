@@ -884,6 +884,7 @@ def export(
     fetch_converter: Annotated[
         bool, typer.Option("--fetch-converter", help="Only download llama.cpp's converter (done by make).")
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Merge a LoRA adapter and write a GGUF, served by `llamacpp:PATH` (and the folder by `hf:PATH`)."""
     from codeuf.train import export as exporting
@@ -895,12 +896,10 @@ def export(
         from codeuf.errors import InputError
 
         raise InputError("give MODEL and --out FILE.gguf", field="model" if model is None else "--out")
-    from codeuf.llm.batch.command import check_output_file
+    from codeuf.io import check_output_file
 
     check_output_file(out, "--out")
-    result = exporting.export(model, out, outtype, merged)
-    typer.echo(f"GGUF: {result['gguf']} ({result['bytes'] / 1e6:.0f} MB); merged folder: {result['hf']}")
-    typer.echo(f"serve it: --model llamacpp:{result['gguf']}  or  --model hf:{result['hf']}")
+    _print(exporting.export(model, out, outtype, merged), as_json)
 
 
 @app.command("sft-data")
@@ -911,8 +910,7 @@ def sft_data_command(
     column: Annotated[str, typer.Option(help="Instruction column of the source.")] = "instruction",
 ) -> None:
     """The paper's SFT set: the source minus every instruction of the given CodeUltraFeedback data."""
-    from codeuf.io import write_jsonl_atomic
-    from codeuf.llm.batch.command import check_output_file
+    from codeuf.io import check_output_file, write_jsonl_atomic
     from codeuf.train.data import sft_data
 
     check_output_file(out, "--out")

@@ -368,6 +368,13 @@ def check_writable_dir(path: str | Path, field: str = "out") -> Path:
     return path
 
 
+def check_output_file(path: Path, field: str) -> None:
+    """A file a command will create or replace: not a folder, in a folder it can write in."""
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path=path, field=field)
+    check_writable_dir(path.parent, field)
+
+
 @contextmanager
 def exclusive(lock_path: str | Path, what: str) -> Iterator[None]:
     """Hold an exclusive lock on `lock_path` for the block, or raise FolderBusyError naming the holder.

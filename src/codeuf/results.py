@@ -122,3 +122,15 @@ class BatchesReport(Result):
 
     def text(self) -> str:
         return "\n".join(b.text() for b in self.batches) or "no batches"
+
+
+class Exported(Result):
+    """`codeuf export`: the GGUF (served by `llamacpp:PATH`) and the merged Hugging Face folder (`hf:PATH`)."""
+
+    gguf: Path
+    hf: Path
+    bytes: int
+
+    def text(self) -> str:
+        return (f"GGUF: {self.gguf} ({self.bytes / 1e6:.0f} MB); merged folder: {self.hf}\n"
+                f"serve it: --model llamacpp:{self.gguf}  or  --model hf:{self.hf}")  # fmt: skip

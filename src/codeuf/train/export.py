@@ -18,6 +18,7 @@ from pathlib import Path
 
 from codeuf.errors import CodeufError, InputError, MissingDependencyError
 from codeuf.io import atomic_dir, atomic_file
+from codeuf.results import Exported
 
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
 _MEMBERS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
@@ -105,7 +106,7 @@ def to_gguf(folder: str | Path, out: str | Path, outtype: str = "f16") -> Path:
     return out
 
 
-def export(model: str | Path, out: str | Path, outtype: str = "f16", merged: str | Path | None = None) -> dict:
+def export(model: str | Path, out: str | Path, outtype: str = "f16", merged: str | Path | None = None) -> Exported:
     """An adapter folder (merged first) or a full model folder, as a GGUF at `out`; the merged
     Hugging Face folder is kept at `merged` (default: beside the GGUF) for the `hf:` backend."""
     model = Path(model)
@@ -118,4 +119,4 @@ def export(model: str | Path, out: str | Path, outtype: str = "f16", merged: str
     elif not (model / "config.json").is_file():
         raise InputError("neither an adapter (adapter_config.json) nor a model (config.json)", path=model)
     to_gguf(folder, out, outtype)
-    return {"gguf": str(out), "hf": str(folder), "bytes": out.stat().st_size}
+    return Exported(gguf=out, hf=folder, bytes=out.stat().st_size)

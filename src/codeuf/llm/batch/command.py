@@ -39,15 +39,6 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
     return prices
 
 
-def check_output_file(path: Path, field: str) -> None:
-    """A file we will create or replace: not a folder, in a folder we can write in."""
-    from codeuf.io import check_writable_dir
-
-    if path.is_dir():
-        raise InputError("is a folder, not a file", path=path, field=field)
-    check_writable_dir(path.parent, field)
-
-
 class BatchOptions(BaseModel):
     """The settings of `codeuf llm batch`, checked like a config (the command line gives them)."""
 
@@ -87,6 +78,8 @@ def batch_command(options: BatchOptions) -> tuple[str, str | None]:
         if key not in known:
             raise InputError(f"a price for {key!r}, which is not the model of this batch ({options.model})",
                              path=options.prices, field=key)  # fmt: skip
+    from codeuf.io import check_output_file
+
     check_output_file(options.out_path, "--out")
     cache_path = options.cache or default_cache_path()
     if options.use_cache:
