@@ -924,14 +924,20 @@ def sft_data_command(
 
 @app.command("loop")
 def loop(
-    config: Annotated[Path | None, typer.Argument(help="YAML loop config [default: the embedded CPU loop].")] = None,
+    config_arg: Annotated[
+        Path | None,
+        typer.Argument(metavar="CONFIG", help="YAML loop config, as --config [default: the embedded CPU loop]."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML loop config.")] = None,
     out: Annotated[Path | None, typer.Option(help="Loop folder (overrides the config).")] = None,
     progress: ProgressOpt = None,
 ) -> None:
     """The loop closed: build data, DPO the model, compare base and trained on CODAL-Bench and HumanEval+."""
     from codeuf.train.loop import load_loop_config, print_comparison, run_loop
 
-    settings = load_loop_config(config)
+    if config_arg is not None and config is not None:
+        raise typer.BadParameter("give the config once: as --config or as the argument", param_hint="--config")
+    settings = load_loop_config(config or config_arg)
     if out is not None:
         settings = settings.model_copy(update={"out": out})
     print_comparison(run_loop(settings, progress=progress))
