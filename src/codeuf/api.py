@@ -13,7 +13,7 @@ from typing import Any
 
 from codeuf.cluster import parse_executor, using
 from codeuf.config import RunConfig
-from codeuf.results import JudgeEval, PassAtK
+from codeuf.results import CodalScores, JudgeEval, PassAtK
 from codeuf.stages.pipeline import RunSummary
 
 
@@ -45,23 +45,32 @@ def run(config: RunConfig | dict[str, Any] | str | Path | None = None, *, force:
 
 def evaluate(task: str, model: str | None = None, *, samples: str | Path | None = None,
              data: str | Path | None = None, out: str | Path | None = None, n_samples: int = 1,
-             temperature: float | None = None, mode: str | None = None, max_tokens: int = 512,
-             limit: int | None = None, workers: int | None = None, concurrency: int = 8,
-             progress: bool = False, executor: str | None = None) -> PassAtK:  # fmt: skip
-    """An executed benchmark task (`humaneval+`, `mbpp+`, `humaneval`, `stdio`, or a plugin's), as `codeuf eval
-    --task`: a model's samples generated (`model`) or read (`samples`, EvalPlus's format), run in the sandbox,
-    pass@k with intervals. CODAL-Bench is judged: `codeuf eval --task codal`, or codeuf.evals.codal."""
+             temperature: float | None = None, mode: str | None = None, max_tokens: int | None = None,
+             limit: int | None = None, judges: list[str] | None = None, workers: int | None = None,
+             concurrency: int = 8, progress: bool = False,
+             executor: str | None = None) -> PassAtK | CodalScores:  # fmt: skip
+    """A benchmark task, as `codeuf eval --task`. Executed ones (`humaneval+`, `mbpp+`, `humaneval`, `stdio`, or
+    a plugin's): a model's samples generated (`model`) or read (`samples`, EvalPlus's format), run in the
+    sandbox, pass@k with intervals (PassAtK). Judged ones (`codal`): `model` answers, each of `judges` (names,
+    files or specs, as in judge_eval) grades against the references, and the report is written (CodalScores)."""
     from codeuf.errors import InputError
     from codeuf.evals.humaneval_run import HumanEvalOptions, run_humaneval
     from codeuf.evals.tasks import get_task
 
-    if get_task(task, field="task").judged:
-        raise InputError(f"{task} is judged, not executed: use `codeuf eval --task {task}`", field="task")
+    runner = get_task(task, field="task")
     folder = Path(out) if out is not None else Path("runs") / task.replace("+", "-plus")
+    if runner.judged:
+        if model is None:
+            raise InputError("give the model to evaluate", field="model")
+        with using(parse_executor(executor)):
+            return runner.run_judged(model, _judges(judges or []), folder, data=data, max_tokens=max_tokens,
+                                     concurrency=concurrency, progress=progress)  # fmt: skip
+    if judges:
+        raise InputError(f"{task} is executed, not judged: it takes no judges", field="judges")
     options = HumanEvalOptions(model=model, dataset=task, data=Path(data) if data else None,
                                samples=Path(samples) if samples else None, n_samples=n_samples,
-                               temperature=temperature, mode=mode, max_tokens=max_tokens, limit=limit, out=folder,
-                               workers=workers, concurrency=concurrency, progress=progress)  # fmt: skip
+                               temperature=temperature, mode=mode, max_tokens=max_tokens or 512, limit=limit,
+                               out=folder, workers=workers, concurrency=concurrency, progress=progress)  # fmt: skip
     with using(parse_executor(executor)):
         return run_humaneval(options)
 
@@ -73,10 +82,15 @@ def judge_eval(labels: str | Path, judges: list[str], *, method: str | None = No
     """Measure judges against labels (a pairwise or pointwise file) or a run folder's tests, as `codeuf
     judge-eval`: each of `judges` is a shipped judge's name, a judge file, or a model spec (`provider:model`)."""
     from codeuf.evals.judge_eval import judge_eval_folder
-    from codeuf.judging import resolve_judges
 
-    specs = [j for j in judges if ":" in j and not Path(j).exists()]
-    files = [j for j in judges if j not in specs]
-    resolved = resolve_judges(specs, files, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
+    resolved = _judges(judges, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
     return judge_eval_folder(Path(labels), resolved, Path(out), concurrency=concurrency, seed=seed,
                              progress=progress)  # fmt: skip
+
+
+def _judges(names: list[str], **overrides: Any) -> list[Any]:
+    """Judges by shipped name, file or model spec (a spec has a `provider:` and is no file)."""
+    from codeuf.judging import resolve_judges
+
+    specs = [j for j in names if ":" in j and not Path(j).exists()]
+    return resolve_judges(specs, [j for j in names if j not in specs], **overrides)

@@ -715,11 +715,13 @@ def eval_command(
             raise typer.BadParameter("a judged task takes no --samples, --limit or --n-samples", param_hint="--task")
         if model is None:
             raise typer.BadParameter("give the model to evaluate", param_hint="--model")
-        codal_answer(model, folder, bench=data, max_tokens=max_tokens or 1024, concurrency=concurrency,
-                     executor=executor, progress=progress)  # fmt: skip
-        codal_grade(folder, judge=judge, judge_config=judge_config or (None if judge else ["embedded"]),
-                    method=method, concurrency=concurrency, progress=progress)  # fmt: skip
-        codal_report([folder], out=folder / "report", as_json=as_json)
+        from codeuf.judging import resolve_judges
+
+        judges = resolve_judges(judge, judge_config, method=method)
+        with _executing(executor):
+            result = runner.run_judged(model, judges, folder, data=data, max_tokens=max_tokens,
+                                       concurrency=concurrency, progress=progress)  # fmt: skip
+        _print(result, as_json)
         return
     if judge or judge_config or method:
         raise typer.BadParameter(f"{task} is executed, not judged: it takes no judge", param_hint="--judge")

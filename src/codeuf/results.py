@@ -134,3 +134,42 @@ class Exported(Result):
     def text(self) -> str:
         return (f"GGUF: {self.gguf} ({self.bytes / 1e6:.0f} MB); merged folder: {self.hf}\n"
                 f"serve it: --model llamacpp:{self.gguf}  or  --model hf:{self.hf}")  # fmt: skip
+
+
+class CodalScore(Result):
+    """One model's CODAL-Bench grades by one judge: the 1-10 mean overall and per preference, with intervals
+    over items; N/A grades are counted and left out of the means."""
+
+    model: str
+    judge: str
+    overall: Estimate
+    per_preference: dict[str, Estimate]
+    na: int
+    items: int
+
+
+class CodalScores(Result):
+    """A judged benchmark run (`codeuf eval --task codal`): the answers, their grades and the report, in `out`."""
+
+    task: str
+    scores: list[CodalScore]
+    out: Path
+
+    @classmethod
+    def from_report(cls, task: str, report: dict[str, Any], out: Path) -> CodalScores:
+        def estimate(e: dict[str, Any]) -> Estimate:
+            return Estimate(value=e["value"], low=e["ci_low"], high=e["ci_high"], n=e["n"])
+
+        scores = [CodalScore(model=s["model"], judge=s["judge"], overall=estimate(s["overall"]),
+                             per_preference={p: estimate(e) for p, e in s["per_preference"].items()},
+                             na=s["overall"]["na"], items=s["overall"]["items"]) for s in report["scores"]]  # fmt: skip
+        return cls(task=task, scores=scores, out=out)
+
+    def text(self) -> str:
+        lines = []
+        for s in self.scores:
+            lines.append(f"{self.task}: {s.model} graded by {s.judge}: overall {s.overall} (1-10; N/A {s.na} of "
+                         f"{s.items}, left out)")  # fmt: skip
+            lines += [f"  {p}: {e}" for p, e in s.per_preference.items()]
+        lines.append(f"answers and grades: {self.out}\nreport: {self.out / 'report'}")
+        return "\n".join(lines)

@@ -165,3 +165,12 @@ def test_eval_task_codal_answers_grades_and_reports_in_one_command(tmp_path: Pat
     assert len(grades) == 10 and all(g["rating"] in {str(i) for i in range(1, 11)} for g in grades)
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["scores"][0]["overall"]["n"] == 10
+    # the same task from Python, on the same folder: everything is there, so nothing is asked again
+    import codeuf as api
+
+    before = (out / "answers.jsonl").read_text()
+    scores = api.evaluate("codal", "llamacpp:default", data=BENCH, max_tokens=32, judges=["embedded"], out=out)
+    assert (out / "answers.jsonl").read_text() == before
+    assert scores.task == "codal" and scores.scores[0].items == 10
+    assert scores.scores[0].overall.value == report["scores"][0]["overall"]["value"]
+    assert set(scores.scores[0].per_preference) == set(report["scores"][0]["per_preference"])

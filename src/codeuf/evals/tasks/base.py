@@ -1,7 +1,8 @@
 """The shape of a benchmark task, after inspect-ai's task = dataset + solver + scorer: its problems (`load`),
 the request that asks a model one of them (`request`), the code a sample submits (`solution`) and the verdicts
 of samples (`evaluate`: per problem, each sample's {"base", "plus", "reason"} statuses). Tasks judged by a
-model rather than run (CODAL-Bench) set `judged` and are scored by `codeuf codal grade`."""
+model rather than run (CODAL-Bench) set `judged` and implement `run_judged` instead: answers, grades by the
+given judges, a report (`codeuf eval --task`, `codeuf.evaluate`)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,18 @@ class BenchTask(ABC):
                  pool: Any) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
         """Per task id, a verdict per sample ({"base", "plus", "reason"}), in sample order."""
 
+    def run_judged(self, model: str, judges: list[Any], out: Path, *, data: str | Path | None = None,
+                   max_tokens: int | None = None, concurrency: int = 8,
+                   progress: bool | None = None) -> Any:  # fmt: skip
+        """A judged task's whole run for one model: its answers, every judge's grades and the report in `out`
+        (a codeuf.results.CodalScores or the like). Executed tasks are evaluated by `evaluate` instead."""
+        raise InputError(f"{self.name} is executed, not judged: it takes no judge", field="--judge")
+
     def check_runnable(self) -> None:
         """A judged benchmark is scored by a judge's command, not by running samples: one line says which."""
         if self.judged:
-            raise InputError(f"{self.name} is graded by a judge, not run: use its own commands (codeuf codal answer "
-                             "and codeuf codal grade)", field="--dataset")  # fmt: skip
+            raise InputError(f"{self.name} is graded by a judge, not run: use codeuf eval --task {self.name} "
+                             "--judge ... (or codeuf codal answer and grade)", field="--dataset")  # fmt: skip
 
     def check_mode(self, mode: str) -> None:
         if mode not in self.modes:
