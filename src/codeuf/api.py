@@ -53,26 +53,15 @@ def evaluate(task: str, model: str | None = None, *, samples: str | Path | None 
     a plugin's): a model's samples generated (`model`) or read (`samples`, EvalPlus's format), run in the
     sandbox, pass@k with intervals (PassAtK). Judged ones (`codal`): `model` answers, each of `judges` (names,
     files or specs, as in judge_eval) grades against the references, and the report is written (CodalScores)."""
-    from codeuf.errors import InputError
-    from codeuf.evals.humaneval_run import HumanEvalOptions, run_humaneval
-    from codeuf.evals.tasks import get_task
+    from codeuf.evals.run import evaluate_task
 
-    runner = get_task(task, field="task")
-    folder = Path(out) if out is not None else Path("runs") / task.replace("+", "-plus")
-    if runner.judged:
-        if model is None:
-            raise InputError("give the model to evaluate", field="model")
-        with using(parse_executor(executor)):
-            return runner.run_judged(model, _judges(judges or []), folder, data=data, max_tokens=max_tokens,
-                                     concurrency=concurrency, progress=progress)  # fmt: skip
-    if judges:
-        raise InputError(f"{task} is executed, not judged: it takes no judges", field="judges")
-    options = HumanEvalOptions(model=model, dataset=task, data=Path(data) if data else None,
-                               samples=Path(samples) if samples else None, n_samples=n_samples,
-                               temperature=temperature, mode=mode, max_tokens=max_tokens or 512, limit=limit,
-                               out=folder, workers=workers, concurrency=concurrency, progress=progress)  # fmt: skip
     with using(parse_executor(executor)):
-        return run_humaneval(options)
+        specs, files = _judge_names(judges or [])
+        return evaluate_task(task, model=model, judge=specs, judge_config=files,
+                             samples=Path(samples) if samples else None, data=data,
+                             out=Path(out) if out is not None else None, n_samples=n_samples,
+                             temperature=temperature, mode=mode, max_tokens=max_tokens, limit=limit,
+                             workers=workers, concurrency=concurrency, progress=progress)  # fmt: skip
 
 
 def judge_eval(labels: str | Path, judges: list[str], *, method: str | None = None,
@@ -82,15 +71,16 @@ def judge_eval(labels: str | Path, judges: list[str], *, method: str | None = No
     """Measure judges against labels (a pairwise or pointwise file) or a run folder's tests, as `codeuf
     judge-eval`: each of `judges` is a shipped judge's name, a judge file, or a model spec (`provider:model`)."""
     from codeuf.evals.judge_eval import judge_eval_folder
+    from codeuf.judging import resolve_judges
 
-    resolved = _judges(judges, method=method, max_tokens=max_tokens, rationale_chars=rationale_chars)
+    resolved = resolve_judges(*_judge_names(judges), method=method, max_tokens=max_tokens,
+                              rationale_chars=rationale_chars)  # fmt: skip
     return judge_eval_folder(Path(labels), resolved, Path(out), concurrency=concurrency, seed=seed,
                              progress=progress)  # fmt: skip
 
 
-def _judges(names: list[str], **overrides: Any) -> list[Any]:
-    """Judges by shipped name, file or model spec (a spec has a `provider:` and is no file)."""
-    from codeuf.judging import resolve_judges
-
+def _judge_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """Judges named by model spec (a `provider:` and no such file), then by shipped name or file: what the
+    command line takes as --judge and --judge-config."""
     specs = [j for j in names if ":" in j and not Path(j).exists()]
-    return resolve_judges(specs, [j for j in names if j not in specs], **overrides)
+    return specs, [j for j in names if j not in specs]

@@ -73,6 +73,10 @@ def _finite(value: float | None) -> float | None:
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec, e.g. llamacpp:default, openai:NAME@URL.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Requests in flight per backend.")]
+WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")]
+TemperatureOpt = Annotated[
+    float | None, typer.Option(min=0, max=2, callback=_finite, help="[default: 0 for one sample, else 0.8]")
+]
 CacheOpt = Annotated[Path | None, typer.Option(help="SQLite cache file [default: $CODEUF_CACHE_DIR/llm.sqlite].")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached results and replace them.")]
@@ -316,7 +320,7 @@ def tests_command(
         str | None,
         typer.Option(help="Without a reference solution: codet, majority or none (see the README)."),
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    workers: WorkersOpt = None,
     batch_api: BatchApiOpt = False,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
@@ -363,7 +367,7 @@ def execute_command(
     config: ConfigOpt = None,
     out: OutOpt = None,
     input: InputOpt = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    workers: WorkersOpt = None,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
     force: ForceOpt = False,
@@ -686,9 +690,7 @@ def eval_command(
     data: Annotated[str | None, typer.Option(help="A local file (or, for codal, folder) of the task's format.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Executed tasks: score these samples instead.")] = None,
     n_samples: Annotated[int, typer.Option(min=1, help="Executed tasks: samples per problem.")] = 1,
-    temperature: Annotated[
-        float | None, typer.Option(min=0, max=2, callback=_finite, help="[default: 0 for one sample, else 0.8]")
-    ] = None,
+    temperature: TemperatureOpt = None,
     mode: Annotated[str | None, typer.Option(help="chat or completion [default: the task's and model's].")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="New tokens per answer [default: 512; codal 1024].")] = (
         None
@@ -698,7 +700,7 @@ def eval_command(
     judge_config: JudgeConfigOpt = None,
     method: MethodOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder [default: runs/<task>].")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    workers: WorkersOpt = None,
     concurrency: ConcurrencyOpt = 8,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
@@ -706,29 +708,14 @@ def eval_command(
 ) -> None:
     """Evaluate a model on a benchmark task: executed ones (pass@k in the sandbox) or CODAL-Bench (answer, grade
     against references, report). `codeuf humaneval` and `codeuf codal` are the same, under their own names."""
-    from codeuf.evals.tasks import get_task
+    from codeuf.evals.run import evaluate_task
 
-    runner = get_task(task, field="--task")
-    folder = out or Path("runs") / runner.name.replace("+", "-plus")
-    if runner.judged:
-        if samples is not None or limit is not None or n_samples != 1:
-            raise typer.BadParameter("a judged task takes no --samples, --limit or --n-samples", param_hint="--task")
-        if model is None:
-            raise typer.BadParameter("give the model to evaluate", param_hint="--model")
-        from codeuf.judging import resolve_judges
-
-        judges = resolve_judges(judge, judge_config, method=method)
-        with _executing(executor):
-            result = runner.run_judged(model, judges, folder, data=data, max_tokens=max_tokens,
-                                       concurrency=concurrency, progress=progress)  # fmt: skip
-        _print(result, as_json)
-        return
-    if judge or judge_config or method:
-        raise typer.BadParameter(f"{task} is executed, not judged: it takes no judge", param_hint="--judge")
-    humaneval(model=model, dataset=task, data=Path(data) if data else None, samples=samples, n_samples=n_samples,
-              temperature=temperature, mode=mode, max_tokens=max_tokens or 512, limit=limit, out=folder,
-              workers=workers, concurrency=concurrency, executor=executor, progress=progress,
-              as_json=as_json)  # fmt: skip
+    with _executing(executor):
+        result = evaluate_task(task, model=model, judge=judge, judge_config=judge_config, method=method,
+                               samples=samples, data=data, out=out,
+                               n_samples=n_samples, temperature=temperature, mode=mode, max_tokens=max_tokens,
+                               limit=limit, workers=workers, concurrency=concurrency, progress=progress)  # fmt: skip
+    _print(result, as_json)
 
 
 @app.command("humaneval")
@@ -744,9 +731,7 @@ def humaneval(
     data: Annotated[Path | None, typer.Option(help="A local file of the benchmark's format.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Evaluate EvalPlus samples.jsonl instead of generating.")] = None,
     n_samples: Annotated[int, typer.Option(min=1, help="Samples per task.")] = 1,
-    temperature: Annotated[
-        float | None, typer.Option(min=0, max=2, callback=_finite, help="[default: 0 for one sample, else 0.8]")
-    ] = None,
+    temperature: TemperatureOpt = None,
     mode: Annotated[
         str | None,
         typer.Option(help="chat or completion [default: completion for the embedded base model, else chat]."),
@@ -756,7 +741,7 @@ def humaneval(
     out: Annotated[Path, typer.Option(help="Folder for samples, per-task results and the summary.")] = Path(
         "runs/humaneval"
     ),
-    workers: Annotated[int | None, typer.Option(min=1, help="Sandbox processes [default: CPU count].")] = None,
+    workers: WorkersOpt = None,
     concurrency: ConcurrencyOpt = 8,
     executor: ExecutorOpt = None,
     progress: ProgressOpt = None,
