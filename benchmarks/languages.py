@@ -14,14 +14,17 @@ same toolchain's output directly on the same machine, side by side in one run.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -109,8 +112,10 @@ def coverage(limit: int | None, workers: int) -> None:
           f"(Python alone: {counts['python']['ran'] / total:.1%}).")  # fmt: skip
 
 
-def speed(jobs: int, programs: dict[str, str], what: str) -> None:
-    print(f"\n## Speed: {what}, sandboxed (build cached) vs run directly")
+def speed(jobs: int, programs: dict[str, str], what: str, rounds: int = 5) -> None:
+    """Each language: `rounds` alternating batches of `jobs` sandboxed jobs and `jobs` direct runs (so that
+    the machine's load falls on both arms alike), the median rate of each."""
+    print(f"\n## Speed: {what}, sandboxed (build cached) vs run directly ({rounds} alternating rounds, medians)")
     print("| language | sandbox jobs/s | direct runs/s | ratio |")
     print("|---|---:|---:|---:|")
     with SandboxPool(1) as pool:
@@ -122,41 +127,46 @@ def speed(jobs: int, programs: dict[str, str], what: str) -> None:
             program = language.program(code)
             first = pool.run_program(program)
             assert first.runs and first.runs[0].status == "ok", (name, first)
-            started = time.perf_counter()
-            for _ in range(jobs):
-                pool.run_program(program)
-            sandboxed = jobs / (time.perf_counter() - started)
-            direct = _direct(language, program, jobs)
-            print(f"| {name} | {sandboxed:.1f} | {direct:.1f} | {sandboxed / direct:.2f} |")
+            with tempfile.TemporaryDirectory() as folder:
+                direct = _direct(program, folder)
+                sandboxed_rates, direct_rates = [], []
+                for _ in range(rounds):
+                    sandboxed_rates.append(_rate(functools.partial(pool.run_program, program), jobs))
+                    direct_rates.append(_rate(direct, jobs))
+            sandboxed, plain = statistics.median(sandboxed_rates), statistics.median(direct_rates)
+            print(f"| {name} | {sandboxed:.1f} | {plain:.1f} | {sandboxed / plain:.2f} |")
 
 
-def _direct(language: langs.Language, program: Program, jobs: int) -> float:
+def _rate(job: Callable[[], object], jobs: int) -> float:
+    started = time.perf_counter()
+    for _ in range(jobs):
+        job()
+    return jobs / (time.perf_counter() - started)
+
+
+def _direct(program: Program, folder: str) -> Callable[[], object]:
     """The same build, run as a plain subprocess (in a folder of its own, with the sandbox's environment: the
-    host's may slow a runtime down, as NODE_EXTRA_CA_CERTS does Node's start), as many times."""
-    with tempfile.TemporaryDirectory() as folder:
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": folder, "TMPDIR": folder, "LANG": "C.UTF-8",
-               **program.env}  # fmt: skip
-        for name, text in program.files.items():
-            Path(folder, name).write_text(text)
-        if program.build:
-            subprocess.run(program.build, cwd=folder, check=True, capture_output=True, env=env)
-        argv = [arg.replace("{build}", folder) for arg in program.run]
-        started = time.perf_counter()
-        for _ in range(jobs):
-            subprocess.run(argv, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL, env=env)
-        return jobs / (time.perf_counter() - started)
+    host's may slow a runtime down, as NODE_EXTRA_CA_CERTS does Node's start)."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": folder, "TMPDIR": folder, "LANG": "C.UTF-8",
+           **program.env}  # fmt: skip
+    for name, text in program.files.items():
+        Path(folder, name).write_text(text)
+    if program.build:
+        subprocess.run(program.build, cwd=folder, check=True, capture_output=True, env=env)
+    argv = [arg.replace("{build}", folder) for arg in program.run]
+    return lambda: subprocess.run(argv, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL, env=env)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--jobs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=60, help="jobs per arm and round")
     args = parser.parse_args()
     ready = {n: "missing" if x.toolchain.missing else "ok" for n, x in langs.REGISTRY.items()}
     print(f"python {sys.version.split()[0]}; toolchains: " + ", ".join(f"{n}: {v}" for n, v in ready.items()))
     speed(args.jobs, HELLO, "a program that prints one line")
-    speed(max(5, args.jobs // 3), WORK, "a program that loops 20 million times")
+    speed(max(3, args.jobs // 20), WORK, "a program that loops 20 million times")
     coverage(args.limit, args.workers)
 
 

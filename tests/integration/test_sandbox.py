@@ -195,3 +195,47 @@ def test_recursion_bombs_fail(pool: SandboxPool) -> None:
     result = pool.run(job(deep, wall=10))  # a stack overflow kills the child, not us; or its time runs out first
     assert (result.status, result.reason) == ("fail", "test 0: _Timeout") or result.status == "timeout", result
     assert pool.run(job("def f(x):\n    return 2 * x\n")).status == "pass"
+
+
+def _launchers() -> dict[str, object]:
+    import shutil
+
+    from codeuf.sandbox.programs import _spawn_prlimit
+    from codeuf.sandbox.spawn import spawner
+
+    found: dict[str, object] = {}
+    if spawner() is not None:
+        found["helper"] = spawner()
+    if prlimit := shutil.which("prlimit", path="/usr/bin:/bin"):
+        found["prlimit"] = lambda *args: _spawn_prlimit(prlimit, *args)
+    return found
+
+
+@pytest.mark.parametrize("launcher", ["helper", "prlimit"])
+def test_both_ways_to_start_a_program_give_it_limits_a_session_and_nothing_else(launcher: str, tmp_path: Path) -> None:
+    """The spawn helper (vfork, limits, exec) and the prlimit fallback start a program alike: its rlimits
+    soft and hard, a session of its own, the work directory, only the three standard streams open, and no
+    signal ignored (the worker, a Python process, ignores SIGPIPE and SIGXFSZ; a program must not inherit
+    that)."""
+    import resource
+
+    spawn = _launchers().get(launcher)
+    if spawn is None:
+        pytest.skip(f"no {launcher} on this machine (the helper needs a C compiler: apt-get install gcc)")
+    script = ('echo "$(ulimit -t) $(ulimit -H -t) $(ulimit -n) $(ulimit -v) $(ulimit -c)"; pwd; '
+              'awk \'{print ($6 == $1) ? "leader" : "member"}\' /proc/$$/stat; ls /proc/$$/fd | tr "\\n" " "; echo; '
+              'grep SigIgn /proc/$$/status')  # fmt: skip
+    out = tmp_path / "out"
+    limits = [(resource.RLIMIT_CPU, 7), (resource.RLIMIT_NOFILE, 50), (resource.RLIMIT_AS, 2**30),
+              (resource.RLIMIT_CORE, 0)]  # fmt: skip
+    with open(out, "wb") as sink, open(os.devnull, "rb") as empty:
+        streams = (empty.fileno(), sink.fileno(), sink.fileno())
+        pid = spawn(["/bin/sh", "-c", script], str(tmp_path), streams, {"PATH": "/usr/bin:/bin"}, limits)  # type: ignore[operator]
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    lines = out.read_text().splitlines()
+    assert code == 0, lines
+    assert lines[0] == f"7 7 50 {2**30 // 1024} 0"
+    assert lines[1] == str(tmp_path)
+    assert lines[2] == "leader"
+    assert lines[3].split() == ["0", "1", "2"]
+    assert lines[4].split() == ["SigIgn:", "0000000000000000"]

@@ -18,6 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from codeuf.sandbox.jobs import Limits
@@ -95,7 +96,7 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
     runs = []
     argv = [arg.replace("{build}", cached) for arg in program.run]
     for stdin in program.stdins:
-        workdir = tempfile.mkdtemp(prefix="codeuf-run-")
+        workdir = _run_dir()
         try:
             if not cached:
                 _write(workdir, program.files)
@@ -108,9 +109,29 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
 
 
 def _cache_root() -> str:
-    root = os.path.join(tempfile.gettempdir(), f"codeuf-builds-{os.getpid()}")
-    os.makedirs(root, mode=0o711, exist_ok=True)  # runs reach their own build by its key, and list nothing
-    return root
+    if _ROOT.get("pid") != os.getpid():
+        root = os.path.join(tempfile.gettempdir(), f"codeuf-builds-{os.getpid()}")
+        os.makedirs(root, mode=0o711, exist_ok=True)  # runs reach their own build by its key, and list nothing
+        _ROOT.update(pid=os.getpid(), root=root)
+    return str(_ROOT["root"])
+
+
+_ROOT: dict[str, object] = {}
+
+
+def _run_dir() -> str:
+    """A new, empty directory for one run: named from a counter (a run could create the next name first: then
+    mkdir fails, and a random one is made as before)."""
+    _RUNS[0] += 1
+    path = os.path.join(tempfile.gettempdir(), f"codeuf-run-{os.getpid()}-{_RUNS[0]}")
+    try:
+        os.mkdir(path, 0o700)
+    except OSError:
+        return tempfile.mkdtemp(prefix="codeuf-run-")
+    return path
+
+
+_RUNS = [0]
 
 
 def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str, str]:
@@ -143,9 +164,17 @@ def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str
 
 
 def _intact(key: str, cached: str) -> bool:
+    """Whether every recorded file and folder is as the build left it. A file added anywhere changes its
+    folder's mtime and ctime, so the recorded paths alone are looked at (no walk: this runs before each run)."""
     recorded = _BUILT.get(key)
+    if recorded is None:
+        return False
     with contextlib.suppress(OSError):
-        return recorded is not None and _fingerprints(cached) == recorded
+        for path, fingerprint in recorded.items():
+            st = os.lstat(path)
+            if (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode) != fingerprint:
+                return False
+        return True
     return False
 
 
@@ -168,6 +197,9 @@ def _write(workdir: str, files: dict[str, str]) -> None:
 
 
 def _remove(workdir: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(workdir)  # most runs leave their directory empty
+        return
     try:
         shutil.rmtree(workdir)
     except OSError:  # folders a child made read-only or unreadable
@@ -183,23 +215,18 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
     """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes."""
     from codeuf.sandbox.child import _drop_privileges, _set_limits
 
-    with tempfile.TemporaryFile() as feed:
-        feed.write(stdin.encode())
-        feed.seek(0)
+    with _feed(stdin.encode()) as feed:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
-        prlimit = _prlimit()
-        pid = 0 if prlimit else os.fork()
-        if prlimit:
-            pid = _spawn_limited(prlimit, argv, workdir, (feed.fileno(), out_w, err_w), {**base, **env}, limits,
-                                 timeout)  # fmt: skip
-        elif pid == 0:  # pragma: no cover - runs in the child
+        launch = _launcher()
+        pid = launch(argv, workdir, (feed, out_w, err_w), {**base, **env}, limits, timeout) if launch else 0
+        if not launch and (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
             try:
                 os.setsid()
                 os.chdir(workdir)
-                for fd, target in ((feed.fileno(), 0), (out_w, 1), (err_w, 2)):
+                for fd, target in ((feed, 0), (out_w, 1), (err_w, 2)):
                     os.dup2(fd, target)
                 os.closerange(3, 4096)
                 _chown_tree(workdir)
@@ -218,40 +245,93 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
                time.monotonic() - started)  # fmt: skip
 
 
-def _prlimit() -> str | None:
-    """util-linux's `prlimit`, where the child needs no privilege dropped (inside namespaces the worker is
-    already `nobody`): it sets the limits and execs the program, so the worker can start it with vfork
-    instead of forking a Python process (four times as many short jobs per second, measured). Else None:
-    the child is forked and does it all in Python."""
+PIPE_BYTES = 65536
+"""Standard input up to this size reaches the child through a pipe filled before it starts (a pipe holds
+64 KiB on Linux); more, through a temporary file."""
+
+
+@contextlib.contextmanager
+def _feed(data: bytes) -> Iterator[int]:
+    """A descriptor the child reads `data` from, then end of file."""
+    if len(data) <= PIPE_BYTES:
+        read, write = os.pipe()
+        try:
+            try:
+                with memoryview(data) as rest:
+                    while rest:
+                        rest = rest[os.write(write, rest) :]
+            finally:
+                os.close(write)
+            yield read
+        finally:
+            os.close(read)
+        return
+    with tempfile.TemporaryFile() as spill:
+        spill.write(data)
+        spill.seek(0)
+        yield spill.fileno()
+
+
+Launch = Callable[[list[str], str, tuple[int, int, int], dict[str, str], Limits, float], int]
+
+
+def _launcher() -> Launch | None:
+    """How to start a child with its limits in one step, where it needs no privilege dropped (inside
+    namespaces the worker is already `nobody`): the spawn helper (codeuf.sandbox.spawn: vfork, limits, exec),
+    else util-linux's `prlimit` (a second exec). Either spares forking the Python worker, which costs more
+    than a short program's whole run. None: the child is forked and does it all in Python (as root, to drop
+    to `nobody` first)."""
     from codeuf.sandbox import child
+    from codeuf.sandbox.spawn import spawner
 
     if os.getuid() == 0 and child._CAN_DROP:
         return None
-    return shutil.which("prlimit", path="/usr/bin:/bin")
+    spawn = spawner()
+    if spawn is not None:
+        return lambda argv, workdir, fds, env, limits, timeout: spawn(argv, workdir, fds, env,
+                                                                      _rlimits(limits, timeout))  # fmt: skip
+    prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
+    if prlimit is None:
+        return None
+    return lambda argv, workdir, fds, env, limits, timeout: _spawn_prlimit(prlimit, argv, workdir, fds, env,
+                                                                           _rlimits(limits, timeout))  # fmt: skip
 
 
-def _spawn_limited(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],
-                   limits: Limits, timeout: float) -> int:  # fmt: skip
-    """The pid of argv, started in its own session through prlimit, with the child's limits (child._set_limits
+_PRLIMIT_NAMES = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu", "RLIMIT_FSIZE": "fsize",
+                  "RLIMIT_NOFILE": "nofile", "RLIMIT_CORE": "core", "RLIMIT_NPROC": "nproc"}  # fmt: skip
+
+
+def _rlimits(limits: Limits, timeout: float) -> list[tuple[int, int]]:
+    """The child's limits as (RLIMIT_*, value), each at most the worker's own hard limit (child._set_limits
     sets the same ones in Python)."""
+    import resource
+
+    from codeuf.sandbox.child import NOBODY
+
+    wanted = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_DATA, limits.memory_bytes),
+              (resource.RLIMIT_CPU, limits.cpu_seconds or int(timeout) + 1),
+              (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
+              (resource.RLIMIT_CORE, 0)]  # fmt: skip
+    if os.getuid() == NOBODY:
+        wanted.append((resource.RLIMIT_NPROC, 1 + limits.processes))
+    elif os.getuid() != 0:
+        running = len([p for p in os.listdir("/proc") if p.isdigit()])
+        wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
+    capped = []
+    for kind, value in wanted:
+        hard = resource.getrlimit(kind)[1]
+        capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return capped
+
+
+def _spawn_prlimit(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],
+                   rlimits: list[tuple[int, int]]) -> int:  # fmt: skip
+    """The pid of argv, started in its own session through prlimit."""
     import resource
     import subprocess
 
-    wanted = {"as": (resource.RLIMIT_AS, limits.memory_bytes), "data": (resource.RLIMIT_DATA, limits.memory_bytes),
-              "cpu": (resource.RLIMIT_CPU, limits.cpu_seconds or int(timeout) + 1),
-              "fsize": (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-              "nofile": (resource.RLIMIT_NOFILE, limits.open_files), "core": (resource.RLIMIT_CORE, 0)}  # fmt: skip
-    from codeuf.sandbox.child import NOBODY
-
-    if os.getuid() == NOBODY:
-        wanted["nproc"] = (resource.RLIMIT_NPROC, 1 + limits.processes)
-    elif os.getuid() != 0:
-        running = len([p for p in os.listdir("/proc") if p.isdigit()])
-        wanted["nproc"] = (resource.RLIMIT_NPROC, running + limits.processes)
-    flags = []
-    for name, (kind, value) in wanted.items():
-        hard = resource.getrlimit(kind)[1]
-        flags.append(f"--{name}={value if hard == resource.RLIM_INFINITY else min(value, hard)}")
+    names = {getattr(resource, name): flag for name, flag in _PRLIMIT_NAMES.items()}
+    flags = [f"--{names[kind]}={value}" for kind, value in rlimits]
     process = subprocess.Popen([prlimit, *flags, "--", *argv], stdin=fds[0], stdout=fds[1], stderr=fds[2],
                                cwd=workdir, env=env, start_new_session=True, close_fds=True)  # fmt: skip
     process.returncode = 0  # reaped by _read / _reap here, never by Popen

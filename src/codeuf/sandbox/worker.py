@@ -144,5 +144,5 @@ def _worker_loop() -> None:
         except Exception as exc:  # the worker itself must survive
             why = f"sandbox error: {type(exc).__name__}: {exc}"
             result = ProgramResult("failed", why) if isinstance(job, Program) else JobResult("fail", [], why)
-        sweep_namespace()  # inside namespaces: nothing the job started outlives it
         _send(stdout, result)
+        sweep_namespace()  # inside namespaces: nothing the job started outlives it (nor reaches the next)

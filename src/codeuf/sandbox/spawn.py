@@ -1,0 +1,78 @@
+"""Starting a sandbox child in one exec: spawn.c, built once per worker with the machine's C compiler and
+called through ctypes.
+
+A child needs its limits set between fork and exec. Python can only do that by forking the whole worker (a
+Python process: copying its page tables costs more than a short program's whole run), and util-linux's
+`prlimit` does it in a second exec. The helper vforks and sets them in the child, as Python's subprocess
+does for everything else: one short job costs what running the program directly does, plus the worker's
+bookkeeping. Where no C compiler is found, or it fails, `spawner()` is None and programs.py uses `prlimit`."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from importlib.resources import files
+
+Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], list[tuple[int, int]]], int]
+
+_SPAWNER: list[Spawn | None] = []
+
+
+def spawner() -> Spawn | None:
+    """The helper, built on first use in this process; None where it cannot be built."""
+    if not _SPAWNER:
+        _SPAWNER.append(_load())
+    return _SPAWNER[0]
+
+
+def _load() -> Spawn | None:
+    compiler = shutil.which("cc", path="/usr/bin:/bin") or shutil.which("gcc", path="/usr/bin:/bin")
+    if compiler is None or os.environ.get("CODEUF_SANDBOX_SPAWN") == "prlimit":
+        return None
+    folder = tempfile.mkdtemp(prefix="codeuf-spawn-")
+    try:
+        source = os.path.join(folder, "spawn.c")
+        with open(source, "w", encoding="utf-8") as handle:
+            handle.write(files("codeuf.sandbox").joinpath("spawn.c").read_text(encoding="utf-8"))
+        library = os.path.join(folder, "spawn.so")
+        built = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", library, source], capture_output=True,
+                               timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": folder})  # fmt: skip
+        if built.returncode != 0:
+            return None
+        # PyDLL keeps the GIL through the call: no Python thread runs while the vfork child shares memory.
+        # The file goes once it is loaded, so nothing run later can reach it by its path.
+        function = ctypes.PyDLL(library, use_errno=True).codeuf_spawn
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(folder)
+    function.restype = ctypes.c_int
+    function.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
+                         ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                         ctypes.POINTER(ctypes.c_ulonglong), ctypes.c_int]  # fmt: skip
+
+    def spawn(argv: list[str], cwd: str, fds: tuple[int, int, int], env: dict[str, str],
+              limits: list[tuple[int, int]]) -> int:  # fmt: skip
+        """The pid of argv (argv[0] a full path), in its own session, in cwd, with fds as its standard streams
+        and each (RLIMIT_*, value) as both its soft and hard limit."""
+        args = _strings([os.fsencode(a) for a in argv])
+        environ = _strings([os.fsencode(f"{k}={v}") for k, v in env.items()])
+        kinds = (ctypes.c_int * len(limits))(*(kind for kind, _ in limits))
+        values = (ctypes.c_ulonglong * len(limits))(*(value for _, value in limits))
+        pid = function(args[0], args, environ, os.fsencode(cwd), *fds, kinds, values, len(limits))
+        if pid < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        return pid
+
+    return spawn
+
+
+def _strings(items: list[bytes]) -> ctypes.Array[ctypes.c_char_p]:
+    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
