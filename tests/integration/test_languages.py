@@ -472,3 +472,15 @@ def test_a_sql_script_cannot_run_commands_or_attach_files(pool: SandboxPool, tmp
         result = pool.run_program(sql.program(code))
         assert result.runs[0].status == "error" and "pwned" not in result.runs[0].stdout, code
     assert not target.exists()
+
+
+def test_node_may_reserve_address_space_for_webassembly_but_not_write_past_the_memory_cap() -> None:
+    """Node's fetch (undici) and any WebAssembly memory reserve 10 GiB of guard pages: under an address-space
+    cap they died with "Out of memory" before doing anything. JavaScript gets RLIMIT_AS lifted and is held
+    by RLIMIT_DATA instead, which counts what a program writes: a Buffer bomb still dies at the cap."""
+    js = available("javascript")
+    with SandboxPool(1, Limits(memory_bytes=256 * 1024**2)) as small:
+        wasm = small.run_program(js.program('new WebAssembly.Memory({initial: 1}); console.log("ok");'))
+        bomb = small.run_program(js.program("const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1));", time_limit=10))
+    assert wasm.runs[0].status == "ok" and wasm.runs[0].stdout == "ok\n", wasm
+    assert bomb.runs[0].status == "error", bomb

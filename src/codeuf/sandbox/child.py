@@ -25,7 +25,7 @@ def _set_limits(limits: Limits, wall_timeout: float) -> None:
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(kind, (value, value))
 
-    cap(resource.RLIMIT_AS, limits.memory_bytes)
+    cap(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes)
     cap(resource.RLIMIT_DATA, limits.memory_bytes)
     cap(resource.RLIMIT_CPU, limits.cpu_seconds or int(wall_timeout) + 1)
     cap(resource.RLIMIT_FSIZE, limits.file_size_bytes)

@@ -24,6 +24,10 @@ class Limits:
     open_files: int = 64
     processes: int = 0
     """New processes the child may create (RLIMIT_NPROC; as root the child runs as `nobody`, where it holds)."""
+    address_space_bytes: int | None = None
+    """RLIMIT_AS [default: memory_bytes]. More for a runtime that reserves address space it never touches
+    (Node's WebAssembly memories reserve 10 GiB of guard pages each): what it writes is still capped by
+    RLIMIT_DATA at memory_bytes."""
 
 
 @dataclass

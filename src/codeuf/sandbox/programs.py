@@ -47,6 +47,8 @@ class Program:
     """Threads and processes the runtime itself needs (a JVM, Go, Node): added to RLIMIT_NPROC."""
     memory_bytes: int | None = None
     """The language's own address-space cap, where a runtime reserves more than it uses (None: the pool's)."""
+    address_space_bytes: int | None = None
+    """Where a runtime reserves far more than it writes: RLIMIT_AS alone (Limits.address_space_bytes)."""
     output_bytes: int = OUTPUT_BYTES
 
     def build_key(self) -> str:
@@ -81,7 +83,8 @@ changing its ctime, which no unprivileged call can set back: a changed artifact 
 def run_program(program: Program, limits: Limits) -> ProgramResult:
     """In a worker: build (or reuse the build), then one run per stdin."""
     limits = replace(limits, processes=limits.processes + program.threads,
-                     memory_bytes=program.memory_bytes or limits.memory_bytes)  # fmt: skip
+                     memory_bytes=program.memory_bytes or limits.memory_bytes,
+                     address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
     build, log = "none", ""
     cached = ""
     if program.build is not None:
@@ -308,7 +311,8 @@ def _rlimits(limits: Limits, timeout: float) -> list[tuple[int, int]]:
 
     from codeuf.sandbox.child import NOBODY
 
-    wanted = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_DATA, limits.memory_bytes),
+    wanted = [(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes),
+              (resource.RLIMIT_DATA, limits.memory_bytes),
               (resource.RLIMIT_CPU, limits.cpu_seconds or int(timeout) + 1),
               (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
               (resource.RLIMIT_CORE, 0)]  # fmt: skip

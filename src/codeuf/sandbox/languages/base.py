@@ -61,6 +61,8 @@ class Language:
     artifacts: tuple[str, ...] = ()
     threads: int = 0
     memory_bytes: int | None = None
+    address_space_bytes: int | None = None
+    """RLIMIT_AS where the runtime reserves address space it never writes (see Limits.address_space_bytes)."""
     env: dict[str, str] = field(default_factory=dict)
     prepare: Callable[[str], dict[str, str]] | None = None
     """code -> the files to write (default: the code in `source`)."""
@@ -124,7 +126,7 @@ class Language:
         return Program(files=files, run=self.run(tools, source), stdins=stdins if stdins is not None else [""],
                        build=self.build(tools, source) if self.build else None, artifacts=self.artifacts,
                        time_limit=time_limit, env=dict(self.env), threads=self.threads,
-                       memory_bytes=self.memory_bytes)  # fmt: skip
+                       memory_bytes=self.memory_bytes, address_space_bytes=self.address_space_bytes)  # fmt: skip
 
     def asserts(self, code: str, test_code: str) -> tuple[str, int]:
         """One program running each assertion line of `test_code` after `code`, and how many tests it holds."""

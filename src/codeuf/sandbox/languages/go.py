@@ -107,7 +107,7 @@ LANGUAGE = Language(
              r":=\s*", r"^\s*import\s*\(\s*$"),
     prepare=prepare,
     build=lambda tools, source: [tools["go"], "build", "-o", "main", "."],
-    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=64, memory_bytes=8 * 1024**3,
+    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=64, address_space_bytes=8 * 1024**3,
     # GOCACHE and GOPATH default to the build's own folder (HOME): no cache one run could poison for another;
     # TMPDIR is not that folder, since go ignores a go.mod in the temporary folder's root
     env={"TMPDIR": "/tmp", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOMAXPROCS": "1"},

@@ -47,7 +47,7 @@ LANGUAGE = Language(
     markers=(r"\bconsole\.log\(", r"\bfunction\s+\w+\s*\([^)]*\)\s*\{", r"\b(const|let)\s+\w+\s*=",
              r"=>\s*[{(\w]", r"\brequire\(['\"]", r"\bmodule\.exports\b"),
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],
-    threads=32, memory_bytes=None, tests_program=tests_program, calls_program=calls_program,
+    threads=32, address_space_bytes=1 << 40, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|console\.assert\b)",
     assert_example='assert.strictEqual(NAME(...), ...);',
 )  # fmt: skip

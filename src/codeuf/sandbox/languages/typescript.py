@@ -63,7 +63,8 @@ LANGUAGE = Language(
     prepare=lambda code: {"main.ts": javascript.plain(code), "transpile.js": TRANSPILE},
     build=lambda tools, source: [tools["node"], "transpile.js", tools["typescript"]],
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", "{build}/main.js"],
-    artifacts=("main.js",), threads=32, tests_program=tests_program, calls_program=calls_program,
+    artifacts=("main.js",), threads=32, address_space_bytes=1 << 40, tests_program=tests_program,
+    calls_program=calls_program,
     assert_line=javascript.LANGUAGE.assert_line, find_tool=find_typescript,
     assert_example='assert.strictEqual(NAME(...), ...);',
 )  # fmt: skip
