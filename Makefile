@@ -52,10 +52,10 @@ sandbox:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) ; } || \
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
-# The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP
-# and Ruby when missing and we are root; TypeScript from the npm registry into the virtual environment. A
+# The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
+# Ruby, Mono's C# and the others when missing and we are root; TypeScript from the npm registry into the virtual environment. A
 # language whose toolchain is missing is `not_executed`, with the command that installs it.
-TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++
+TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs
 toolchains: $(STAMP)
 	@missing=""; for pair in $(TOOL_PACKAGES); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \

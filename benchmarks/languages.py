@@ -47,6 +47,7 @@ HELLO = {
     "ruby": 'puts "hi"',
     "bash": "echo hi",
     "python": 'print("hi")',
+    "csharp": 'class P { static void Main() { System.Console.WriteLine("hi"); } }',
 }
 
 

@@ -57,6 +57,11 @@ ADD = {
              "def add(a, b)\n  loop {}\nend", "assert_equal 3, add(1, 2)\nassert add(2, 2) == 4"),
     "bash": ("add() { echo $(( $1 + $2 )); }", "add() { echo $(( $1 - $2 )); }", "add() { echo $(( $1 + )); ",
              "add() { while :; do :; done; }", '[[ "$(add 1 2)" == 3 ]]\n[[ "$(add 2 2)" == 4 ]]'),
+    "csharp": ("class Solution { public static long Add(long a, long b) { return a + b; } }",
+               "class Solution { public static long Add(long a, long b) { return a - b; } }",
+               "class Solution { public static long Add(long a, long b) { return a + ; } }",
+               "class Solution { public static long Add(long a, long b) { while (true) {} } }",
+               "Assert.AreEqual(3L, Solution.Add(1, 2));\nAssert.IsTrue(Solution.Add(2, 2) == 4);"),
 }  # fmt: skip
 CASES = [{"input": json.dumps([1, 2]), "output": "3"}, {"input": json.dumps([7, 0]), "output": "7"}]
 
@@ -120,6 +125,8 @@ def test_lists_strings_and_maps_cross_into_typed_languages(pool: SandboxPool) ->
         "javascript": "const tag = (xs, p) => xs.map(x => p + x);",
         "php": "<?php function tag($xs, $p) { return array_map(fn($x) => $p . $x, $xs); }",
         "ruby": "def tag(xs, p) = xs.map { |x| p + x.to_s }",
+        "csharp": "using System.Collections.Generic;\nnamespace Demo { static class S { public static List<string> Tag(int[] "
+                  "xs, string p) { var r = new List<string>(); foreach (var x in xs) r.Add(p + x); return r; } } }",
     }  # fmt: skip
     for name, code in solutions.items():
         if langs.get(name).toolchain.missing:
@@ -271,7 +278,7 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     assert not left, "processes outlived their job"
 
 
-@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash"])
+@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp"])
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
 
     language = available(name)
@@ -284,6 +291,7 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "php": f'<?php exec("setsid sleep 100 > /dev/null 2>&1 &"); file_put_contents("{target}", "x");',
         "ruby": f'Process.detach(spawn("sleep 100")); File.write("{target}", "x")',
         "bash": f"(setsid sleep 100 &) ; echo x > {target}",
+        "csharp": f'class P {{ static void Main() {{ System.Diagnostics.Process.Start("setsid", "sleep 100"); System.IO.File.WriteAllText("{target}", "x"); }} }}',
     }[name]  # fmt: skip
     before = hostile_processes()
     with SandboxPool(1) as single:

@@ -14,7 +14,21 @@ import os
 import re
 
 from codeuf.plugins import GROUPS, Registry
-from codeuf.sandbox.languages import bash, c, cpp, go, java, javascript, php, python, ruby, rust, sql, typescript
+from codeuf.sandbox.languages import (
+    bash,
+    c,
+    cpp,
+    csharp,
+    go,
+    java,
+    javascript,
+    php,
+    python,
+    ruby,
+    rust,
+    sql,
+    typescript,
+)
 from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, report_lines
 
 BUILTIN: dict[str, Language] = {
@@ -30,6 +44,7 @@ BUILTIN: dict[str, Language] = {
     "ruby": ruby.LANGUAGE,
     "bash": bash.LANGUAGE,
     "sql": sql.LANGUAGE,
+    "csharp": csharp.LANGUAGE,
 }
 
 
@@ -43,7 +58,8 @@ def _plugin(point: object) -> Language:
 REGISTRY: Registry[Language] = Registry(GROUPS["languages"], BUILTIN, _plugin)
 
 ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "golang": "go", "rs": "rust", "sh": "bash",
-           "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby"}  # fmt: skip
+           "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby",
+           "c#": "csharp", "cs": "csharp"}  # fmt: skip
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
