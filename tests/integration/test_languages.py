@@ -492,3 +492,13 @@ def test_node_may_reserve_address_space_for_webassembly_but_not_write_past_the_m
         bomb = small.run_program(js.program("const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1));", time_limit=10))
     assert wasm.runs[0].status == "ok" and wasm.runs[0].stdout == "ok\n", wasm
     assert bomb.runs[0].status == "error", bomb
+
+
+def test_a_java_answer_with_several_public_classes_builds_under_the_one_holding_main(pool: SandboxPool) -> None:
+    """javac wants one public type per file, named after it: answers often declare two (a Deck and a Main)."""
+    java = available("java")
+    code = ("import java.util.*;\npublic class Deck {\n  List<Integer> cards = new ArrayList<>(List.of(1, 2));\n}\n"
+            "public class Main {\n  public static void main(String[] a) { System.out.println(new Deck().cards); }\n}\n")  # fmt: skip
+    result = pool.run_program(java.program(code))
+    assert result.build == "built", result.build_log
+    assert result.runs[0].status == "ok" and result.runs[0].stdout == "[1, 2]\n"

@@ -134,9 +134,21 @@ def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
     return source(code, "  public static void main(String[] args) {\n" + "\n".join(lines) + "\n  }")
 
 
+_TOP_PUBLIC = re.compile(r"^public\s+(?=(?:(?:final|abstract|sealed)\s+)*(?:class|interface|enum|record)\s+(\w+))",
+                         re.MULTILINE)  # fmt: skip
+
+
 def prepare(code: str) -> dict[str, str]:
     if "public class CodeufMain" in code:
         return {"CodeufMain.java": code}
+    tops = list(_TOP_PUBLIC.finditer(code))
+    if len(tops) > 1:  # one public type per file: the one holding main stays public, and names the file
+        main = re.search(r"\bstatic\s+void\s+main\s*\(", code)
+        keep = ([t for t in tops if main and t.start() < main.start()] or tops)[-1 if main else 0]
+        for top in reversed(tops):
+            if top is not keep:
+                code = code[: top.start()] + code[top.end() :]
+        return {f"{keep.group(1)}.java": code}
     named = re.search(r"^\s*public\s+(?:(?:final|abstract)\s+)*class\s+(\w+)", code, re.MULTILINE)
     return {f"{named.group(1) if named else 'Main'}.java": code}
 
