@@ -25,7 +25,11 @@ int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const
         }
         if (setsid() < 0 || chdir(cwd) != 0) _exit(127);
         if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
-        if (syscall(SYS_close_range, 3U, ~0U, 0) != 0) {
+        long closed = -1;
+#ifdef SYS_close_range
+        closed = syscall(SYS_close_range, 3U, ~0U, 0); /* Linux 5.9 */
+#endif
+        if (closed != 0) {
             for (int fd = 3; fd < 4096; fd++) close(fd);
         }
         for (int i = 0; i < count; i++) {
