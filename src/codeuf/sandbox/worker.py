@@ -116,11 +116,25 @@ def _safe_check(check: Callable[[int, Any], bool], index: int, value: Any) -> bo
         return False
 
 
+def _default_signals() -> None:
+    """Signals the worker inherited as ignored (a shell's background job ignores SIGINT and SIGQUIT, nohup
+    SIGHUP) back to their defaults: what is ignored survives exec, and a child started through `prlimit` would
+    keep it. Python's own SIGPIPE and SIGXFSZ stay (subprocess restores them in its children; the spawn
+    helper resets every signal)."""
+    for number in signal.valid_signals():
+        if number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(number) == signal.SIG_IGN:
+                signal.signal(number, signal.SIG_DFL)
+
+
 def _worker_loop() -> None:
     """`python -m codeuf.sandbox`: read (job, limits) pickles on stdin, write results on stdout."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write on the result channel
     _enter_empty_network_namespace()
+    _default_signals()
     child._CAN_DROP = _nobody_can_run_python()
     # Load once what every child or checker needs, so that a forked child does not import it again.
     import copy  # noqa: F401
