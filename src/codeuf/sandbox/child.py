@@ -16,26 +16,34 @@ from typing import Any
 from codeuf.sandbox.jobs import _SRC, Job, Limits, _send
 
 
+def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
+    """A child's limits as (RLIMIT_*, value), for a child of the current user, each at most the current hard
+    limit: set here in Python (`_set_limits`), or between vfork and exec by the spawn helper or `prlimit`."""
+    import resource
+
+    wanted = [(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes),
+              (resource.RLIMIT_DATA, limits.memory_bytes),
+              (resource.RLIMIT_CPU, limits.cpu_seconds or int(wall_timeout) + 1),
+              (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
+              (resource.RLIMIT_CORE, 0)]  # fmt: skip
+    if os.getuid() == NOBODY:  # nobody's processes are the sandbox's alone
+        wanted.append((resource.RLIMIT_NPROC, 1 + limits.processes))
+    elif os.getuid() != 0:
+        running = len([p for p in os.listdir("/proc") if p.isdigit()])
+        wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
+    capped = []
+    for kind, value in wanted:
+        hard = resource.getrlimit(kind)[1]
+        capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return capped
+
+
 def _set_limits(limits: Limits, wall_timeout: float) -> None:
     import resource
 
-    def cap(kind: int, value: int) -> None:
+    for kind, value in rlimits(limits, wall_timeout):
         with contextlib.suppress(ValueError, OSError):
-            _, hard = resource.getrlimit(kind)
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(kind, (value, value))
-
-    cap(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes)
-    cap(resource.RLIMIT_DATA, limits.memory_bytes)
-    cap(resource.RLIMIT_CPU, limits.cpu_seconds or int(wall_timeout) + 1)
-    cap(resource.RLIMIT_FSIZE, limits.file_size_bytes)
-    cap(resource.RLIMIT_NOFILE, limits.open_files)
-    cap(resource.RLIMIT_CORE, 0)
-    if os.getuid() == NOBODY:  # we dropped to nobody: its processes are ours alone
-        cap(resource.RLIMIT_NPROC, 1 + limits.processes)
-    elif os.getuid() != 0:
-        running = len([p for p in os.listdir("/proc") if p.isdigit()])
-        cap(resource.RLIMIT_NPROC, running + limits.processes)
 
 
 def _enter_empty_network_namespace() -> None:

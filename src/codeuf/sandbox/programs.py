@@ -11,7 +11,9 @@ of call cases or stdin/stdout cases."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import itertools
 import os
 import select
 import shutil
@@ -112,21 +114,21 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
 
 
 def _cache_root() -> str:
-    if _ROOT.get("pid") != os.getpid():
-        root = os.path.join(tempfile.gettempdir(), f"codeuf-builds-{os.getpid()}")
-        os.makedirs(root, mode=0o711, exist_ok=True)  # runs reach their own build by its key, and list nothing
-        _ROOT.update(pid=os.getpid(), root=root)
-    return str(_ROOT["root"])
+    return _cache_root_of(os.getpid())
 
 
-_ROOT: dict[str, object] = {}
+@functools.cache
+def _cache_root_of(pid: int) -> str:
+    """Made once per process (a forked process gets its own)."""
+    root = os.path.join(tempfile.gettempdir(), f"codeuf-builds-{pid}")
+    os.makedirs(root, mode=0o711, exist_ok=True)  # runs reach their own build by its key, and list nothing
+    return root
 
 
 def _run_dir() -> str:
     """A new, empty directory for one run: named from a counter (a run could create the next name first: then
     mkdir fails, and a random one is made as before)."""
-    _RUNS[0] += 1
-    path = os.path.join(tempfile.gettempdir(), f"codeuf-run-{os.getpid()}-{_RUNS[0]}")
+    path = os.path.join(tempfile.gettempdir(), f"codeuf-run-{os.getpid()}-{next(_RUNS)}")
     try:
         os.mkdir(path, 0o700)
     except OSError:
@@ -134,7 +136,7 @@ def _run_dir() -> str:
     return path
 
 
-_RUNS = [0]
+_RUNS = itertools.count(1)
 
 
 def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str, str]:
@@ -173,11 +175,7 @@ def _intact(key: str, cached: str) -> bool:
     if recorded is None:
         return False
     with contextlib.suppress(OSError):
-        for path, fingerprint in recorded.items():
-            st = os.lstat(path)
-            if (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode) != fingerprint:
-                return False
-        return True
+        return all(_fingerprint(path) == fingerprint for path, fingerprint in recorded.items())
     return False
 
 
@@ -186,9 +184,13 @@ def _fingerprints(root: str) -> dict[str, tuple[int, ...]]:
     found = {}
     for folder, names, files in os.walk(root):
         for path in [folder, *(os.path.join(folder, n) for n in [*names, *files])]:
-            st = os.lstat(path)
-            found[path] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+            found[path] = _fingerprint(path)
     return found
+
+
+def _fingerprint(path: str) -> tuple[int, ...]:
+    st = os.lstat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
 def _write(workdir: str, files: dict[str, str]) -> None:
@@ -289,43 +291,18 @@ def _launcher() -> Launch | None:
 
     if os.getuid() == 0 and child._CAN_DROP:
         return None
-    spawn = spawner()
-    if spawn is not None:
-        return lambda argv, workdir, fds, env, limits, timeout: spawn(argv, workdir, fds, env,
-                                                                      _rlimits(limits, timeout))  # fmt: skip
-    prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
-    if prlimit is None:
-        return None
-    return lambda argv, workdir, fds, env, limits, timeout: _spawn_prlimit(prlimit, argv, workdir, fds, env,
-                                                                           _rlimits(limits, timeout))  # fmt: skip
+    start = spawner()
+    if start is None:
+        prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
+        if prlimit is None:
+            return None
+        start = functools.partial(_spawn_prlimit, prlimit)
+    return lambda argv, workdir, fds, env, limits, timeout: start(argv, workdir, fds, env,
+                                                                  child.rlimits(limits, timeout))  # fmt: skip
 
 
 _PRLIMIT_NAMES = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu", "RLIMIT_FSIZE": "fsize",
                   "RLIMIT_NOFILE": "nofile", "RLIMIT_CORE": "core", "RLIMIT_NPROC": "nproc"}  # fmt: skip
-
-
-def _rlimits(limits: Limits, timeout: float) -> list[tuple[int, int]]:
-    """The child's limits as (RLIMIT_*, value), each at most the worker's own hard limit (child._set_limits
-    sets the same ones in Python)."""
-    import resource
-
-    from codeuf.sandbox.child import NOBODY
-
-    wanted = [(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes),
-              (resource.RLIMIT_DATA, limits.memory_bytes),
-              (resource.RLIMIT_CPU, limits.cpu_seconds or int(timeout) + 1),
-              (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
-              (resource.RLIMIT_CORE, 0)]  # fmt: skip
-    if os.getuid() == NOBODY:
-        wanted.append((resource.RLIMIT_NPROC, 1 + limits.processes))
-    elif os.getuid() != 0:
-        running = len([p for p in os.listdir("/proc") if p.isdigit()])
-        wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
-    capped = []
-    for kind, value in wanted:
-        hard = resource.getrlimit(kind)[1]
-        capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
-    return capped
 
 
 def _spawn_prlimit(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],

@@ -209,6 +209,31 @@ def element(kind: str) -> str:
     return kind[kind.index("[") + 1 : -1].removeprefix("str, ")
 
 
+def boxed_literal(value: Any, real: Callable[[float], str], items: Callable[[list[str]], str],
+                  entries: Callable[[list[str]], str]) -> str:  # fmt: skip
+    """A JSON value as an expression in a language whose harness takes untyped values and converts them to the
+    parameters' types by reflection (Java, C#): booleans, 64-bit integers, reals written by `real`, strings, and
+    the runtime's own builders for lists (`items` of the elements' literals) and maps (`entries` of key, value,
+    key, value, ...)."""
+
+    def literal(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return f"{value}L"
+        if isinstance(value, float):
+            return real(value)
+        if isinstance(value, str):
+            return quoted(value)
+        if isinstance(value, list):
+            return items([literal(v) for v in value])
+        if isinstance(value, dict):
+            return entries([part for k, v in value.items() for part in (quoted(k), literal(v))])
+        return "null"
+
+    return literal(value)
+
+
 def quoted(text: str) -> str:
     """A double-quoted string literal that C, C++, Java, Go, Rust, JavaScript and PHP (with `$` escaped) read."""
     return json.dumps(text, ensure_ascii=True)

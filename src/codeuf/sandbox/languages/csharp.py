@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, quoted
+from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted
 
 HARNESS = "\n// @@codeuf harness\n"
 """Where the code ends and codeuf's harness begins, in the one text a program is made from."""
@@ -90,7 +90,7 @@ static class CodeufRuntime {
       return Convert.ToDouble(a, CultureInfo.InvariantCulture) == Convert.ToDouble(b, CultureInfo.InvariantCulture);
     return J(a) == J(b);
   }
-  public static void Report(int i, string kind, string rest) { Console.WriteLine(MARK + " " + i + " " + kind + " " + rest); Console.Out.Flush(); }
+  public static void Report(int i, string kind, string rest) { Console.WriteLine(CodeufMark.Value + " " + i + " " + kind + " " + rest); Console.Out.Flush(); }
   public static string Why(Exception e) { return e.GetType().Name + (e is AssertionException ? ": " + e.Message : ""); }
 }
 class AssertionException : Exception { public AssertionException(string m) : base(m) { } }
@@ -113,7 +113,7 @@ def harness(code: str, body: str) -> str:
     namespaces = sorted(set(re.findall(r"^\s*namespace\s+([\w.]+)", code, re.MULTILINE)))
     usings = "".join(f"using {name};\n" for name in [*_USINGS, *namespaces])
     return (f"{code}{HARNESS}{usings}\nstatic class CodeufMark {{ public const string Value = {quoted(MARK)}; }}\n"
-            f"{RUNTIME.replace('MARK +', 'CodeufMark.Value +')}\nclass CodeufMain {{\n{body}\n}}\n")  # fmt: skip
+            f"{RUNTIME}\nclass CodeufMain {{\n{body}\n}}\n")  # fmt: skip
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
@@ -123,24 +123,17 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
     return harness(code, "  static void Main() {\n" + "\n".join(lines) + "\n  }")
 
 
+def real(value: float) -> str:
+    if math.isnan(value):
+        return "double.NaN"
+    if math.isinf(value):
+        return "double.PositiveInfinity" if value > 0 else "double.NegativeInfinity"
+    return f"{value!r}D"
+
+
 def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}L"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "double.NaN"
-        if math.isinf(value):
-            return "double.PositiveInfinity" if value > 0 else "double.NegativeInfinity"
-        return f"{value!r}D"
-    if isinstance(value, str):
-        return quoted(value)
-    if isinstance(value, list):
-        return f"CodeufRuntime.L(new object[] {{{', '.join(literal(v) for v in value)}}})"
-    if isinstance(value, dict):
-        return f"CodeufRuntime.M(new object[] {{{', '.join(f'{quoted(k)}, {literal(v)}' for k, v in value.items())}}})"
-    return "null"
+    return boxed_literal(value, real, lambda items: f"CodeufRuntime.L(new object[] {{{', '.join(items)}}})",
+                         lambda entries: f"CodeufRuntime.M(new object[] {{{', '.join(entries)}}})")  # fmt: skip
 
 
 def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:

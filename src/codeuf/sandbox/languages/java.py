@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, quoted
+from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted
 
 RUNTIME = r"""
   static String j(Object o) {
@@ -101,19 +101,8 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
 
 
 def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}L"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        return quoted(value)
-    if isinstance(value, list):
-        return f"list({', '.join(literal(v) for v in value)})"
-    if isinstance(value, dict):
-        return f"map({', '.join(f'{quoted(k)}, {literal(v)}' for k, v in value.items())})"
-    return "null"
+    return boxed_literal(value, repr, lambda items: f"list({', '.join(items)})",
+                         lambda entries: f"map({', '.join(entries)})")  # fmt: skip
 
 
 def owner(code: str, entry_point: str) -> tuple[str, str]:
