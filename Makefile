@@ -54,10 +54,15 @@ sandbox:
 
 # The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
 # Ruby, Mono's C# and the others when missing and we are root; TypeScript from the npm registry into the virtual environment. A
-# language whose toolchain is missing is `not_executed`, with the command that installs it.
-TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs
+# language whose toolchain is missing is `not_executed`, with the command that installs it. Each pair is a
+# command (or, starting with /, a file pattern) and the package that provides it: PHP's mbstring and SQLite
+# modules are files, not commands.
+TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs \
+	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3
 toolchains: $(STAMP)
-	@missing=""; for pair in $(TOOL_PACKAGES); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	@missing=""; for pair in $(TOOL_PACKAGES); do what=$${pair%%:*}; \
+		case $$what in /*) ls $$what >/dev/null 2>&1;; *) command -v $$what >/dev/null 2>&1;; esac || \
+		missing="$$missing $${pair#*:}"; done; \
 	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } || \
 		echo "could not install$$missing: tests of those languages will be skipped"
