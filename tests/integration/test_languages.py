@@ -8,6 +8,7 @@ where its toolchain is missing, with the command that installs it."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -502,3 +503,45 @@ def test_a_java_answer_with_several_public_classes_builds_under_the_one_holding_
     result = pool.run_program(java.program(code))
     assert result.build == "built", result.build_log
     assert result.runs[0].status == "ok" and result.runs[0].stdout == "[1, 2]\n"
+
+
+def test_php_answers_call_the_extensions_debian_builds_as_modules(pool: SandboxPool) -> None:
+    """`php -n` keeps the machine's php.ini out and, with it, every extension Debian builds as a module:
+    `ctype_digit`, `mb_substr` and PDO were undefined. Those that reach nothing outside are loaded by name;
+    FFI, sockets and posix stay out."""
+    php = available("php")
+    code = (
+        '<?php\n$db = new PDO("sqlite::memory:"); $db->exec("CREATE TABLE t(a)"); $db->exec("INSERT INTO t VALUES (7)");\n'
+        'echo json_encode([ctype_digit("42"), mb_substr("héllo", 1, 2), (int) $db->query("SELECT a FROM t")->fetchColumn(),\n'
+        '                  function_exists("posix_kill"), class_exists("FFI"), function_exists("socket_create")]), "\\n";'
+    )
+    result = pool.run_program(php.program(code))
+    assert result.runs[0].status == "ok", result
+    assert json.loads(result.runs[0].stdout) == [True, "él", 7, False, False, False]
+
+
+def test_infinite_and_nan_reals_are_written_as_each_language_spells_them(pool: SandboxPool) -> None:
+    """A call (Language.calls, which tests reach only with finite numbers: the tests schema refuses Infinity
+    and NaN) with infinite and NaN reals: Python's `inf` and `nan` are no literal in Java, C#, C++, Rust, PHP or
+    Ruby, where such a call did not build."""
+    inputs = [[math.inf], [-math.inf], [math.nan], [2.5]]
+    solutions = {
+        "java": "class S { static int big(double x) { return x > 1e308 ? 1 : x < -1e308 ? -1 : 0; } }",
+        "csharp": "static class S { public static int Big(double x) { return x > 1e308 ? 1 : x < -1e308 ? -1 : 0; } }",
+        "cpp": "int big(double x) { return x > 1e308 ? 1 : x < -1e308 ? -1 : 0; }",
+        "rust": "fn big(x: f64) -> i32 { if x > 1e308 { 1 } else if x < -1e308 { -1 } else { 0 } }",
+        "php": "<?php function big($x) { return $x > 1e308 ? 1 : ($x < -1e308 ? -1 : 0); }",
+        "ruby": "def big(x) = x > 1e308 ? 1 : (x < -1e308 ? -1 : 0)",
+        "javascript": "const big = (x) => x > 1e308 ? 1 : x < -1e308 ? -1 : 0;",
+    }  # fmt: skip
+    ran = 0
+    for name, code in solutions.items():
+        language = langs.get(name)
+        if language.toolchain.missing:
+            continue
+        result = pool.run_program(language.program(language.calls(code, "big", inputs)))
+        assert result.build in ("built", "none", "cached"), (name, result.build_log)
+        lines = langs.report_lines(result.runs[0].stdout)
+        assert [lines.get(i) for i in range(4)] == [("value", v) for v in ("1", "-1", "0", "0")], (name, result)
+        ran += 1
+    assert ran >= 3

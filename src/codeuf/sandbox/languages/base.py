@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 import shutil
@@ -232,6 +233,17 @@ def boxed_literal(value: Any, real: Callable[[float], str], items: Callable[[lis
         return "null"
 
     return literal(value)
+
+
+def real(value: float, infinity: str, nan: str, suffix: str = "") -> str:
+    """A real as a literal: Python's repr (then `suffix`) where it is finite, which every language here reads;
+    else the language's own infinity (negated by a leading minus) or NaN, which none spells as Python does
+    (`inf`, `nan`)."""
+    if math.isnan(value):
+        return nan
+    if math.isinf(value):
+        return infinity if value > 0 else f"-{infinity}"
+    return f"{value!r}{suffix}"
 
 
 def quoted(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, arg_types, element, quoted
+from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, arg_types, element, quoted, real
 from codeuf.sandbox.languages.c import without_main
 
 JSON = r"""
@@ -82,7 +82,7 @@ def literal(value: Any, kind: str) -> str:
     if kind == "int":
         return f"{value}L"
     if kind == "float":
-        return repr(float(value))
+        return real(float(value), "__builtin_inf()", '__builtin_nan("")')
     if kind == "str":
         return f"std::string({quoted(value)})"
     if kind.startswith("list["):

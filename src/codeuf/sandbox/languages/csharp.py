@@ -12,11 +12,10 @@ built with `-main:CodeufMain`, so that the code's own `Main` and namespaces stay
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted
+from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted, real
 
 HARNESS = "\n// @@codeuf harness\n"
 """Where the code ends and codeuf's harness begins, in the one text a program is made from."""
@@ -123,16 +122,8 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
     return harness(code, "  static void Main() {\n" + "\n".join(lines) + "\n  }")
 
 
-def real(value: float) -> str:
-    if math.isnan(value):
-        return "double.NaN"
-    if math.isinf(value):
-        return "double.PositiveInfinity" if value > 0 else "double.NegativeInfinity"
-    return f"{value!r}D"
-
-
 def literal(value: Any) -> str:
-    return boxed_literal(value, real, lambda items: f"CodeufRuntime.L(new object[] {{{', '.join(items)}}})",
+    return boxed_literal(value, lambda v: real(v, "double.PositiveInfinity", "double.NaN", "D"), lambda items: f"CodeufRuntime.L(new object[] {{{', '.join(items)}}})",
                          lambda entries: f"CodeufRuntime.M(new object[] {{{', '.join(entries)}}})")  # fmt: skip
 
 

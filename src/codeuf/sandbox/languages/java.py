@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted
+from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted, real
 
 RUNTIME = r"""
   static String j(Object o) {
@@ -101,7 +101,7 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
 
 
 def literal(value: Any) -> str:
-    return boxed_literal(value, repr, lambda items: f"list({', '.join(items)})",
+    return boxed_literal(value, lambda v: real(v, "Double.POSITIVE_INFINITY", "Double.NaN"), lambda items: f"list({', '.join(items)})",
                          lambda entries: f"map({', '.join(entries)})")  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable
+from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, real
 
 PRELUDE = f"""
 require 'json'
@@ -29,7 +29,9 @@ def literal(value: Any) -> str:
         return "nil"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, float):
+        return real(value, "Float::INFINITY", "Float::NAN")
+    if isinstance(value, int):
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value).replace("#", "\\#")

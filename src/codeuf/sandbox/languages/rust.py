@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, quoted
+from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, quoted, real
 
 JSON = r"""
 #[allow(dead_code)]
@@ -83,8 +83,8 @@ def literal(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        text = repr(value)
-        return text if "." in text or "e" in text else text + ".0"
+        text = real(value, "f64::INFINITY", "f64::NAN")
+        return text if any(c in text for c in ".e:") else text + ".0"
     if isinstance(value, str):
         return re.sub(r"\\u([0-9a-fA-F]{4})", r"\\u{\1}", quoted(value)) + ".into()"
     if isinstance(value, list):
