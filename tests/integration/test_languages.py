@@ -545,3 +545,55 @@ def test_infinite_and_nan_reals_are_written_as_each_language_spells_them(pool: S
         assert [lines.get(i) for i in range(4)] == [("value", v) for v in ("1", "-1", "0", "0")], (name, result)
         ran += 1
     assert ran >= 3
+
+
+THREADS_C = r"""
+#include <pthread.h>
+#include <stdio.h>
+static long part[8];
+static void *work(void *arg) { long i = (long)arg; for (long k = 0; k < 1000; k++) part[i] += k; return 0; }
+int main(void) {
+  pthread_t t[8];
+  for (long i = 0; i < 8; i++) if (pthread_create(&t[i], 0, work, (void *)i)) { puts("no thread"); return 1; }
+  long s = 0; for (int i = 0; i < 8; i++) { pthread_join(t[i], 0); s += part[i]; }
+  printf("%ld\n", s); return 0;
+}"""
+FORKS_C = r"""
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(void) {
+  pid_t p = fork(); if (p == 0) { puts("child"); _exit(0); }
+  printf("fork %d %d\n", (int)p, p < 0 && errno == EAGAIN);
+  pid_t q; char *argv[] = {"/bin/true", 0};
+  printf("spawn %d\n", posix_spawn(&q, "/bin/true", 0, 0, argv, environ) == EAGAIN); return 0;
+}"""
+
+
+def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
+    """A concurrent answer (pthreads, std::thread, Python's threading) runs; a fork or a spawn fails with
+    EAGAIN, as at RLIMIT_NPROC, though the allowance would count a process as one (seccomp: threads only);
+    a call through x86's 32-bit ABI, where the numbers mean other calls, kills the program. A shell script,
+    which is commands, still starts them."""
+    from codeuf.sandbox.spawn import threads_only
+
+    c = available("c")
+    if not threads_only():
+        pytest.skip("no spawn helper here (no C compiler, or CODEUF_SANDBOX_SPAWN=prlimit), or no seccomp")
+    threads = pool.run_program(c.program(THREADS_C))
+    assert (threads.runs[0].status, threads.runs[0].stdout) == ("ok", "3996000\n"), threads
+    forks = pool.run_program(c.program(FORKS_C))
+    assert (forks.runs[0].status, forks.runs[0].stdout) == ("ok", "fork -1 1\nspawn 1\n"), forks
+    script = "import threading, os\nt = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+    script += "try:\n    os.fork()\nexcept BlockingIOError:\n    print('no fork')\n"
+    python = pool.run_program(langs.get("python").program(script))
+    assert (python.runs[0].status, python.runs[0].stdout) == ("ok", "thread\nno fork\n"), python
+    if os.uname().machine == "x86_64":
+        int80 = 'int main(void) { long r; __asm__ volatile ("int $0x80" : "=a"(r) : "a"(2) : "memory"); return 0; }'
+        result = pool.run_program(c.program(int80))
+        assert (result.runs[0].status, result.runs[0].exit_code) == ("error", -31), result  # SIGSYS
+    if not langs.get("bash").toolchain.missing:
+        shell = pool.run_program(langs.get("bash").program("echo a | tr a b"))
+        assert shell.runs[0].stdout == "b\n", shell

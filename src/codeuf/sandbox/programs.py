@@ -46,7 +46,11 @@ class Program:
     build_timeout: float = 60.0
     env: dict[str, str] = field(default_factory=dict)
     threads: int = 0
-    """Threads and processes the runtime itself needs (a JVM, Go, Node): added to RLIMIT_NPROC."""
+    """Threads the program may start (a JVM's, Go's, Node's own, a program's worker threads): added to
+    RLIMIT_NPROC, which counts threads and processes alike."""
+    forks: bool = False
+    """Whether it starts processes (a shell script's commands). Otherwise, where the spawn helper can, it runs
+    threads-only (codeuf.sandbox.spawn): RLIMIT_NPROC's allowance is threads, and a fork fails with EAGAIN."""
     memory_bytes: int | None = None
     """The language's own address-space cap, where a runtime reserves more than it uses (None: the pool's)."""
     address_space_bytes: int | None = None
@@ -105,7 +109,8 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
         try:
             if not cached:
                 _write(workdir, program.files)
-            runs.append(_spawn(argv, workdir, stdin, program.env, limits, program.time_limit, program.output_bytes))
+            runs.append(_spawn(argv, workdir, stdin, program.env, limits, program.time_limit, program.output_bytes,
+                               threads_only=not program.forks))  # fmt: skip
         finally:
             _remove(workdir)
         if runs[-1].status in ("timeout", "flood"):
@@ -216,7 +221,7 @@ def _remove(workdir: str) -> None:
 
 
 def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limits: Limits, timeout: float,
-           cap: int) -> Run:  # fmt: skip
+           cap: int, threads_only: bool = False) -> Run:  # fmt: skip
     """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes."""
     from codeuf.sandbox.child import _drop_privileges, _set_limits
 
@@ -226,7 +231,8 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
         started = time.monotonic()
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
         launch = _launcher()
-        pid = launch(argv, workdir, (feed, out_w, err_w), {**base, **env}, limits, timeout) if launch else 0
+        fds = (feed, out_w, err_w)
+        pid = launch(argv, workdir, fds, {**base, **env}, limits, timeout, threads_only) if launch else 0
         if not launch and (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
             try:
                 os.setsid()
@@ -277,7 +283,7 @@ def _feed(data: bytes) -> Iterator[int]:
         yield spill.fileno()
 
 
-Launch = Callable[[list[str], str, tuple[int, int, int], dict[str, str], Limits, float], int]
+Launch = Callable[[list[str], str, tuple[int, int, int], dict[str, str], Limits, float, bool], int]
 
 
 def _launcher() -> Launch | None:
@@ -297,8 +303,9 @@ def _launcher() -> Launch | None:
         if prlimit is None:
             return None
         start = functools.partial(_spawn_prlimit, prlimit)
-    return lambda argv, workdir, fds, env, limits, timeout: start(argv, workdir, fds, env,
-                                                                  child.rlimits(limits, timeout))  # fmt: skip
+    return lambda argv, workdir, fds, env, limits, timeout, threads_only: start(
+        argv, workdir, fds, env, child.rlimits(limits, timeout), threads_only
+    )
 
 
 _PRLIMIT_NAMES = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu", "RLIMIT_FSIZE": "fsize",
@@ -306,8 +313,9 @@ _PRLIMIT_NAMES = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu",
 
 
 def _spawn_prlimit(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],
-                   rlimits: list[tuple[int, int]]) -> int:  # fmt: skip
-    """The pid of argv, started in its own session through prlimit."""
+                   rlimits: list[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
+    """The pid of argv, started in its own session through prlimit (which installs no filter: `threads_only`
+    cannot hold here, and the RLIMIT_NPROC allowance is processes too, as it was before the helper)."""
     import resource
     import subprocess
 

@@ -5,16 +5,83 @@
    dispositions and mask reset, rlimits) and execve. What util-linux's `prlimit` did in a second exec, and
    what Python's own fork path does after copying the whole worker.
 
+   With `threads_only`, the program may start threads and no process: a seccomp filter, installed last,
+   refuses fork, vfork and a clone without CLONE_THREAD (EAGAIN, as when RLIMIT_NPROC is reached), answers
+   clone3 with ENOSYS (its flags sit in memory a filter cannot read; glibc then uses clone), and kills a
+   process that calls the kernel through another ABI (x86's int 0x80, x32), where those numbers mean other
+   calls. RLIMIT_NPROC counts threads too, so the cap on threads stays.
+
    The worker calls it through ctypes with the GIL held, so no other Python thread runs while the child
    shares the worker's memory. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#define CODEUF_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define CODEUF_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+enum { ALLOW = 0xF0, REFUSE, NOSYS }; /* jump targets, resolved to the three returns at the end */
+
+/* 0 when the filter is in place; -1 where it cannot be (another architecture, no seccomp). */
+static int threads_only(void) {
+#if defined(CODEUF_ARCH) && defined(SECCOMP_RET_KILL_PROCESS)
+    struct sock_filter code[16];
+    int n = 0;
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CODEUF_ARCH, 1, 0);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U, REFUSE, 0); /* x32 */
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, REFUSE, 0);
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, REFUSE, 0);
+#endif
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, NOSYS, 0);
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, ALLOW);
+    /* clone's flags: its first argument on both architectures, CLONE_THREAD in the low 32 bits */
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, ALLOW, REFUSE);
+    int body = n;
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    for (int i = 0; i < body; i++) {
+        if (BPF_CLASS(code[i].code) != BPF_JMP) continue;
+        if (code[i].jt >= ALLOW) code[i].jt = (unsigned char)(body + code[i].jt - ALLOW - i - 1);
+        if (code[i].jf >= ALLOW) code[i].jf = (unsigned char)(body + code[i].jf - ALLOW - i - 1);
+    }
+    struct sock_fprog program = {(unsigned short)n, code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) == 0 ? 0 : -1;
+#else
+    return -1;
+#endif
+}
+
+/* Whether this machine can start a program threads-only (a filter installed in a child that then exits). */
+int codeuf_threads_only_works(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(threads_only() == 0 && fork() < 0 && errno == EAGAIN ? 0 : 1);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int in_fd, int out_fd,
-                 int err_fd, const int *kinds, const unsigned long long *values, int count) {
+                 int err_fd, const int *kinds, const unsigned long long *values, int count, int threads) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -36,6 +103,7 @@ int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const
             struct rlimit limit = {(rlim_t)values[i], (rlim_t)values[i]};
             if (setrlimit(kinds[i], &limit) != 0) _exit(126);
         }
+        if (threads && threads_only() != 0) _exit(125);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, 0);

@@ -61,6 +61,9 @@ class Language:
     run: Callable[[dict[str, str], str], list[str]] = lambda tools, source: [source]
     artifacts: tuple[str, ...] = ()
     threads: int = 0
+    """Threads a run may start (Program.threads)."""
+    forks: bool = False
+    """Whether its programs start processes (a shell's commands); otherwise they run threads-only."""
     memory_bytes: int | None = None
     address_space_bytes: int | None = None
     """RLIMIT_AS where the runtime reserves address space it never writes (see Limits.address_space_bytes)."""
@@ -126,7 +129,7 @@ class Language:
             files, stdins = {}, [code]
         return Program(files=files, run=self.run(tools, source), stdins=stdins if stdins is not None else [""],
                        build=self.build(tools, source) if self.build else None, artifacts=self.artifacts,
-                       time_limit=time_limit, env=dict(self.env), threads=self.threads,
+                       time_limit=time_limit, env=dict(self.env), threads=self.threads, forks=self.forks,
                        memory_bytes=self.memory_bytes, address_space_bytes=self.address_space_bytes)  # fmt: skip
 
     def asserts(self, code: str, test_code: str) -> tuple[str, int]:

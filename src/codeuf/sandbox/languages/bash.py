@@ -17,6 +17,6 @@ LANGUAGE = Language(
     name="bash", title="Bash", fences=("bash", "sh", "shell", "zsh"), tools=("bash",), install="apt-get install bash",
     source="main.sh",
     markers=(r"^#!\s*/(usr/)?bin/(env\s+)?(ba)?sh", r"^\s*(echo|fi|done|esac)\b", r"\$\{?\w+\}?", r"^\s*if\s+\[\[?"),
-    run=lambda tools, source: [tools["bash"], source], threads=16, tests_program=tests_program,
+    run=lambda tools, source: [tools["bash"], source], threads=16, forks=True, tests_program=tests_program,
     assert_line=r"^\s*(\[\[|\[\s|test\s)",
 )  # fmt: skip

@@ -12,5 +12,5 @@ LANGUAGE = Language(
     install="", source="main.py",
     markers=(r"^\s*def\s+\w+\s*\(.*\)\s*(->\s*[^:]+)?:\s*$", r"^\s*(import\s+\w+|from\s+[\w.]+\s+import\b)",
              r"\bprint\(", r"^\s*(class\s+\w+.*|if\s+__name__\s*==.*|for\s+\w+\s+in\s+.*):\s*$", r"\bself\.\w+"),
-    run=lambda tools, source: [sys.executable, "-I", source],
+    run=lambda tools, source: [sys.executable, "-I", source], threads=16,
 )  # fmt: skip
