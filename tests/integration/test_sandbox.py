@@ -72,6 +72,27 @@ def test_multiprocessing_bomb_is_contained(pool: SandboxPool) -> None:
     assert count_processes() <= before + 2
 
 
+def test_threads_run_and_a_fork_through_posix_or_ctypes_is_refused(pool: SandboxPool) -> None:
+    """A concurrent answer (a ThreadPoolExecutor) passes: the child may start threads. `posix.fork()` and
+    libc's fork through ctypes, which the Python guard does not see, fail with EAGAIN (the seccomp filter holds
+    the child to threads), whatever RLIMIT_NPROC would allow, also as root, where it holds nothing."""
+    from codeuf.sandbox.spawn import threads_only
+
+    if not threads_only():
+        pytest.skip("no spawn helper here (no C compiler, or CODEUF_SANDBOX_SPAWN=prlimit), or no seccomp")
+    threads = ("from concurrent.futures import ThreadPoolExecutor\ndef f(x):\n    with ThreadPoolExecutor(8) as"
+               " pool:\n        return sum(pool.map(lambda _: 2, range(x)))\n")  # fmt: skip
+    assert (threaded := pool.run(job(threads))).status == "pass", threaded
+    before = count_processes()  # the worker is up
+    forks = ("import ctypes, posix\ndef f(x):\n    try:\n        posix.fork(); return 'forked'\n"
+             "    except BlockingIOError:\n        pass\n"
+             "    return 2 * x if ctypes.CDLL(None).fork() == -1 else 'forked'\n")  # fmt: skip
+    result = pool.run(job(forks))
+    assert result.status == "pass", result
+    time.sleep(0.5)
+    assert count_processes() <= before + 2
+
+
 def test_memory_bomb_is_refused(pool: SandboxPool) -> None:
     result = pool.run(job("def f(x):\n    block = bytearray(8 * 1024**3)\n    return 2 * x\n"))
     assert result.status == "fail" and "MemoryError" in result.reason

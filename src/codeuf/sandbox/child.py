@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from codeuf.sandbox.jobs import _SRC, Job, Limits, _send
@@ -199,6 +200,22 @@ class _NoInput(io.StringIO):
     readline = read  # type: ignore[assignment]
 
 
+THREADS = 16
+"""Threads a Python child may start (`threading`, a ThreadPoolExecutor), where it can be held to threads."""
+
+
+def _with_threads(limits: Limits) -> Limits:
+    """The child's limits, with THREADS in RLIMIT_NPROC once the spawn helper's seccomp filter holds this
+    process to threads (a fork, even through ctypes or `posix`, then fails with EAGAIN); unchanged where the
+    filter cannot be installed, so that the allowance never becomes one of processes, and where the pool
+    grants processes (Limits.processes), which are then what it means."""
+    from codeuf.sandbox.spawn import restrict_to_threads
+
+    if limits.processes == 0 and restrict_to_threads():
+        return replace(limits, processes=THREADS)
+    return limits
+
+
 def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
     """In the forked child: never returns."""
     try:
@@ -208,7 +225,7 @@ def _child_main(job: Job, out_fd: int, workdir: str, limits: Limits) -> None:
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "OMP_NUM_THREADS": "1"})
         _leave_network()
         _drop_privileges(workdir)
-        _set_limits(limits, job.wall_timeout)
+        _set_limits(_with_threads(limits), job.wall_timeout)
         out = os.fdopen(out_fd, "wb")
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

@@ -23,7 +23,9 @@ class Limits:
     file_size_bytes: int = 16 * 1024 * 1024
     open_files: int = 64
     processes: int = 0
-    """New processes the child may create (RLIMIT_NPROC; as root the child runs as `nobody`, where it holds)."""
+    """New processes the child may create (RLIMIT_NPROC; as root the child runs as `nobody`, where it holds).
+    At 0, where the spawn helper's seccomp filter can be installed, a child may start threads but no process
+    (Python children 16, programs their language's allowance); above 0, processes as many, and no filter."""
     address_space_bytes: int | None = None
     """RLIMIT_AS [default: memory_bytes]. More for a runtime that reserves address space it never touches
     (Node's WebAssembly memories reserve 10 GiB of guard pages each): what it writes is still capped by

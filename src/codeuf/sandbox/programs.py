@@ -49,8 +49,9 @@ class Program:
     """Threads the program may start (a JVM's, Go's, Node's own, a program's worker threads): added to
     RLIMIT_NPROC, which counts threads and processes alike."""
     forks: bool = False
-    """Whether it starts processes (a shell script's commands). Otherwise, where the spawn helper can, it runs
-    threads-only (codeuf.sandbox.spawn): RLIMIT_NPROC's allowance is threads, and a fork fails with EAGAIN."""
+    """Whether it starts processes (a shell script's commands). Otherwise, where the spawn helper can and the
+    pool grants no processes (Limits.processes), it runs threads-only (codeuf.sandbox.spawn): RLIMIT_NPROC's
+    allowance is threads, and a fork fails with EAGAIN."""
     memory_bytes: int | None = None
     """The language's own address-space cap, where a runtime reserves more than it uses (None: the pool's)."""
     address_space_bytes: int | None = None
@@ -88,6 +89,7 @@ changing its ctime, which no unprivileged call can set back: a changed artifact 
 
 def run_program(program: Program, limits: Limits) -> ProgramResult:
     """In a worker: build (or reuse the build), then one run per stdin."""
+    threads_only = not program.forks and limits.processes == 0  # a pool that grants processes means processes
     limits = replace(limits, processes=limits.processes + program.threads,
                      memory_bytes=program.memory_bytes or limits.memory_bytes,
                      address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
@@ -110,7 +112,7 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
             if not cached:
                 _write(workdir, program.files)
             runs.append(_spawn(argv, workdir, stdin, program.env, limits, program.time_limit, program.output_bytes,
-                               threads_only=not program.forks))  # fmt: skip
+                               threads_only=threads_only))  # fmt: skip
         finally:
             _remove(workdir)
         if runs[-1].status in ("timeout", "flood"):

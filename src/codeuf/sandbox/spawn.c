@@ -35,8 +35,9 @@
 
 enum { ALLOW = 0xF0, REFUSE, NOSYS }; /* jump targets, resolved to the three returns at the end */
 
-/* 0 when the filter is in place; -1 where it cannot be (another architecture, no seccomp). */
-static int threads_only(void) {
+/* Installs the filter in the calling process (and what it execs): 0 when it is in place, -1 where it cannot
+   be (another architecture, no seccomp). Also called by the worker's Python children before they run code. */
+int codeuf_threads_only(void) {
 #if defined(CODEUF_ARCH) && defined(SECCOMP_RET_KILL_PROCESS)
     struct sock_filter code[16];
     int n = 0;
@@ -74,7 +75,7 @@ static int threads_only(void) {
 /* Whether this machine can start a program threads-only (a filter installed in a child that then exits). */
 int codeuf_threads_only_works(void) {
     pid_t pid = fork();
-    if (pid == 0) _exit(threads_only() == 0 && fork() < 0 && errno == EAGAIN ? 0 : 1);
+    if (pid == 0) _exit(codeuf_threads_only() == 0 && fork() < 0 && errno == EAGAIN ? 0 : 1);
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -103,7 +104,7 @@ int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const
             struct rlimit limit = {(rlim_t)values[i], (rlim_t)values[i]};
             if (setrlimit(kinds[i], &limit) != 0) _exit(126);
         }
-        if (threads && threads_only() != 0) _exit(125);
+        if (threads && codeuf_threads_only() != 0) _exit(125);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, 0);

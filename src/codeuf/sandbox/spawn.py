@@ -24,7 +24,7 @@ from importlib.resources import files
 
 Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], list[tuple[int, int]], bool], int]
 
-_SPAWNER: list[tuple[Spawn | None, bool]] = []
+_SPAWNER: list[tuple[Spawn | None, Callable[[], int] | None]] = []
 
 
 def spawner() -> Spawn | None:
@@ -37,13 +37,20 @@ def spawner() -> Spawn | None:
 def threads_only() -> bool:
     """Whether the helper starts programs threads-only when asked (seccomp works here)."""
     spawner()
-    return _SPAWNER[0][1]
+    return _SPAWNER[0][1] is not None
 
 
-def _load() -> tuple[Spawn | None, bool]:
+def restrict_to_threads() -> bool:
+    """Install the threads-only filter in this process (a worker's Python child, before it runs code): True
+    when it is in place. Never builds the helper: a worker loads it before forking (`spawner()`)."""
+    install = _SPAWNER[0][1] if _SPAWNER else None
+    return install is not None and install() == 0
+
+
+def _load() -> tuple[Spawn | None, Callable[[], int] | None]:
     compiler = shutil.which("cc", path="/usr/bin:/bin") or shutil.which("gcc", path="/usr/bin:/bin")
     if compiler is None or os.environ.get("CODEUF_SANDBOX_SPAWN") == "prlimit":
-        return None, False
+        return None, None
     folder = tempfile.mkdtemp(prefix="codeuf-spawn-")
     try:
         source = os.path.join(folder, "spawn.c")
@@ -53,13 +60,13 @@ def _load() -> tuple[Spawn | None, bool]:
         built = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", library, source], capture_output=True,
                                timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": folder})  # fmt: skip
         if built.returncode != 0:
-            return None, False
+            return None, None
         # PyDLL keeps the GIL through the call: no Python thread runs while the vfork child shares memory.
         # The file goes once it is loaded, so nothing run later can reach it by its path.
         loaded = ctypes.PyDLL(library, use_errno=True)
         function = loaded.codeuf_spawn
     except (OSError, subprocess.SubprocessError):
-        return None, False
+        return None, None
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
@@ -69,6 +76,8 @@ def _load() -> tuple[Spawn | None, bool]:
                          ctypes.POINTER(ctypes.c_ulonglong), ctypes.c_int, ctypes.c_int]  # fmt: skip
 
     supported = bool(loaded.codeuf_threads_only_works())
+    install = loaded.codeuf_threads_only
+    install.restype, install.argtypes = ctypes.c_int, []
 
     def spawn(argv: list[str], cwd: str, fds: tuple[int, int, int], env: dict[str, str],
               limits: list[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
@@ -86,7 +95,7 @@ def _load() -> tuple[Spawn | None, bool]:
             raise OSError(error, os.strerror(error))
         return pid
 
-    return spawn, supported
+    return spawn, install if supported else None
 
 
 def _strings(items: list[bytes]) -> ctypes.Array[ctypes.c_char_p]:

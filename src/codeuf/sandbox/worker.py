@@ -147,6 +147,9 @@ def _worker_loop() -> None:
 
     from codeuf.sandbox.isolation import sweep_namespace
     from codeuf.sandbox.programs import Program, ProgramResult, run_program
+    from codeuf.sandbox.spawn import spawner
+
+    spawner()  # the helper, loaded before any fork: Python children install its threads-only filter too
 
     while True:
         try:
