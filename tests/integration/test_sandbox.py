@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ def job(code: str, n: int = 3, limit: float = 1.0, wall: float = 5.0) -> Job:
 @pytest.fixture(scope="module")
 def pool():  # type: ignore[no-untyped-def]
     with SandboxPool(2, Limits(memory_bytes=512 * 1024 * 1024)) as p:
+        # both workers up before any test counts processes, whichever test runs first
+        with ThreadPoolExecutor(2) as both:
+            list(both.map(lambda _: p.run(job("def f(x):\n    return 2 * x\n")), range(2)))
         yield p
 
 
