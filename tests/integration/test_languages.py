@@ -573,7 +573,9 @@ int main(void) {
 
 
 def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
-    """A concurrent answer (pthreads, std::thread, Python's threading) runs; a fork or a spawn fails with
+    """A concurrent answer (pthreads, std::thread, Python's threading) runs, and so does a script importing
+    numpy (its OpenBLAS starts threads at import: the import failed with KeyboardInterrupt when threads were
+    refused); a fork or a spawn fails with
     EAGAIN, as at RLIMIT_NPROC, though the allowance would count a process as one (seccomp: threads only);
     a call through x86's 32-bit ABI, where the numbers mean other calls, kills the program. A shell script,
     which is commands, still starts them."""
@@ -586,7 +588,7 @@ def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
     assert (threads.runs[0].status, threads.runs[0].stdout) == ("ok", "3996000\n"), threads
     forks = pool.run_program(c.program(FORKS_C))
     assert (forks.runs[0].status, forks.runs[0].stdout) == ("ok", "fork -1 1\nspawn 1\n"), forks
-    script = "import threading, os\nt = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+    script = "import numpy, threading, os\nt = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
     script += "try:\n    os.fork()\nexcept BlockingIOError:\n    print('no fork')\n"
     python = pool.run_program(langs.get("python").program(script))
     assert (python.runs[0].status, python.runs[0].stdout) == ("ok", "thread\nno fork\n"), python

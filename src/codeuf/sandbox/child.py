@@ -200,8 +200,9 @@ class _NoInput(io.StringIO):
     readline = read  # type: ignore[assignment]
 
 
-THREADS = 16
-"""Threads a Python child may start (`threading`, a ThreadPoolExecutor), where it can be held to threads."""
+THREADS = 64
+"""Threads a Python child may start (`threading`; a ThreadPoolExecutor's default is up to 32), where it can be
+held to threads."""
 
 
 def _with_threads(limits: Limits) -> Limits:

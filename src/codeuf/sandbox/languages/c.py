@@ -34,7 +34,7 @@ LANGUAGE = Language(
     markers=(r"^\s*#include\s*<(stdio|stdlib|string|math|stdbool|stdint)\.h>", r"\bprintf\s*\(",
              r"\bint\s+main\s*\(", r"\bmalloc\s*\("),
     build=lambda tools, source: [tools["gcc"], "-std=gnu17", "-O1", "-w", "-o", "main", source, "-lm"],
-    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=16, tests_program=tests_program,
+    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=64, tests_program=tests_program,
     assert_example='assert(NAME(...) == ...);',
     definition=r"^\s*(?:static\s+|inline\s+|const\s+|unsigned\s+)*[A-Za-z_][\w:<>,\s*&]*?[\s*&]([A-Za-z_]\w*)\s*\([^;]*$",
     library=lambda code: None if re.search(r"\bmain\s*\(", code) else code + "\nint main(void) { return 0; }\n",

@@ -120,7 +120,7 @@ LANGUAGE = Language(
     markers=(r"^\s*#include\s*<(iostream|vector|string|algorithm|map|unordered_map|bits/stdc\+\+\.h)>", r"\bstd::",
              r"\bcout\s*<<", r"^\s*using\s+namespace\s+std\s*;", r"\btemplate\s*<"),
     build=lambda tools, source: [tools["g++"], "-std=gnu++17", "-O1", "-w", "-o", "main", source],
-    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=16, tests_program=tests_program,
+    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=64, tests_program=tests_program,
     calls_program=calls_program,
     assert_example='assert(NAME(...) == ...);',
     definition=r"^\s*(?:static\s+|inline\s+|const\s+|unsigned\s+)*[A-Za-z_][\w:<>,\s*&]*?[\s*&]([A-Za-z_]\w*)\s*\([^;]*$",

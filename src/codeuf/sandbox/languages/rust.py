@@ -129,7 +129,7 @@ LANGUAGE = Language(
     markers=(r"\bfn\s+\w+\s*(<[^>]*>)?\s*\(", r"\blet\s+(mut\s+)?\w+", r"\bprintln!\(", r"\bimpl\b", r"->\s*(Vec|i32|i64|usize|String|bool)"),
     build=lambda tools, source: [tools["rustc"], "--edition", "2021", "-C", "opt-level=1", "-C", "debuginfo=0",
                                  "-o", "main", source],
-    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=16, find_tool=find_rustc,
+    run=lambda tools, source: ["{build}/main"], artifacts=("main",), threads=64, find_tool=find_rustc,
     tests_program=tests_program, calls_program=calls_program, assert_line=r"^\s*(debug_)?assert(_eq|_ne)?!",
     assert_example='assert_eq!(NAME(...), ...);',
     library=lambda code: None if re.search(r"\bfn\s+main\s*\(", code) else "#![allow(warnings)]\n" + code + "\nfn main() {}\n",
