@@ -63,6 +63,9 @@ ADD = {
                "class Solution { public static long Add(long a, long b) { return a + ; } }",
                "class Solution { public static long Add(long a, long b) { while (true) {} } }",
                "Assert.AreEqual(3L, Solution.Add(1, 2));\nAssert.IsTrue(Solution.Add(2, 2) == 4);"),
+    "perl": ("use strict;\nsub add { my ($a, $b) = @_; return $a + $b; }", "sub add { my ($a, $b) = @_; return $a - $b; }",
+             "sub add { my ($a, $b) = @_; return $a + ; }", "sub add { while (1) {} }",
+             "is(add(1, 2), 3);\ndie 'wrong' unless add(2, 2) == 4;"),
 }  # fmt: skip
 CASES = [{"input": json.dumps([1, 2]), "output": "3"}, {"input": json.dumps([7, 0]), "output": "7"}]
 
@@ -128,6 +131,7 @@ def test_lists_strings_and_maps_cross_into_typed_languages(pool: SandboxPool) ->
         "ruby": "def tag(xs, p) = xs.map { |x| p + x.to_s }",
         "csharp": "using System.Collections.Generic;\nnamespace Demo { static class S { public static List<string> Tag(int[] "
                   "xs, string p) { var r = new List<string>(); foreach (var x in xs) r.Add(p + x); return r; } } }",
+        "perl": "sub tag { my ($xs, $p) = @_; return [map { $p . $_ } @$xs]; }",
     }  # fmt: skip
     for name, code in solutions.items():
         if langs.get(name).toolchain.missing:
@@ -279,7 +283,7 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     assert not left, "processes outlived their job"
 
 
-@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp"])
+@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl"])
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
 
     language = available(name)
@@ -293,6 +297,7 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "ruby": f'Process.detach(spawn("sleep 100")); File.write("{target}", "x")',
         "bash": f"(setsid sleep 100 &) ; echo x > {target}",
         "csharp": f'class P {{ static void Main() {{ System.Diagnostics.Process.Start("setsid", "sleep 100"); System.IO.File.WriteAllText("{target}", "x"); }} }}',
+        "perl": f'system("setsid sleep 100 &"); if (fork() == 0) {{ exec("sleep", "100"); }} open(my $f, ">", "{target}") or die; print $f "x";',
     }[name]  # fmt: skip
     before = hostile_processes()
     with SandboxPool(1) as single:
@@ -533,6 +538,7 @@ def test_infinite_and_nan_reals_are_written_as_each_language_spells_them(pool: S
         "php": "<?php function big($x) { return $x > 1e308 ? 1 : ($x < -1e308 ? -1 : 0); }",
         "ruby": "def big(x) = x > 1e308 ? 1 : (x < -1e308 ? -1 : 0)",
         "javascript": "const big = (x) => x > 1e308 ? 1 : x < -1e308 ? -1 : 0;",
+        "perl": "sub big { my ($x) = @_; return $x > 1e308 ? 1 : $x < -1e308 ? -1 : 0; }",
     }  # fmt: skip
     ran = 0
     for name, code in solutions.items():
@@ -599,3 +605,16 @@ def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
     if not langs.get("bash").toolchain.missing:
         shell = pool.run_program(langs.get("bash").program("echo a | tr a b"))
         assert shell.runs[0].stdout == "b\n", shell
+
+
+def test_perl_calls_pass_references_and_print_perls_booleans_as_json_ones(pool: SandboxPool) -> None:
+    """Lists and maps go in as array and hash references (MultiPL-E's convention); a comparison's result
+    prints as true or false, not 1 or the empty string; text is characters (a key with an accent)."""
+    perl = available("perl")
+    code = ("sub even { return $_[0] % 2 == 0; }\n"
+            "sub keys_of { my ($h) = @_; return [sort keys %$h]; }\n__END__\nnot Perl")  # fmt: skip
+    even = [{"input": "[4]", "output": "true"}, {"input": "[3]", "output": "false"}]
+    keys = [{"input": json.dumps([{"b": 1, "é": 2}]), "output": json.dumps(["b", "é"])}]
+    for entry, cases in (("even", even), ("keys_of", keys)):
+        result = run_program_tests(perl, code, CodeTests(kind="cases", cases=cases, language="perl"), entry, pool)
+        assert (result.status, result.passed) == ("passed", len(cases)), result.reason

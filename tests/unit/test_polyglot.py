@@ -4,6 +4,7 @@ cases into each language's literals (no toolchain needed: nothing here runs a pr
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -50,6 +51,8 @@ def test_an_unknown_language_of_builtin_tasks_is_one_line() -> None:
         ("```\nSELECT name FROM t;\nCREATE TABLE t (a INT);\n```", "sql"),
         ("```\ndef f(x):\n    return x\n\nprint(f(1))\n```", "python"),
         ("```\nfunction f(x: number): number {\n  const y = x;\n  return y;\n}\n```", "typescript"),
+        ("```pl\nprint 1;\n```", "perl"),
+        ('```\nuse strict;\nuse warnings;\nmy $x = 1;\nprint "$x\\n";\n```', "perl"),
     ],
 )
 def test_a_blocks_language_comes_from_its_label_or_a_careful_guess(text: str, expected: str) -> None:
@@ -72,13 +75,28 @@ def test_call_cases_need_one_type_per_argument_in_typed_languages() -> None:
 
 
 def test_literals_in_each_language() -> None:
-    from codeuf.sandbox.languages import cpp, java, php, ruby, rust
+    from codeuf.sandbox.languages import cpp, java, perl, php, ruby, rust
 
     assert cpp.literal([[1, 2]], "list[list[int]]") == "std::vector<std::vector<long>>{std::vector<long>{1L, 2L}}"
     assert java.literal({"a": [1.5, True]}) == 'map("a", list(1.5, true))'
     assert rust.literal(["é"]) == 'vec!["\\u{00e9}".into()]'
     assert php.literal({"k": "it's $x"}) == "['k' => 'it\\'s $x']"
     assert ruby.literal("#{x}") == '"\\#{x}"'
+    assert perl.literal({"k": ["it's", None, True, -math.inf]}) == "{'k' => ['it\\'s', undef, !!1, -9**9**9]}"
+    assert java.literal([math.nan]) == "list(Double.NaN)" and php.literal(math.inf) == "INF"
+
+
+def test_an_instruction_naming_one_language_has_its_tests_written_in_it() -> None:
+    from codeuf.data.schema import InstructionRecord
+    from codeuf.stages.synthesize import instruction_language
+
+    def named(text: str) -> str:
+        record = InstructionRecord(id="x", instruction=text, preference="readability", models=["m"])
+        return instruction_language(record).name
+
+    assert named("Write a Perl subroutine that reverses a string.") == "perl"
+    assert named("Implement this in C# with LINQ.") == "csharp"
+    assert named("Port this C++ to Rust.") == "python"  # two languages: neither is chosen
 
 
 def test_only_lines_the_program_marks_are_read_and_the_first_per_test_wins() -> None:

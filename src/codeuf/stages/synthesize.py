@@ -205,9 +205,11 @@ def instruction_language(record: InstructionRecord) -> Any:
 
 
 _NAMED = {"javascript": "javascript", "node.js": "javascript", "typescript": "typescript", "java": "java",
-          "c++": "cpp", "rust": "rust", "golang": "go", "php": "php", "ruby": "ruby", "python": "python"}  # fmt: skip
+          "c++": "cpp", "c#": "csharp", "rust": "rust", "golang": "go", "php": "php", "ruby": "ruby", "perl": "perl",
+          "python": "python"}  # fmt: skip
 _LANGUAGE_NAMES = re.compile(
-    r"(?<![\w+])(JavaScript|Node\.js|TypeScript|Java|C\+\+|Rust|Golang|PHP|Ruby|Python)(?![\w+])", re.IGNORECASE
+    r"(?<![\w+#])(JavaScript|Node\.js|TypeScript|Java|C\+\+|C#|Rust|Golang|PHP|Ruby|Perl|Python)(?![\w+#])",
+    re.IGNORECASE,
 )
 
 

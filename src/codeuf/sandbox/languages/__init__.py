@@ -22,6 +22,7 @@ from codeuf.sandbox.languages import (
     go,
     java,
     javascript,
+    perl,
     php,
     python,
     ruby,
@@ -45,6 +46,7 @@ BUILTIN: dict[str, Language] = {
     "bash": bash.LANGUAGE,
     "sql": sql.LANGUAGE,
     "csharp": csharp.LANGUAGE,
+    "perl": perl.LANGUAGE,
 }
 
 
@@ -59,7 +61,7 @@ REGISTRY: Registry[Language] = Registry(GROUPS["languages"], BUILTIN, _plugin)
 
 ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "golang": "go", "rs": "rust", "sh": "bash",
            "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby",
-           "c#": "csharp", "cs": "csharp"}  # fmt: skip
+           "c#": "csharp", "cs": "csharp", "pl": "perl"}  # fmt: skip
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
