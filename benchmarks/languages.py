@@ -48,6 +48,7 @@ HELLO = {
     "bash": "echo hi",
     "python": 'print("hi")',
     "csharp": 'class P { static void Main() { System.Console.WriteLine("hi"); } }',
+    "perl": 'print "hi\\n";',
 }
 
 

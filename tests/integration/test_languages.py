@@ -618,3 +618,35 @@ def test_perl_calls_pass_references_and_print_perls_booleans_as_json_ones(pool: 
     for entry, cases in (("even", even), ("keys_of", keys)):
         result = run_program_tests(perl, code, CodeTests(kind="cases", cases=cases, language="perl"), entry, pool)
         assert (result.status, result.passed) == ("passed", len(cases)), result.reason
+
+
+FORK_PATH = """
+import resource, subprocess, ctypes, json, sys  # what a worker loads before it forks
+from codeuf.sandbox import child, programs, spawn
+from codeuf.sandbox import languages as langs
+from codeuf.sandbox.jobs import Limits
+child._CAN_DROP = True  # as a Python that nobody may read would give
+spawn.spawner()
+assert programs._launcher() is None
+c = langs.get("c")
+print(json.dumps([programs.run_program(c.program(code), Limits()).runs[0].stdout for code in sys.argv[1:]]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the worker forks and drops to nobody only as root")
+def test_as_root_without_namespaces_a_program_dropped_to_nobody_is_held_to_threads_too() -> None:
+    """The third way a program starts: as root, where no namespace is made and `nobody` can run Python, the
+    worker forks, drops to nobody and execs in Python. The filter holds there too: RLIMIT_NPROC as nobody
+    would have let it fork as many processes as its threads."""
+    import subprocess
+    import sys
+
+    available("c")
+    from codeuf.sandbox.spawn import threads_only
+
+    if not threads_only():
+        pytest.skip("no spawn helper here (no C compiler, or CODEUF_SANDBOX_SPAWN=prlimit), or no seccomp")
+    done = subprocess.run([sys.executable, "-c", FORK_PATH, THREADS_C, FORKS_C], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "CODEUF_SANDBOX": "guards"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["3996000\n", "fork -1 1\nspawn 1\n"]

@@ -226,6 +226,7 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
            cap: int, threads_only: bool = False) -> Run:  # fmt: skip
     """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes."""
     from codeuf.sandbox.child import _drop_privileges, _set_limits
+    from codeuf.sandbox.spawn import restrict_to_threads
 
     with _feed(stdin.encode()) as feed:
         out_r, out_w = os.pipe()
@@ -245,6 +246,8 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
                 _chown_tree(workdir)
                 _drop_privileges(workdir)
                 _set_limits(limits, timeout)
+                if threads_only:  # the helper's filter, loaded by the worker before it forked
+                    restrict_to_threads()
                 os.execve(argv[0], argv, {**base, **env})
             finally:
                 os._exit(127)
