@@ -238,6 +238,37 @@ def boxed_literal(value: Any, real: Callable[[float], str], items: Callable[[lis
     return literal(value)
 
 
+def script_literal(value: Any, title: str, *, null: str, true: str, false: str, infinity: str, nan: str,
+                   string: Callable[[str], str], maps: str = "{}") -> str:  # fmt: skip
+    """A JSON value as a literal in a dynamic language whose functions take it as it is (PHP, Ruby, Perl): its
+    own null, booleans, infinity and NaN (see `real`), strings written by `string`, lists in `[...]` and maps
+    in the two brackets of `maps`, each entry `key => value`."""
+
+    def literal(value: Any) -> str:
+        if value is None:
+            return null
+        if isinstance(value, bool):
+            return true if value else false
+        if isinstance(value, float):
+            return real(value, infinity, nan)
+        if isinstance(value, int):
+            return repr(value)
+        if isinstance(value, str):
+            return string(value)
+        if isinstance(value, list):
+            return "[" + ", ".join(literal(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return maps[0] + ", ".join(f"{literal(k)} => {literal(v)}" for k, v in value.items()) + maps[1]
+        raise Untranslatable(f"no {title} literal for {type(value).__name__}")
+
+    return literal(value)
+
+
+def single_quoted(text: str) -> str:
+    """A single-quoted string literal that PHP and Perl read as it is (only `\\` and `\'` escaped)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def real(value: float, infinity: str, nan: str, suffix: str = "") -> str:
     """A real as a literal: Python's repr (then `suffix`) where it is finite, which every language here reads;
     else the language's own infinity (negated by a leading minus) or NaN, which none spells as Python does

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, real
+from codeuf.sandbox.languages.base import MARK, Language, script_literal, single_quoted
 
 PRELUDE = f"""
 $| = 1;
@@ -60,21 +60,8 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
 
 
 def literal(value: Any) -> str:
-    if value is None:
-        return "undef"
-    if isinstance(value, bool):
-        return "!!1" if value else "!!0"
-    if isinstance(value, float):
-        return real(value, "9**9**9", "(9**9**9 - 9**9**9)")
-    if isinstance(value, int):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)} => {literal(v)}" for k, v in value.items()) + "}"
-    raise Untranslatable(f"no Perl literal for {type(value).__name__}")
+    return script_literal(value, "Perl", null="undef", true="!!1", false="!!0", infinity="9**9**9",
+                          nan="(9**9**9 - 9**9**9)", string=single_quoted)  # fmt: skip
 
 
 def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:

@@ -15,7 +15,7 @@ import re
 import subprocess
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, real
+from codeuf.sandbox.languages.base import MARK, Language, script_literal, single_quoted
 
 PRELUDE = f"""
 function codeuf_report($i, $kind, $rest) {{ echo "{MARK} $i $kind $rest\\n"; }}
@@ -35,21 +35,8 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
 
 
 def literal(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return real(value, "INF", "NAN")
-    if isinstance(value, int):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "[" + ", ".join(f"{literal(k)} => {literal(v)}" for k, v in value.items()) + "]"
-    raise Untranslatable(f"no PHP literal for {type(value).__name__}")
+    return script_literal(value, "PHP", null="null", true="true", false="false", infinity="INF", nan="NAN",
+                          string=single_quoted, maps="[]")  # fmt: skip
 
 
 def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:

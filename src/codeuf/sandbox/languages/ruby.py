@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, real
+from codeuf.sandbox.languages.base import MARK, Language, script_literal
 
 PRELUDE = f"""
 require 'json'
@@ -25,21 +25,8 @@ def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> 
 
 
 def literal(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return real(value, "Float::INFINITY", "Float::NAN")
-    if isinstance(value, int):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value).replace("#", "\\#")
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)} => {literal(v)}" for k, v in value.items()) + "}"
-    raise Untranslatable(f"no Ruby literal for {type(value).__name__}")
+    return script_literal(value, "Ruby", null="nil", true="true", false="false", infinity="Float::INFINITY",
+                          nan="Float::NAN", string=lambda text: json.dumps(text).replace("#", "\\#"))  # fmt: skip
 
 
 def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
