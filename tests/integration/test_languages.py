@@ -607,6 +607,17 @@ def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
         assert shell.runs[0].stdout == "b\n", shell
 
 
+def test_what_a_run_writes_into_its_empty_standard_input_the_next_run_does_not_read() -> None:
+    """A run can open its standard input again for writing (through /proc/self/fd/0). An empty standard input
+    is /dev/null: a pipe kept for the next run would hand it what this one planted (it did, when tried)."""
+    bash = available("bash")
+    with SandboxPool(1) as single:  # one worker: both runs in it
+        planted = single.run_program(bash.program("echo planted > /proc/self/fd/0; echo wrote $?"))
+        following = single.run_program(bash.program("cat; echo end"))
+    assert planted.runs[0].stdout == "wrote 0\n", planted
+    assert following.runs[0].stdout == "end\n", following
+
+
 def test_perl_calls_pass_references_and_print_perls_booleans_as_json_ones(pool: SandboxPool) -> None:
     """Lists and maps go in as array and hash references (MultiPL-E's convention); a comparison's result
     prints as true or false, not 1 or the empty string; text is characters (a key with an accent)."""

@@ -5,6 +5,7 @@ streams each output back. Code here runs in the child; nothing in it is trusted 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import signal
@@ -34,9 +35,17 @@ def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
         wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
     capped = []
     for kind, value in wanted:
-        hard = resource.getrlimit(kind)[1]
+        hard = _hard_limit(kind, os.getpid())
         capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
     return capped
+
+
+@functools.cache
+def _hard_limit(kind: int, pid: int) -> int:
+    """The process's hard limit (asked once per process: nothing in a worker lowers its own)."""
+    import resource
+
+    return resource.getrlimit(kind)[1]
 
 
 def _set_limits(limits: Limits, wall_timeout: float) -> None:

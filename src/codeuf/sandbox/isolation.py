@@ -8,7 +8,8 @@ So each sandbox worker starts inside namespaces that the kernel enforces, whatev
 - **user**: as root, `bwrap` itself runs as the host's `nobody` (65534): the worker and its children hold no
   capability, own nothing on the host, and RLIMIT_NPROC holds (the kernel does not apply it to root);
 - **pid**: the worker sees only its own processes; after each job it kills every process left in its
-  namespace (a child that forked and left its session is gone before the next job), and when the worker
+  namespace (a child that forked and left its session is gone before the next job; as the namespace's
+  subreaper, the worker gets back what a job leaves, and sees at once when nothing is left), and when the worker
   ends (the codeuf process closed its input, or died), the kernel kills everything in the namespace;
 - **net**: no interface but a loopback that is down: no connection to anything;
 - **ipc, uts, cgroup**: nothing shared with the host;
@@ -185,15 +186,38 @@ def _probe(bwrap: str) -> str:
     return ""
 
 
+_SUBREAPER: list[bool] = []
+
+
+def become_subreaper() -> bool:
+    """In a worker inside its pid namespace: the processes its jobs leave behind come back to it when their
+    parent dies (PR_SET_CHILD_SUBREAPER), instead of to the namespace's init. Every process in the namespace
+    but init is then the worker's child or descendant, so one `waitpid` tells whether a job left anything."""
+    if os.environ.get(IN_NAMESPACE_ENV) != "1":
+        return False
+    import ctypes
+
+    try:
+        done = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        done = False
+    _SUBREAPER[:] = [done]
+    return done
+
+
 def sweep_namespace() -> int:
     """In a worker inside its own pid namespace: kill every process but the namespace's init (1) and the
-    worker itself, so that nothing a job started outlives it. Returns how many were killed."""
+    worker itself, so that nothing a job started outlives it. Returns how many were killed. As the
+    namespace's subreaper, the worker sees that nothing is left without listing /proc (most jobs)."""
     import signal
 
     if os.environ.get(IN_NAMESPACE_ENV) != "1":
         return 0
     me, killed = os.getpid(), 0
+    subreaper = bool(_SUBREAPER and _SUBREAPER[0])
     for _ in range(3):  # what forks while being swept is caught on the next pass
+        if subreaper and _reaped_all():
+            break
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
         if not pids:
             break
@@ -201,7 +225,26 @@ def sweep_namespace() -> int:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
+        if subreaper:
+            _reaped_all(wait=0.1)  # killed, they come back to the worker: reaped, they count for nobody's nproc
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.waitpid(pid, os.WNOHANG)
     return killed
+
+
+def _reaped_all(wait: float = 0.0) -> bool:
+    """Reap the worker's children that have exited: True when none is left, within `wait` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if pid:
+            continue
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.001)

@@ -269,6 +269,9 @@ PIPE_BYTES = 65536
 @contextlib.contextmanager
 def _feed(data: bytes) -> Iterator[int]:
     """A descriptor the child reads `data` from, then end of file."""
+    if not data:
+        yield _empty_stdin()
+        return
     if len(data) <= PIPE_BYTES:
         read, write = os.pipe()
         try:
@@ -288,6 +291,13 @@ def _feed(data: bytes) -> Iterator[int]:
         yield spill.fileno()
 
 
+@functools.cache
+def _empty_stdin() -> int:
+    """/dev/null, opened once by the worker: an empty standard input. Not a pipe kept open for the next run:
+    a run can open its standard input again for writing through /proc, and would leave the next run input."""
+    return os.open(os.devnull, os.O_RDONLY)
+
+
 Launch = Callable[[list[str], str, tuple[int, int, int], dict[str, str], Limits, float, bool], int]
 
 
@@ -298,9 +308,17 @@ def _launcher() -> Launch | None:
     than a short program's whole run. None: the child is forked and does it all in Python (as root, to drop
     to `nobody` first)."""
     from codeuf.sandbox import child
+
+    return _launcher_for(os.getuid(), child._CAN_DROP)
+
+
+@functools.cache
+def _launcher_for(uid: int, can_drop: bool) -> Launch | None:
+    """Found once per worker (and user): a short run costs less than a millisecond."""
+    from codeuf.sandbox import child
     from codeuf.sandbox.spawn import spawner
 
-    if os.getuid() == 0 and child._CAN_DROP:
+    if uid == 0 and can_drop:
         return None
     start = spawner()
     if start is None:

@@ -145,10 +145,11 @@ def _worker_loop() -> None:
 
     import numpy  # noqa: F401
 
-    from codeuf.sandbox.isolation import sweep_namespace
+    from codeuf.sandbox.isolation import become_subreaper, sweep_namespace
     from codeuf.sandbox.programs import Program, ProgramResult, run_program
     from codeuf.sandbox.spawn import spawner
 
+    become_subreaper()  # inside namespaces: what a job leaves comes back to the worker, to be swept
     spawner()  # the helper, loaded before any fork: Python children install its threads-only filter too
 
     while True:
