@@ -599,12 +599,67 @@ def test_programs_may_start_threads_but_no_process(pool: SandboxPool) -> None:
     python = pool.run_program(langs.get("python").program(script))
     assert (python.runs[0].status, python.runs[0].stdout) == ("ok", "thread\nno fork\n"), python
     if os.uname().machine == "x86_64":
-        int80 = 'int main(void) { long r; __asm__ volatile ("int $0x80" : "=a"(r) : "a"(2) : "memory"); return 0; }'
+        int80 = (
+            "#include <pthread.h>\nstatic void *f(void *a) { return a; }\nvolatile int never = 0;\n"
+            "int main(void) { pthread_t t; if (never) pthread_create(&t, 0, f, 0);\n"  # threads: the filter
+            '  long r; __asm__ volatile ("int $0x80" : "=a"(r) : "a"(2) : "memory"); return 0; }'
+        )
         result = pool.run_program(c.program(int80))
         assert (result.runs[0].status, result.runs[0].exit_code) == ("error", -31), result  # SIGSYS
     if not langs.get("bash").toolchain.missing:
         shell = pool.run_program(langs.get("bash").program("echo a | tr a b"))
         assert shell.runs[0].stdout == "b\n", shell
+
+
+SOLO_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void *nothing(void *arg) { return arg; }
+int main(void) {
+  /* a thread */
+  long f = syscall(SYS_fork); if (f == 0) _exit(0);
+  int fork_errno = errno;
+  long c = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); if (c == 0) _exit(0);
+  int clone_errno = errno;
+  printf("%ld %d %ld %d\n", f, fork_errno == EAGAIN, c, clone_errno == EAGAIN);
+  char line[256]; FILE *status = fopen("/proc/self/status", "r");
+  while (status && fgets(line, sizeof line, status)) if (!strncmp(line, "Seccomp:", 8)) fputs(line, stdout);
+  fflush(stdout);
+  long r = -11;
+#ifdef __x86_64__
+  __asm__ volatile ("int $0x80" : "=a"(r) : "a"(2) : "memory"); /* fork, through x86's 32-bit ABI */
+  if (r == 0) _exit(0);
+#endif
+  printf("%ld\n", r);
+  return 0;
+}"""
+
+
+def test_a_program_that_imports_no_way_to_start_a_thread_runs_unfiltered_and_still_starts_nothing(
+    pool: SandboxPool,
+) -> None:
+    """The threads-only filter costs each run about 70 µs; a build whose imports cannot start a thread
+    (codeuf.sandbox.elf) runs without it and without a thread allowance. What holds it then is RLIMIT_NPROC:
+    a fork or a clone through `syscall()`, and a fork through x86's 32-bit ABI, all fail with EAGAIN."""
+    from codeuf.sandbox.spawn import threads_only
+
+    c = available("c")
+    if not threads_only():
+        pytest.skip("no spawn helper here (no C compiler, or CODEUF_SANDBOX_SPAWN=prlimit), or no seccomp")
+    solo = pool.run_program(c.program(SOLO_C))
+    assert (solo.runs[0].status, solo.runs[0].stdout) == ("ok", "-1 1 -1 1\nSeccomp:\t0\n-11\n"), solo
+    # the same program starting a thread first: the allowance, the filter, and death by SIGSYS at `int 0x80`
+    threaded = SOLO_C.replace("/* a thread */", "pthread_t t; pthread_create(&t, 0, nothing, 0); pthread_join(t, 0);")
+    filtered = pool.run_program(c.program(threaded)).runs[0]
+    x86 = os.uname().machine == "x86_64"
+    assert filtered.stdout == "-1 1 -1 1\nSeccomp:\t2\n" + ("" if x86 else "-11\n"), filtered
+    assert filtered.exit_code == (-31 if x86 else 0), filtered
 
 
 def test_what_a_run_writes_into_its_empty_standard_input_the_next_run_does_not_read() -> None:
@@ -616,6 +671,47 @@ def test_what_a_run_writes_into_its_empty_standard_input_the_next_run_does_not_r
         following = single.run_program(bash.program("cat; echo end"))
     assert planted.runs[0].stdout == "wrote 0\n", planted
     assert following.runs[0].stdout == "end\n", following
+
+
+def test_which_builds_can_start_threads_is_read_from_their_imports(tmp_path: Path) -> None:
+    """codeuf.sandbox.elf on programs this machine's compilers build: only a dynamically linked program of
+    the C and C++ runtimes that imports no function starting a thread or a process is said to start nothing."""
+    import shutil
+    import subprocess
+
+    from codeuf.sandbox.elf import starts_nothing
+
+    if shutil.which("gcc") is None or shutil.which("g++") is None:
+        pytest.skip("no gcc/g++ on this machine (apt-get install g++)")
+    sources = {
+        "hello.c": ('#include <stdio.h>\nint main(void) { puts("hi"); return 0; }', True),
+        "raw.c": ("#include <unistd.h>\n#include <sys/syscall.h>\nint main(void) { return syscall(SYS_getpid) < 0; }",
+                  True),
+        "stream.cpp": ('#include <iostream>\nint main() { std::cout << "hi"; }', True),
+        "threads.c": ("#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(void) { pthread_t t; "
+                      "pthread_create(&t, 0, f, 0); return pthread_join(t, 0); }", False),
+        "shell.c": ('#include <stdlib.h>\nint main(void) { return system("true"); }', False),
+        "forks.c": ("#include <unistd.h>\nint main(void) { return fork() < 0; }", False),
+        "loads.c": ('#include <dlfcn.h>\nint main(void) { return dlopen("libm.so.6", 1) == 0; }', False),
+        "thread.cpp": ("#include <thread>\nint main() { std::thread t([] {}); t.join(); }", False),
+        "async.cpp": ("#include <future>\nint main() { return std::async(std::launch::async, [] { return 0; })"
+                      ".get(); }", False),
+    }  # fmt: skip
+    for name, (source, expected) in sources.items():
+        (tmp_path / name).write_text(source)
+        compiler = "g++" if name.endswith(".cpp") else "gcc"
+        binary = tmp_path / name.split(".")[0]
+        subprocess.run([compiler, "-O1", "-o", str(binary), str(tmp_path / name)], check=True, capture_output=True)
+        assert starts_nothing(str(binary)) is expected, name
+    static = subprocess.run(["gcc", "-static", "-o", str(tmp_path / "static"), str(tmp_path / "hello.c")],
+                            capture_output=True)  # fmt: skip
+    if static.returncode == 0:  # the threads of a static program are inside it, unseen
+        assert starts_nothing(str(tmp_path / "static")) is False
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes((tmp_path / "hello").read_bytes()[:200])
+    assert starts_nothing(str(truncated)) is False
+    assert starts_nothing(str(tmp_path / "hello.c")) is False
+    assert starts_nothing(str(tmp_path / "absent")) is False
 
 
 def test_perl_calls_pass_references_and_print_perls_booleans_as_json_ones(pool: SandboxPool) -> None:
@@ -657,7 +753,9 @@ def test_as_root_without_namespaces_a_program_dropped_to_nobody_is_held_to_threa
 
     if not threads_only():
         pytest.skip("no spawn helper here (no C compiler, or CODEUF_SANDBOX_SPAWN=prlimit), or no seccomp")
-    done = subprocess.run([sys.executable, "-c", FORK_PATH, THREADS_C, FORKS_C], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "CODEUF_SANDBOX": "guards"})  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", FORK_PATH, THREADS_C, FORKS_C, SOLO_C], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "CODEUF_SANDBOX": "guards"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["3996000\n", "fork -1 1\nspawn 1\n"]
+    # a build that starts no thread runs unfiltered there too, held by RLIMIT_NPROC as nobody
+    solo = "-1 1 -1 1\nSeccomp:\t0\n-11\n"
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["3996000\n", "fork -1 1\nspawn 1\n", solo]

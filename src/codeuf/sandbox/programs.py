@@ -90,11 +90,12 @@ changing its ctime, which no unprivileged call can set back: a changed artifact 
 def run_program(program: Program, limits: Limits) -> ProgramResult:
     """In a worker: build (or reuse the build), then one run per stdin."""
     threads_only = not program.forks and limits.processes == 0  # a pool that grants processes means processes
+    base_processes = limits.processes
     limits = replace(limits, processes=limits.processes + program.threads,
                      memory_bytes=program.memory_bytes or limits.memory_bytes,
                      address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
     build, log = "none", ""
-    cached = ""
+    cached = key = ""
     if program.build is not None:
         key = program.build_key()
         cached = os.path.join(_cache_root(), key)
@@ -106,6 +107,9 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
                 return ProgramResult(build, log)
     runs = []
     argv = [arg.replace("{build}", cached) for arg in program.run]
+    if threads_only and key and program.run[0].startswith("{build}/") and _starts_nothing(key, argv[0]):
+        # a build that can start no thread needs no allowance, and so no filter: RLIMIT_NPROC holds it alone
+        threads_only, limits = False, replace(limits, processes=base_processes)
     for stdin in program.stdins:
         workdir = _run_dir()
         try:
@@ -159,6 +163,7 @@ def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str
         if result.status != "ok":
             return ("timeout" if result.status == "timeout" else "failed"), log
         shutil.rmtree(cached, ignore_errors=True)
+        _STARTS_NOTHING.pop(key, None)
         os.makedirs(cached)
         for name in program.artifacts:
             source = os.path.join(workdir, name)
@@ -173,6 +178,18 @@ def _build(program: Program, limits: Limits, key: str, cached: str) -> tuple[str
         return "built", log
     finally:
         _remove(workdir)
+
+
+_STARTS_NOTHING: dict[str, bool] = {}
+"""The worker's answers of codeuf.sandbox.elf for its cached builds, by key (dropped when one is built again)."""
+
+
+def _starts_nothing(key: str, executable: str) -> bool:
+    if key not in _STARTS_NOTHING:
+        from codeuf.sandbox.elf import starts_nothing
+
+        _STARTS_NOTHING[key] = starts_nothing(executable)
+    return _STARTS_NOTHING[key]
 
 
 def _intact(key: str, cached: str) -> bool:
