@@ -33,9 +33,9 @@ def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
     elif os.getuid() != 0:
         running = len([p for p in os.listdir("/proc") if p.isdigit()])
         wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
-    capped = []
+    capped, pid = [], os.getpid()
     for kind, value in wanted:
-        hard = _hard_limit(kind, os.getpid())
+        hard = _hard_limit(kind, pid)
         capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
     return capped
 

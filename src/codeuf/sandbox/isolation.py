@@ -227,6 +227,7 @@ def sweep_namespace() -> int:
                 killed += 1
         if subreaper:
             _reaped_all(wait=0.1)  # killed, they come back to the worker: reaped, they count for nobody's nproc
+            continue
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.waitpid(pid, os.WNOHANG)

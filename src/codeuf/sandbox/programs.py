@@ -90,10 +90,6 @@ changing its ctime, which no unprivileged call can set back: a changed artifact 
 def run_program(program: Program, limits: Limits) -> ProgramResult:
     """In a worker: build (or reuse the build), then one run per stdin."""
     threads_only = not program.forks and limits.processes == 0  # a pool that grants processes means processes
-    base_processes = limits.processes
-    limits = replace(limits, processes=limits.processes + program.threads,
-                     memory_bytes=program.memory_bytes or limits.memory_bytes,
-                     address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
     build, log = "none", ""
     cached = key = ""
     if program.build is not None:
@@ -102,14 +98,16 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
         if _intact(key, cached):
             build = "cached"
         else:
-            build, log = _build(program, limits, key, cached)
+            build, log = _build(program, _with_program(limits, program, program.threads), key, cached)
             if build != "built":
                 return ProgramResult(build, log)
     runs = []
     argv = [arg.replace("{build}", cached) for arg in program.run]
+    threads = program.threads
     if threads_only and key and program.run[0].startswith("{build}/") and _starts_nothing(key, argv[0]):
         # a build that can start no thread needs no allowance, and so no filter: RLIMIT_NPROC holds it alone
-        threads_only, limits = False, replace(limits, processes=base_processes)
+        threads_only, threads = False, 0
+    limits = _with_program(limits, program, threads)
     for stdin in program.stdins:
         workdir = _run_dir()
         try:
@@ -122,6 +120,13 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
         if runs[-1].status in ("timeout", "flood"):
             break  # the next input would cost as much: the caller counts the rest as not run
     return ProgramResult(build, log, runs)
+
+
+def _with_program(limits: Limits, program: Program, threads: int) -> Limits:
+    """The pool's limits with the program's own: its memory caps, and `threads` more in RLIMIT_NPROC."""
+    return replace(limits, processes=limits.processes + threads,
+                   memory_bytes=program.memory_bytes or limits.memory_bytes,
+                   address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
 
 
 def _cache_root() -> str:
