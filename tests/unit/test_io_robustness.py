@@ -156,6 +156,27 @@ print(len(cache))
 """
 
 
+def test_a_new_cache_waits_for_another_process_writing_it_instead_of_failing(tmp_path: Path) -> None:
+    """Switching to WAL reads and then asks for the write lock, and SQLite fails that at once while another
+    connection writes (the race of several processes opening a new cache, made certain here)."""
+    import sqlite3
+    import threading
+
+    from codeuf.llm.cache import ResultCache
+
+    path = tmp_path / "llm.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (a)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
+    cache = ResultCache(path)
+    assert cache._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert len(cache) == 0
+    cache.close()
+    writer.close()
+
+
 def test_a_new_shared_cache_opened_by_several_processes_at_once(tmp_path: Path) -> None:
     """The busy timeout is set before any pragma and migrations re-check inside their transaction, so no
     process fails with 'database is locked' or 'table already exists'."""

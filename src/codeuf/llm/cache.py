@@ -59,7 +59,7 @@ class ResultCache:
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
             self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._switch_to_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -67,6 +67,21 @@ class ResultCache:
             from codeuf.errors import InputError
 
             raise InputError(f"not a codeuf cache ({exc})", path=self.path) from None
+
+    def _switch_to_wal(self) -> None:
+        """Switch to WAL, retrying while another process holds the lock. The switch reads first and then asks for
+        the write lock; SQLite answers a read that wants to become a write with an immediate 'database is locked'
+        instead of waiting (waiting could deadlock), which is what several processes opening a new cache at once
+        meet. The retry waits as long as the busy timeout would."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         """Apply each pending migration in its own write transaction, checking again inside it, so that two
