@@ -66,6 +66,11 @@ ADD = {
     "perl": ("use strict;\nsub add { my ($a, $b) = @_; return $a + $b; }", "sub add { my ($a, $b) = @_; return $a - $b; }",
              "sub add { my ($a, $b) = @_; return $a + ; }", "sub add { while (1) {} }",
              "is(add(1, 2), 3);\ndie 'wrong' unless add(2, 2) == 4;"),
+    "html": ("<!DOCTYPE html>\n<html><body><h1>Sum</h1><script>function add(a, b) { return a + b; }</script></body></html>",
+             "<html><body><h1>Sum</h1><script>function add(a, b) { return a - b; }</script></body></html>",
+             "<html><body><h1>Sum</h1><script>function add(a, b) { return a + ; }</script></body></html>",
+             "<html><body><script>function add(a, b) { while (true) {} }</script></body></html>",
+             "assert.strictEqual(add(1, 2), 3);\nassert.deepStrictEqual([add(2, 2), document.querySelector('h1').textContent], [4, 'Sum']);"),
 }  # fmt: skip
 CASES = [{"input": json.dumps([1, 2]), "output": "3"}, {"input": json.dumps([7, 0]), "output": "7"}]
 
@@ -183,6 +188,29 @@ def test_code_is_found_by_its_fence_or_a_careful_guess_and_never_run_in_another_
     assert langs.guess("it was a nice day") is None
 
 
+def test_pages_stylesheets_and_browser_javascript_run_in_a_dom(pool: SandboxPool) -> None:
+    """HTML loads in jsdom with its scripts run; CSS parses; JavaScript written for a browser gets a window."""
+    html, css, js = available("html"), available("css"), available("javascript")
+
+    def run(language: langs.Language, code: str) -> tuple[str, str]:
+        result = pool.run_program(language.program(code))
+        return result.runs[0].status, result.runs[0].stdout
+
+    page = "<html><body><ul id=l></ul><script>for (const x of [1, 2]) { const li = document.createElement('li'); li.textContent = x; document.getElementById('l').append(li); } console.log(document.querySelectorAll('li').length); alert('done');</script></body></html>"
+    assert run(html, page) == ("ok", "2\n")
+    assert run(html, "<html><body><script>missing()</script></body></html>")[0] == "error"
+    offline = '<html><body><script src="https://cdn.example/jquery.js"></script><script>$(1)</script></body></html>'
+    assert run(html, offline)[0] == "error"
+    assert run(css, "body { margin: 0; }\n@media (max-width: 600px) { .nav a { display: block; } }")[0] == "ok"
+    assert run(css, "$accent: red;\n.a { &:hover { color: $accent; } }")[0] == "error"
+    browser = "document.body.innerHTML = '<p id=x>hi</p>'; localStorage.setItem('k', document.getElementById('x').textContent); window.addEventListener('click', () => console.log(localStorage.getItem('k'))); document.body.click();"
+    assert run(js, browser) == ("ok", "hi\n")
+    assert run(js, "console.log(typeof document, typeof window)") == ("ok", "undefined undefined\n")
+    unlabelled = "<!DOCTYPE html>\n<html>\n<head><title>x</title></head>\n<body><div>x</div></body>\n</html>"
+    assert langs.guess(unlabelled) is html
+    assert langs.guess(".card {\n  margin: 0;\n  padding: 4px;\n}\n") is css
+
+
 def test_a_missing_toolchain_is_not_executed_with_how_to_install_it() -> None:
     from dataclasses import replace
 
@@ -283,7 +311,7 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     assert not left, "processes outlived their job"
 
 
-@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl"])
+@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl", "html"])
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
 
     language = available(name)
@@ -298,6 +326,8 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "bash": f"(setsid sleep 100 &) ; echo x > {target}",
         "csharp": f'class P {{ static void Main() {{ System.Diagnostics.Process.Start("setsid", "sleep 100"); System.IO.File.WriteAllText("{target}", "x"); }} }}',
         "perl": f'system("setsid sleep 100 &"); if (fork() == 0) {{ exec("sleep", "100"); }} open(my $f, ">", "{target}") or die; print $f "x";',
+        # jsdom is no boundary: a page's script reaches Node through any object of Node's realm (`assert`)
+        "html": f"<script>const p = assert.constructor('return process')(); const r = p.mainModule.require; r('child_process').spawn('sleep', ['100'], {{detached: true}}).unref(); r('fs').writeFileSync({json.dumps(str(target))}, 'x');</script>",
     }[name]  # fmt: skip
     before = hostile_processes()
     with SandboxPool(1) as single:

@@ -70,7 +70,8 @@ class CodeTests(BaseModel):
     language: str = Field(
         "python",
         description="The language of the responses the tests run: python, javascript, typescript, java, c, cpp, "
-        "rust, go, php, ruby, bash or sql (codeuf languages lists them and whether each runs here).",
+        "csharp, rust, go, php, ruby, perl, bash, sql or html (codeuf languages lists them and whether each runs "
+        "here).",
     )
     checked: str = Field(
         "",

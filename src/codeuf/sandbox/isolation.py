@@ -59,6 +59,13 @@ class WorkerLaunch:
     argv: list[str]
 
 
+def python_executable() -> str:
+    """This Python, its path without `..` (`benchmarks/../.venv/bin/python`): inside the namespaces only the bound
+    folders exist, so a path through another one would not resolve. Symbolic links are kept: a virtual
+    environment is known by the link it is started through."""
+    return os.path.abspath(sys.executable)  # languages/python.py runs scripts with the same
+
+
 def readable_paths() -> list[str]:
     """The folders the worker's Python reads: its prefixes, the folders on sys.path, codeuf's own folder;
     the system folders are bound separately, and a folder inside another bound one is left out."""
@@ -175,7 +182,7 @@ def _probe(bwrap: str) -> str:
     if missing:
         return f"{', '.join(missing)} not found (apt-get install util-linux mount)"
     try:
-        plan = launch([sys.executable, "-c", "import codeuf.sandbox"], Isolation(True, "", bwrap))
+        plan = launch([python_executable(), "-c", "import codeuf.sandbox"], Isolation(True, "", bwrap))
         done = subprocess.run(plan.argv, capture_output=True, text=True, timeout=60,
                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:

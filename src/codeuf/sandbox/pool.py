@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 from typing import Any
@@ -32,10 +31,10 @@ class SandboxPool:
         env = clean_environment()
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONPATH"] = _SRC + os.pathsep + env.get("PYTHONPATH", "")
-        from codeuf.sandbox.isolation import isolation, launch
+        from codeuf.sandbox.isolation import isolation, launch, python_executable
 
         env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
-        plan = launch([sys.executable, "-m", "codeuf.sandbox"], isolation())
+        plan = launch([python_executable(), "-m", "codeuf.sandbox"], isolation())
         return subprocess.Popen(
             plan.argv,
             stdin=subprocess.PIPE,

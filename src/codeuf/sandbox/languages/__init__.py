@@ -19,7 +19,9 @@ from codeuf.sandbox.languages import (
     c,
     cpp,
     csharp,
+    css,
     go,
+    html,
     java,
     javascript,
     perl,
@@ -47,6 +49,8 @@ BUILTIN: dict[str, Language] = {
     "sql": sql.LANGUAGE,
     "csharp": csharp.LANGUAGE,
     "perl": perl.LANGUAGE,
+    "html": html.LANGUAGE,
+    "css": css.LANGUAGE,
 }
 
 
@@ -61,7 +65,7 @@ REGISTRY: Registry[Language] = Registry(GROUPS["languages"], BUILTIN, _plugin)
 
 ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "golang": "go", "rs": "rust", "sh": "bash",
            "py": "python", "sqlite": "sql", "shell": "bash", "rb": "ruby",
-           "c#": "csharp", "cs": "csharp", "pl": "perl"}  # fmt: skip
+           "c#": "csharp", "cs": "csharp", "pl": "perl", "htm": "html"}  # fmt: skip
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -135,6 +139,8 @@ def toolchain_folders() -> tuple[str, ...]:
                 folders.add(os.path.dirname(os.path.dirname(path)))  # the toolchain's sysroot
             elif tool == "typescript":
                 folders.add(path)
+            elif tool == "jsdom":
+                folders.add(os.path.dirname(path))  # jsdom and the packages it requires, beside it
     return tuple(sorted(folders))
 
 

@@ -154,6 +154,25 @@ class Language:
 # ---------------------------------------------------------------- shared by the modules
 
 
+def node_package(name: str) -> str | None:
+    """The folder of an npm package codeuf runs code with (TypeScript's compiler, jsdom): `CODEUF_<NAME>`, the
+    virtual environment's `lib/codeuf-node` (where `make install` puts them), or npm's global folder."""
+    import subprocess
+    import sys
+
+    candidates = [os.environ.get(f"CODEUF_{name.upper()}", ""),
+                  os.path.join(sys.prefix, "lib", "codeuf-node", "node_modules", name)]  # fmt: skip
+    found = next((c for c in candidates if c and os.path.isfile(os.path.join(c, "package.json"))), None)
+    npm = shutil.which("npm")
+    if found is None and npm:  # asking npm costs a Node start: only where the usual places have none
+        try:
+            root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found = os.path.join(root, name) if os.path.isfile(os.path.join(root, name, "package.json")) else None
+    return found
+
+
 def report_lines(stdout: str) -> dict[int, tuple[str, str]]:
     """The test lines a program printed: index -> (kind, rest). The first line for an index wins."""
     found: dict[int, tuple[str, str]] = {}

@@ -1,6 +1,10 @@
 # ruff: noqa: E501  (lines of the harness source in another language, kept as that language reads best)
 """JavaScript, run by Node.js. Asserts use Node's `assert` module (`assert.strictEqual`, `assert.deepStrictEqual`,
-`assert(...)`) or `console.assert`; call results are printed with `JSON.stringify`."""
+`assert(...)`) or `console.assert`; call results are printed with `JSON.stringify`.
+
+Code written for a browser (it uses `document`, `window`, `alert`, `localStorage`, ...) runs in Node with an
+empty jsdom page's window as its globals, as Jest's jsdom environment and `global-jsdom` run it (where jsdom is
+installed: see `html`). Its dialogs do nothing and return nothing; nothing outside is fetched."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from codeuf.sandbox.languages import html
 from codeuf.sandbox.languages.base import MARK, Language
 
 PRELUDE = f"""const __codeuf_report = (i, kind, rest) => process.stdout.write(`{MARK} ${{i}} ${{kind}} ${{rest}}\\n`);
@@ -20,6 +25,31 @@ def plain(code: str) -> str:
     code = re.sub(r"^(\s*)export\s+default\s+(?=(async\s+)?(function|class)\b)", r"\1", code, flags=re.MULTILINE)
     code = re.sub(r"^(\s*)export\s+default\s+", r"\1module.exports = ", code, flags=re.MULTILINE)
     return re.sub(r"^(\s*)export\s+(?=(const|let|var|function|async|class)\b)", r"\1", code, flags=re.MULTILINE)
+
+
+BROWSER = re.compile(
+    r"\b(document|window)\.\w|\b(alert|prompt|confirm)\s*\(|\bnew\s+XMLHttpRequest\b|"
+    r"\b(localStorage|sessionStorage|navigator)\.\w|\bextends\s+HTMLElement\b|\bcustomElements\."
+)
+"""What only a browser gives: the page, its window, dialogs, storage, XMLHttpRequest, custom elements."""
+
+WINDOW = """{{ const {{ JSDOM, VirtualConsole }} = require({jsdom}); const vc = new VirtualConsole();
+for (const l of ['log', 'info', 'debug']) vc.on(l, (...a) => console.log(...a)); for (const l of ['error', 'warn']) vc.on(l, (...a) => console.error(...a));
+vc.on('jsdomError', (e) => {{ if (e.type !== 'not implemented') {{ console.error(`${{e.type}}: ${{e.message}}`); process.exitCode = 1; }} }});
+const w = new JSDOM('<!DOCTYPE html><html><head></head><body></body></html>', {{ url: 'http://localhost/', pretendToBeVisual: true, virtualConsole: vc }}).window;
+const page = /^(Event|EventTarget|CustomEvent|MessageEvent|DOMException|FormData|Blob|File|FileReader|AbortController|AbortSignal)$/;
+for (const k of Object.getOwnPropertyNames(w)) if (!(k in globalThis) || page.test(k)) {{ try {{ globalThis[k] = w[k]; }} catch {{}} }}
+Object.assign(globalThis, {{ window: w, document: w.document, navigator: w.navigator }}); }}
+""".replace("\n", " ")
+"""Put before the code, on its first line only: an error's line numbers are off by one, not seven."""
+
+
+def files(code: str) -> dict[str, str]:
+    """main.js; code for a browser runs after a jsdom window is put in place (where jsdom is here)."""
+    jsdom = html.LANGUAGE.toolchain.paths.get("jsdom") if BROWSER.search(code) else None
+    if jsdom is None or html.LANGUAGE.toolchain.missing:
+        return {"main.js": code}
+    return {"main.js": WINDOW.format(jsdom=json.dumps(jsdom)) + "\n" + code}
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
@@ -43,7 +73,7 @@ def literal_args(args: list[Any]) -> str:
 
 LANGUAGE = Language(
     name="javascript", title="JavaScript", fences=("javascript", "js", "jsx", "node", "mjs", "cjs"),
-    tools=("node",), install="apt-get install nodejs", source="main.js",
+    tools=("node",), install="apt-get install nodejs", source="main.js", prepare=files,
     markers=(r"\bconsole\.log\(", r"\bfunction\s+\w+\s*\([^)]*\)\s*\{", r"\b(const|let)\s+\w+\s*=",
              r"=>\s*[{(\w]", r"\brequire\(['\"]", r"\bmodule\.exports\b"),
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],

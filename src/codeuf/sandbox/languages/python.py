@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from codeuf.sandbox.languages.base import Language
@@ -12,7 +13,7 @@ LANGUAGE = Language(
     install="", source="main.py",
     markers=(r"^\s*def\s+\w+\s*\(.*\)\s*(->\s*[^:]+)?:\s*$", r"^\s*(import\s+\w+|from\s+[\w.]+\s+import\b)",
              r"\bprint\(", r"^\s*(class\s+\w+.*|if\s+__name__\s*==.*|for\s+\w+\s+in\s+.*):\s*$", r"\bself\.\w+"),
-    run=lambda tools, source: [sys.executable, "-I", source], threads=64,
+    run=lambda tools, source: [os.path.abspath(sys.executable), "-I", source], threads=64,
     # numpy's OpenBLAS starts a thread per core at import: one, as the sandbox's Python children have
     env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
 )  # fmt: skip

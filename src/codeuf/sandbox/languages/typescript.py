@@ -1,19 +1,15 @@
 # ruff: noqa: E501  (lines of the harness source in another language, kept as that language reads best)
 """TypeScript: transpiled to JavaScript by the TypeScript compiler's `transpileModule` (types are erased, not
 checked, as ts-node's transpile-only mode does), then run by Node.js like JavaScript. codeuf finds the
-`typescript` package in `CODEUF_TYPESCRIPT`, in the virtual environment's `lib/codeuf-node` (where `make
-install` puts it), or in npm's global folder."""
+`typescript` package as `base.node_package` says."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from typing import Any
 
 from codeuf.sandbox.languages import javascript
-from codeuf.sandbox.languages.base import Language
+from codeuf.sandbox.languages.base import Language, node_package
 
 TRANSPILE = """const ts = require(process.argv[2]);
 const fs = require('fs');
@@ -28,23 +24,7 @@ fs.writeFileSync('main.js', out.outputText);
 
 def find_typescript(tool: str) -> str | None:
     """The folder of the `typescript` package, or node (the other tool)."""
-    if tool != "typescript":
-        return shutil.which(tool)
-    candidates = [os.environ.get("CODEUF_TYPESCRIPT", ""),
-                  os.path.join(sys.prefix, "lib", "codeuf-node", "node_modules", "typescript")]  # fmt: skip
-    found = next((c for c in candidates if c and os.path.isfile(os.path.join(c, "package.json"))), None)
-    npm = shutil.which("npm")
-    if found is None and npm:  # asking npm costs a Node start: only where the usual places have none
-        try:
-            root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-        found = (
-            os.path.join(root, "typescript")
-            if os.path.isfile(os.path.join(root, "typescript", "package.json"))
-            else None
-        )
-    return found
+    return node_package(tool) if tool == "typescript" else shutil.which(tool)
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
