@@ -139,3 +139,22 @@ def test_a_case_that_does_not_fit_its_kind_is_refused(kind: str, case: dict, mes
 
     with pytest.raises(ValidationError, match=message):
         CodeTests(kind=kind, cases=[case], language="c" if kind == "stdio" else "python")  # type: ignore[arg-type]
+
+
+def test_sql_that_creates_no_table_gets_empty_tables_with_the_columns_it_names() -> None:
+    from codeuf.sandbox.languages.sql import stub_schema
+
+    joined = "SELECT e.name, d.title FROM employees e JOIN departments AS d ON e.dept_id = d.id WHERE e.pay > 9;"
+    assert stub_schema(joined) == (
+        'CREATE TABLE "employees" ("name", "pay", "dept_id");\nCREATE TABLE "departments" ("title", "id");\n'
+    )
+    writes = "UPDATE users SET age = age + 1 WHERE id = 4;\nINSERT INTO logs (msg, at) VALUES ('x', 1);"
+    assert stub_schema(writes) == 'CREATE TABLE "users" ("age", "id");\nCREATE TABLE "logs" ("msg", "at");\n'
+    # SQL that is not SQLite's, code that gives its own schema, and code that names no table get none
+    assert stub_schema("SELECT * FROM t WHERE d > DATE_SUB(NOW(), INTERVAL 6 MONTH);") is None
+    assert stub_schema("CREATE TABLE a (x);\nSELECT y FROM b;") is None
+    assert stub_schema("SELECT 1;") is None
+    # compiled, never run: ATTACH is denied, so nothing outside is opened, and no schema is made up for it
+    assert stub_schema("ATTACH '/etc/passwd' AS p;\nSELECT * FROM p.x;") is None
+    program = languages.get("sql").program("SELECT name FROM people;")
+    assert program.stdins[0].startswith('CREATE TABLE "people" ("name");\nSELECT name FROM people;')

@@ -2,11 +2,17 @@
 `.shell`, `.system`, ATTACH or file output). SQL tests are a schema with rows (the tests' `code`,
 run first) and the expected result set of each case (`output`: a JSON list of rows): the response's
 statements run after the schema, and the rows of the last SELECT are compared with the expected ones, in order
-when the query says ORDER BY, as a multiset otherwise."""
+when the query says ORDER BY, as a multiset otherwise.
+
+SQL that creates no table at all (a query given alone, as answers often give it) runs against empty tables with
+the columns it names (`stub_schema`), as a C function alone is linked with an empty `main`: that checks it is
+SQLite's SQL, its names agree with each other and its functions exist, not what it returns."""
 
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from typing import Any
 
 from codeuf.sandbox.languages.base import Language
@@ -31,12 +37,89 @@ def result_sets(stdout: str) -> list[list[list[Any]]]:
     return sets
 
 
+_MISSING_TABLE = re.compile(r"no such table: (?:main\.)?([\w$]+)$")
+_MISSING_COLUMN = re.compile(r"no such column: ([\w$]+)(?:\.([\w$]+))?$")
+_NO_COLUMN_NAMED = re.compile(r"table ([\w$]+) has no column named ([\w$]+)$")
+_NAMED = re.compile(
+    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+[`\"\[]?([\w$]+)[`\"\]]?(?:\s+(?:AS\s+)?(?!(?:ON|WHERE|JOIN|INNER|LEFT|RIGHT|FULL|"
+    r"CROSS|NATURAL|GROUP|ORDER|LIMIT|SET|USING|HAVING|UNION|VALUES|SELECT|WINDOW|EXCEPT|INTERSECT)\b)([\w$]+))?",
+    re.IGNORECASE,
+)
+"""A table named after FROM, JOIN, UPDATE or INTO, and its alias if one follows."""
+
+
+def statements(code: str) -> list[str]:
+    """The code's statements, split where SQLite's own tokenizer says one is complete."""
+    found, current = [], ""
+    for line in code.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    return found + ([current.strip()] if current.strip() else [])
+
+
+def _compile_only(action: int, *_: object) -> int:
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA) else 0
+
+
+def stub_schema(code: str, rounds: int = 80) -> str | None:
+    """CREATE TABLE statements for the tables and columns `code` names, when it creates no table itself; None
+    when it creates one, names none, or SQLite cannot compile it for another reason (a MySQL-only keyword or
+    function: then the run fails as it should). Found by compiling each statement (EXPLAIN: compiled, never
+    run, in codeuf's process, ATTACH and PRAGMA denied) against the tables found so far, and adding what
+    SQLite says is missing, until it compiles."""
+    if re.search(r"(?i)\bCREATE\s+(TEMP\w*\s+|VIRTUAL\s+)?TABLE\b", code):
+        return None
+    named = _NAMED.findall(code)
+    aliases = {alias.lower(): table for table, alias in named if alias} | {t.lower(): t for t, _ in named}
+    tables: dict[str, list[str]] = {}
+    for _ in range(rounds):
+        ddl = "".join(
+            f"CREATE TABLE {json.dumps(t)} ({', '.join(json.dumps(c) for c in columns) or '_'});\n"
+            for t, columns in tables.items()
+        )
+        db = sqlite3.connect(":memory:")
+        try:
+            db.executescript(ddl)
+            db.set_authorizer(_compile_only)
+            for statement in statements(code):
+                db.execute("EXPLAIN " + statement)
+        except sqlite3.Error as exc:
+            error = str(exc)
+        else:
+            return ddl or None
+        finally:
+            db.close()
+        table, column = _missing(error, aliases, [t for t, _ in named if t in tables])
+        if table is None or (table in tables and (column is None or column in tables[table])):
+            return None
+        tables.setdefault(table, [])
+        if column is not None:
+            tables[table].append(column)
+    return None
+
+
+def _missing(error: str, aliases: dict[str, str], known: list[str]) -> tuple[str | None, str | None]:
+    """(table, column or None) that an error says is missing; (None, None) for any other error."""
+    if match := _MISSING_TABLE.search(error):
+        return match.group(1), None
+    if match := _NO_COLUMN_NAMED.search(error):
+        return match.group(1), match.group(2)
+    if match := _MISSING_COLUMN.search(error):
+        if match.group(2):  # alias.column
+            return aliases.get(match.group(1).lower()), match.group(2)
+        return (known[0] if known else None), match.group(1)  # unqualified: the first table the code names
+    return None, None
+
+
 LANGUAGE = Language(
     name="sql", title="SQL", fences=("sql", "sqlite", "mysql", "postgresql", "postgres", "plsql", "tsql"),
     tools=("sqlite3",), install="apt-get install sqlite3", source="main.sql",
     markers=(r"(?i)^\s*SELECT\b[\s\S]*\bFROM\b", r"(?i)^\s*CREATE\s+TABLE\b", r"(?i)^\s*INSERT\s+INTO\b",
-             r"(?i)^\s*(UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b"),
+             r"(?i)^\s*(UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b",
+             r"(?i)^\s*(WHERE|GROUP\s+BY|ORDER\s+BY|HAVING|((INNER|LEFT|RIGHT)\s+)?JOIN)\s+\w"),
     # on stdin, in safe mode: no .shell, .system, ATTACH or writing files from the script
     run=lambda tools, source: [tools["sqlite3"], "-batch", "-bail", "-safe", ":memory:"],
-    code_on_stdin=True,
+    code_on_stdin=True, library=lambda code: None if (ddl := stub_schema(code)) is None else ddl + code,
 )  # fmt: skip
