@@ -53,8 +53,8 @@ sandbox:
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
 # The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
-# Ruby, Mono's C# and the others when missing and we are root; TypeScript's compiler and jsdom (which runs HTML,
-# CSS and browser JavaScript) from the npm registry into the virtual environment. A
+# Ruby, Mono's C# and the others when missing and we are root; TypeScript's compiler (which also compiles JSX),
+# React, and jsdom (which runs HTML, CSS and browser JavaScript) from the npm registry into the virtual environment. A
 # language whose toolchain is missing is `not_executed`, with the command that installs it. Each pair is a
 # command (or, starting with /, a file pattern) and the package that provides it: PHP's mbstring and SQLite
 # modules are files, not commands.
@@ -68,9 +68,11 @@ toolchains: $(STAMP)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } || \
 		echo "could not install$$missing: tests of those languages will be skipped"
 	@[ -f $(VENV)/lib/codeuf-node/node_modules/typescript/package.json ] && \
-		[ -f $(VENV)/lib/codeuf-node/node_modules/jsdom/package.json ] || ! command -v npm >/dev/null 2>&1 || \
-		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node typescript@5 jsdom@26 >/dev/null || \
-		echo "typescript and jsdom could not be installed: TypeScript, HTML and CSS tests will be skipped"
+		[ -f $(VENV)/lib/codeuf-node/node_modules/jsdom/package.json ] && \
+		[ -f $(VENV)/lib/codeuf-node/node_modules/react-dom/package.json ] || ! command -v npm >/dev/null 2>&1 || \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node \
+			typescript@5 jsdom@26 react@18 react-dom@18 >/dev/null || \
+		echo "typescript, jsdom and react could not be installed: TypeScript, JSX, HTML and CSS tests will be skipped"
 
 # The docs site into site/, strict: a broken link or anchor fails (tests/integration/test_docs_site.py too).
 docs: $(STAMP)

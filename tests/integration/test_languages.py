@@ -206,6 +206,10 @@ def test_pages_stylesheets_and_browser_javascript_run_in_a_dom(pool: SandboxPool
     browser = "document.body.innerHTML = '<p id=x>hi</p>'; localStorage.setItem('k', document.getElementById('x').textContent); window.addEventListener('click', () => console.log(localStorage.getItem('k'))); document.body.click();"
     assert run(js, browser) == ("ok", "hi\n")
     assert run(js, "console.log(typeof document, typeof window)") == ("ok", "undefined undefined\n")
+    if not langs.get("typescript").toolchain.missing:  # JSX and imports are compiled by TypeScript as they start
+        component = "import { renderToString } from 'react-dom/server';\nconst Hi = ({ name }) => <p>Hi {name}</p>;\nconsole.log(renderToString(<Hi name='ada' />));"
+        assert run(js, component) == ("ok", "<p>Hi <!-- -->ada</p>\n")
+        assert run(js, "const A = () => <div>oops</span>;")[0] == "error"
     unlabelled = "<!DOCTYPE html>\n<html>\n<head><title>x</title></head>\n<body><div>x</div></body>\n</html>"
     assert langs.guess(unlabelled) is html
     assert langs.guess(".card {\n  margin: 0;\n  padding: 4px;\n}\n") is css

@@ -137,10 +137,8 @@ def toolchain_folders() -> tuple[str, ...]:
         for tool, path in language.toolchain.paths.items():
             if tool == "rustc":
                 folders.add(os.path.dirname(os.path.dirname(path)))  # the toolchain's sysroot
-            elif tool == "typescript":
-                folders.add(path)
-            elif tool == "jsdom":
-                folders.add(os.path.dirname(path))  # jsdom and the packages it requires, beside it
+            elif tool in ("typescript", "jsdom"):
+                folders.add(os.path.dirname(path))  # the packages beside it: jsdom's own, react
     return tuple(sorted(folders))
 
 

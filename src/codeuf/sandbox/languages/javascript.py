@@ -4,11 +4,16 @@
 
 Code written for a browser (it uses `document`, `window`, `alert`, `localStorage`, ...) runs in Node with an
 empty jsdom page's window as its globals, as Jest's jsdom environment and `global-jsdom` run it (where jsdom is
-installed: see `html`). Its dialogs do nothing and return nothing; nothing outside is fetched."""
+installed: see `html`). Its dialogs do nothing and return nothing; nothing outside is fetched.
+
+JSX (a React component) and ES module imports are compiled to CommonJS by TypeScript's `transpileModule` as the
+program starts (React's automatic runtime: no `import React` needed), where TypeScript is installed; `react`
+and `react-dom` are installed beside it (`make install`), other packages are not."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -44,12 +49,33 @@ Object.assign(globalThis, {{ window: w, document: w.document, navigator: w.navig
 """Put before the code, on its first line only: an error's line numbers are off by one, not seven."""
 
 
+COMPILED = re.compile(r"^\s*import\s+[\w{*'\"]|</[A-Za-z][\w.]*>|<[A-Za-z][\w.]*(\s[^<>]*)?/>|\b(return|=>)\s*\(?\s*<[A-Za-z>]",
+                      re.MULTILINE)  # fmt: skip
+"""ES module imports or JSX: what Node cannot run as CommonJS without compiling it first."""
+
+LOADER = """{{ const ts = require({typescript}), fs = require('fs'), path = require('path'), Module = require('module');
+const file = path.join(__dirname, 'main.jsx');
+const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {{ fileName: file, reportDiagnostics: true, compilerOptions: {{
+  jsx: ts.JsxEmit.ReactJSX, module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, esModuleInterop: true }} }});
+const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+if (errors.length) {{ for (const d of errors) console.error('SyntaxError: ' + ts.flattenDiagnosticMessageText(d.messageText, ' ')); process.exit(1); }}
+const m = new Module(file, module); m.filename = file; m.paths = [{modules}, ...Module._nodeModulePaths(__dirname)];
+m._compile(out.outputText, file); }}
+"""
+
+
 def files(code: str) -> dict[str, str]:
-    """main.js; code for a browser runs after a jsdom window is put in place (where jsdom is here)."""
-    jsdom = html.LANGUAGE.toolchain.paths.get("jsdom") if BROWSER.search(code) else None
-    if jsdom is None or html.LANGUAGE.toolchain.missing:
-        return {"main.js": code}
-    return {"main.js": WINDOW.format(jsdom=json.dumps(jsdom)) + "\n" + code}
+    """main.js; code for a browser runs after a jsdom window is put in place, and JSX or ES module code is
+    compiled as it starts (each where its package is here)."""
+    from codeuf.sandbox.languages import typescript
+
+    window = html.LANGUAGE.toolchain.paths.get("jsdom") if BROWSER.search(code) else None
+    prelude = WINDOW.format(jsdom=json.dumps(window)) + "\n" if window and not html.LANGUAGE.toolchain.missing else ""
+    compiler = typescript.LANGUAGE.toolchain.paths.get("typescript") if COMPILED.search(code) else None
+    if compiler is None:
+        return {"main.js": prelude + code}
+    modules = json.dumps(os.path.dirname(compiler))  # react and react-dom beside it
+    return {"main.js": prelude + LOADER.format(typescript=json.dumps(compiler), modules=modules), "main.jsx": code}
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
