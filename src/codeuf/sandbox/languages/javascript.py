@@ -12,13 +12,14 @@ and `react-dom` are installed beside it (`make install`), other packages are not
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from typing import Any
 
 from codeuf.sandbox.languages import html
-from codeuf.sandbox.languages.base import MARK, Language
+from codeuf.sandbox.languages.base import MARK, Language, node_package
 
 PRELUDE = f"""const __codeuf_report = (i, kind, rest) => process.stdout.write(`{MARK} ${{i}} ${{kind}} ${{rest}}\\n`);
 const __codeuf_why = (e) => String((e && e.name) || e).replace(/\\s+/g, " ").slice(0, 200);
@@ -64,14 +65,19 @@ m._compile(out.outputText, file); }}
 """
 
 
+@functools.cache
+def _typescript() -> str | None:
+    """TypeScript's folder (as the typescript module finds it, which imports this one)."""
+    found = node_package("typescript")
+    return os.path.realpath(found) if found else None
+
+
 def files(code: str) -> dict[str, str]:
     """main.js; code for a browser runs after a jsdom window is put in place, and JSX or ES module code is
     compiled as it starts (each where its package is here)."""
-    from codeuf.sandbox.languages import typescript
-
     window = html.LANGUAGE.toolchain.paths.get("jsdom") if BROWSER.search(code) else None
     prelude = WINDOW.format(jsdom=json.dumps(window)) + "\n" if window and not html.LANGUAGE.toolchain.missing else ""
-    compiler = typescript.LANGUAGE.toolchain.paths.get("typescript") if COMPILED.search(code) else None
+    compiler = _typescript() if COMPILED.search(code) else None
     if compiler is None:
         return {"main.js": prelude + code}
     modules = json.dumps(os.path.dirname(compiler))  # react and react-dom beside it
