@@ -32,7 +32,7 @@ from codeuf.sandbox.languages import (
     sql,
     typescript,
 )
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, report_lines
+from codeuf.sandbox.languages.base import MARK, NODE_PACKAGES, Language, Untranslatable, report_lines
 
 BUILTIN: dict[str, Language] = {
     "python": python.LANGUAGE,
@@ -137,7 +137,7 @@ def toolchain_folders() -> tuple[str, ...]:
         for tool, path in language.toolchain.paths.items():
             if tool == "rustc":
                 folders.add(os.path.dirname(os.path.dirname(path)))  # the toolchain's sysroot
-            elif tool in ("typescript", "jsdom"):
+            elif tool in NODE_PACKAGES:
                 folders.add(os.path.dirname(path))  # the packages beside it: jsdom's own, react
     return tuple(sorted(folders))
 

@@ -154,6 +154,15 @@ class Language:
 # ---------------------------------------------------------------- shared by the modules
 
 
+NODE_PACKAGES = ("typescript", "jsdom")
+"""Tools that are npm packages codeuf runs code with, not commands: found by `node_package`."""
+
+
+def find_node_tool(tool: str) -> str | None:
+    """A language's tool: the folder of an npm package of NODE_PACKAGES, else a command on PATH."""
+    return node_package(tool) if tool in NODE_PACKAGES else shutil.which(tool)
+
+
 def node_package(name: str) -> str | None:
     """The folder of an npm package codeuf runs code with (TypeScript's compiler, jsdom): `CODEUF_<NAME>`, the
     virtual environment's `lib/codeuf-node` (where `make install` puts them), or npm's global folder."""

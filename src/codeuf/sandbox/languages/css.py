@@ -5,7 +5,7 @@ of its own: test a stylesheet through a page (`html`)."""
 from __future__ import annotations
 
 from codeuf.sandbox.languages import html
-from codeuf.sandbox.languages.base import Language
+from codeuf.sandbox.languages.base import Language, find_node_tool
 
 LANGUAGE = Language(
     name="css", title="CSS", fences=("css",), tools=("node", "jsdom"), install=html.LANGUAGE.install,
@@ -16,5 +16,5 @@ LANGUAGE = Language(
     prepare=lambda code: {"style.css": code, "page.js": html.PAGE},
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", "page.js",
                                tools["jsdom"], source, "css"],
-    threads=32, address_space_bytes=1 << 40, find_tool=html.find_jsdom,
+    threads=32, address_space_bytes=1 << 40, find_tool=find_node_tool,
 )  # fmt: skip

@@ -11,9 +11,7 @@ as `base.node_package` says; `make install` puts it beside TypeScript."""
 
 from __future__ import annotations
 
-import shutil
-
-from codeuf.sandbox.languages.base import MARK, Language, node_package
+from codeuf.sandbox.languages.base import MARK, Language, find_node_tool
 
 PAGE = f"""// codeuf's page runner: node page.js JSDOM FILE html|css
 const {{ JSDOM, VirtualConsole }} = require(process.argv[2]);
@@ -57,11 +55,6 @@ dom.window.addEventListener('load', () => setTimeout(() => {{
 """
 
 
-def find_jsdom(tool: str) -> str | None:
-    """The folder of the `jsdom` package, or node (the other tool)."""
-    return node_package(tool) if tool == "jsdom" else shutil.which(tool)
-
-
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
     """The page, then one script that runs each assert once the page has loaded."""
     body = "\n".join(setup)
@@ -79,7 +72,7 @@ LANGUAGE = Language(
     prepare=lambda code: {"index.html": code, "page.js": PAGE},
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", "page.js",
                                tools["jsdom"], source, "html"],
-    threads=32, address_space_bytes=1 << 40, tests_program=tests_program, find_tool=find_jsdom,
+    threads=32, address_space_bytes=1 << 40, tests_program=tests_program, find_tool=find_node_tool,
     assert_line=r"^\s*(assert\b|console\.assert\b)",
     assert_example='assert.strictEqual(document.querySelector("h1").textContent, ...);',
 )  # fmt: skip

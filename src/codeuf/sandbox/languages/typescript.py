@@ -5,11 +5,10 @@ checked, as ts-node's transpile-only mode does), then run by Node.js like JavaSc
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from codeuf.sandbox.languages import javascript
-from codeuf.sandbox.languages.base import Language, node_package
+from codeuf.sandbox.languages.base import Language, find_node_tool
 
 TRANSPILE = """const ts = require(process.argv[2]);
 const fs = require('fs');
@@ -20,11 +19,6 @@ const errors = (out.diagnostics || []).filter(d => d.category === ts.DiagnosticC
 if (errors.length) { for (const d of errors) console.error(ts.flattenDiagnosticMessageText(d.messageText, '\\n')); process.exit(1); }
 fs.writeFileSync('main.js', out.outputText);
 """
-
-
-def find_typescript(tool: str) -> str | None:
-    """The folder of the `typescript` package, or node (the other tool)."""
-    return node_package(tool) if tool == "typescript" else shutil.which(tool)
 
 
 def tests_program(code: str, tests: list[tuple[int, str]], setup: list[str]) -> str:
@@ -45,6 +39,6 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", "{build}/main.js"],
     artifacts=("main.js",), threads=32, address_space_bytes=1 << 40, tests_program=tests_program,
     calls_program=calls_program,
-    assert_line=javascript.LANGUAGE.assert_line, find_tool=find_typescript,
+    assert_line=javascript.LANGUAGE.assert_line, find_tool=find_node_tool,
     assert_example='assert.strictEqual(NAME(...), ...);',
 )  # fmt: skip
