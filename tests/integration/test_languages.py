@@ -153,6 +153,11 @@ def test_stdin_stdout_and_sql_tests(pool: SandboxPool) -> None:
     doubled = '#include <stdio.h>\nint main(void) { int x; scanf("%d", &x); printf("%d\\n", 2 * x); return 0; }'
     assert run_program_tests(c, doubled, stdio, None, pool).passed == 2
     assert run_program_tests(c, doubled.replace("2 * x", "x + 3"), stdio, None, pool).passed == 1
+    java = available("java")  # no public class: the JVM starts the one that declares main
+    doubler = ("import java.util.Scanner;\nclass Helper { static int twice(int x) { return 2 * x; } }\n"
+               "class Doubler {\n  public static void main(String[] a) {\n"
+               "    System.out.println(Helper.twice(new Scanner(System.in).nextInt()));\n  }\n}\n")  # fmt: skip
+    assert run_program_tests(java, doubler, stdio.model_copy(update={"language": "java"}), None, pool).passed == 2
     sql = available("sql")
     schema = "CREATE TABLE people(name TEXT, age INT); INSERT INTO people VALUES ('ada', 36), ('bob', 17), ('cy', 52);"
     tests = CodeTests(kind="sql", language="sql", code=schema,

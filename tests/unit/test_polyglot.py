@@ -158,3 +158,13 @@ def test_sql_that_creates_no_table_gets_empty_tables_with_the_columns_it_names()
     assert stub_schema("ATTACH '/etc/passwd' AS p;\nSELECT * FROM p.x;") is None
     program = languages.get("sql").program("SELECT name FROM people;")
     assert program.stdins[0].startswith('CREATE TABLE "people" ("name");\nSELECT name FROM people;')
+
+
+def test_java_with_no_public_class_is_started_from_the_class_that_declares_main() -> None:
+    from codeuf.sandbox.languages import java
+
+    code = ('class Node { int v; String s = "}"; }\n// class Decoy {\nclass Tree {\n  static class Inner { }\n'
+            '  public static void main(String[] args) { System.out.println(1); }\n}\n')  # fmt: skip
+    assert list(java.prepare(code)) == ["Tree.java"]
+    assert list(java.prepare("class A { void f() {} }")) == ["Main.java"]
+    assert list(java.prepare("public class B { public static void main(String[] a) {} }")) == ["B.java"]

@@ -139,7 +139,30 @@ def prepare(code: str) -> dict[str, str]:
                 code = code[: top.start()] + code[top.end() :]
         return {f"{keep.group(1)}.java": code}
     named = re.search(r"^\s*public\s+(?:(?:final|abstract)\s+)*class\s+(\w+)", code, re.MULTILINE)
-    return {f"{named.group(1) if named else 'Main'}.java": code}
+    if named:
+        return {f"{named.group(1)}.java": code}
+    # no public class: the file may have any name, and the JVM starts the class that declares main
+    return {f"{_holder_of_main(code) or 'Main'}.java": code}
+
+
+def _holder_of_main(code: str) -> str | None:
+    """The top-level type whose body declares `static void main`, found by brace depth (strings and comments
+    removed first, so that a brace in them does not count)."""
+    main = re.search(r"\bstatic\s+void\s+main\s*\(", code)
+    if main is None:
+        return None
+    bare = re.sub(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', lambda m: " " * len(m.group(0)), code,
+                  flags=re.DOTALL)  # fmt: skip
+    depth, holder = 0, None
+    for match in re.finditer(r"[{}]|\b(?:class|enum|record|interface)\s+(\w+)", bare[: main.start()]):
+        if match.group(0) == "{":
+            depth += 1
+        elif match.group(0) == "}":
+            depth -= 1
+            holder = holder if depth > 0 else None
+        elif depth == 0:
+            holder = match.group(1)
+    return holder
 
 
 def run(tools: dict[str, str], source: str) -> list[str]:
