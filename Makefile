@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned inside the `hf` extra (torch==2.13.0): an unpinned torch pulls gigabytes of CUDA.
-EXTRAS := all,hf,train,dev,ray,docs
+EXTRAS := all,hf,train,dev,ray,docs,answers
 DEMO_OUT := runs/demo
 
 .PHONY: demo test install lint bench clean browser sandbox toolchains docs

@@ -804,3 +804,16 @@ def test_as_root_without_namespaces_a_program_dropped_to_nobody_is_held_to_threa
     # a build that starts no thread runs unfiltered there too, held by RLIMIT_NPROC as nobody
     solo = "-1 1 -1 1\nSeccomp:\t0\n-11\n"
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["3996000\n", "fork -1 1\nspawn 1\n", solo]
+
+
+def test_python_answers_use_the_libraries_the_pool_imports_most(pool: SandboxPool) -> None:
+    for module in ("bs4", "sklearn", "nltk", "matplotlib", "pytz"):
+        pytest.importorskip(module, reason=f"{module} is not installed: pip install 'codeuf[answers]'")
+    code = ("from bs4 import BeautifulSoup\nfrom sklearn.datasets import load_iris\n"
+            "from sklearn.tree import DecisionTreeClassifier\nimport matplotlib.pyplot as plt\nimport nltk, pytz\n"
+            "items = BeautifulSoup('<ul><li>a</li><li>b</li></ul>', 'html.parser').find_all('li')\n"
+            "X, y = load_iris(return_X_y=True)\nscore = DecisionTreeClassifier(random_state=0).fit(X, y).score(X, y)\n"
+            "plt.plot([1, 2]); plt.savefig('plot.png')\n"
+            "print(len(items), score, pytz.timezone('Europe/Paris').zone, nltk.edit_distance('kitten', 'sitting'))")  # fmt: skip
+    result = pool.run_program(langs.get("python").program(code, time_limit=30))
+    assert (result.runs[0].status, result.runs[0].stdout) == ("ok", "2 1.0 Europe/Paris 3\n"), result.runs[0].stderr
