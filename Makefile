@@ -53,13 +53,13 @@ sandbox:
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
 # The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
-# Ruby, Mono's C# and the others when missing and we are root; TypeScript's compiler (which also compiles JSX),
+# Ruby, Mono's C#, MariaDB's server (for MySQL) and the others when missing and we are root; TypeScript's compiler (which also compiles JSX),
 # React, and jsdom (which runs HTML, CSS and browser JavaScript) from the npm registry into the virtual environment. A
 # language whose toolchain is missing is `not_executed`, with the command that installs it. Each pair is a
 # command (or, starting with /, a file pattern) and the package that provides it: PHP's mbstring and SQLite
 # modules are files, not commands.
 TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs \
-	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3
+	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3 /usr/sbin/mariadbd:mariadb-server-core
 toolchains: $(STAMP)
 	@missing=""; for pair in $(TOOL_PACKAGES); do what=$${pair%%:*}; \
 		case $$what in /*) ls $$what >/dev/null 2>&1;; *) command -v $$what >/dev/null 2>&1;; esac || \

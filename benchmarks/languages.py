@@ -51,6 +51,7 @@ HELLO = {
     "perl": 'print "hi\\n";',
     "typescript": 'const greeting: string = "hi";\nconsole.log(greeting);',
     "sql": "SELECT 'hi';",
+    "mysql": "SELECT 'hi';",
     "html": "<!DOCTYPE html><html><body><p>hi</p><script>console.log(document.querySelector('p').textContent)</script>"
     "</body></html>",
     "css": "p { color: red; }",

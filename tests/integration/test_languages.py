@@ -254,14 +254,14 @@ def _listener() -> tuple[socket.socket, list[int]]:
 
 def hostile_processes() -> set[int]:
     """The sandbox user's processes that a hostile program here could have left: the compiled programs (`main`)
-    and what the scripts start (`sleep`). Other sandbox processes on the machine (another test run's workers)
+    and what the scripts start (`sleep`, MySQL's server). Other sandbox processes on the machine (another test run's workers)
     are not counted: they are not this test's to find."""
     import psutil
 
     found = set()
     for process in psutil.process_iter(["uids", "name", "status"]):
         info = process.info
-        if (info["uids"] and info["uids"].real == 65534 and info["name"] in ("main", "sleep")
+        if (info["uids"] and info["uids"].real == 65534 and info["name"] in ("main", "sleep", "mariadbd")
                 and info["status"] != psutil.STATUS_ZOMBIE):  # fmt: skip
             found.add(process.pid)
     return found
@@ -320,7 +320,8 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
     assert not left, "processes outlived their job"
 
 
-@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl", "html"])
+@pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl", "html",
+                                  "mysql"])  # fmt: skip
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
 
     language = available(name)
@@ -337,6 +338,8 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "perl": f'system("setsid sleep 100 &"); if (fork() == 0) {{ exec("sleep", "100"); }} open(my $f, ">", "{target}") or die; print $f "x";',
         # jsdom is no boundary: a page's script reaches Node through any object of Node's realm (`assert`)
         "html": f"<script>const p = assert.constructor('return process')(); const r = p.mainModule.require; r('child_process').spawn('sleep', ['100'], {{detached: true}}).unref(); r('fs').writeFileSync({json.dumps(str(target))}, 'x');</script>",
+        # the server it talks to writes files only in the run's folder, and dies with the run
+        "mysql": f"SELECT 'x' INTO OUTFILE '{target}';",
     }[name]  # fmt: skip
     before = hostile_processes()
     with SandboxPool(1) as single:
@@ -817,3 +820,50 @@ def test_python_answers_use_the_libraries_the_pool_imports_most(pool: SandboxPoo
             "print(len(items), score, pytz.timezone('Europe/Paris').zone, nltk.edit_distance('kitten', 'sitting'))")  # fmt: skip
     result = pool.run_program(langs.get("python").program(code, time_limit=30))
     assert (result.runs[0].status, result.runs[0].stdout) == ("ok", "2 1.0 Europe/Paris 3\n"), result.runs[0].stderr
+
+
+def test_sql_in_mysqls_dialect_runs_in_mariadb_and_answers_sql_tests(pool: SandboxPool, tmp_path: Path) -> None:
+    from codeuf.data.schema import GenerationRecord
+    from codeuf.stages.execute import execute_responses
+
+    mysql = available("mysql")
+    portable, dialect = (
+        "SELECT name FROM people WHERE age >= 18;",
+        "SELECT name FROM people WHERE age >= 18 AND CONCAT(name, '') REGEXP '^[a-z]+$';",
+    )
+    assert [lang.name for lang, _, _ in langs.blocks(fenced("sql", portable) + fenced("sql", dialect))] == [
+        "sql",
+        "mysql",
+    ]
+    # a script with its own tables, typed results; a query alone against empty tables; errors and loops fail
+    script = ("CREATE TABLE e (id INT AUTO_INCREMENT PRIMARY KEY, n VARCHAR(9), d DATE) ENGINE=InnoDB;\n"
+              "INSERT INTO e (n, d) VALUES ('a', '2020-01-31'), ('b', CURDATE());\n"
+              "SELECT id, n, DATE_SUB(d, INTERVAL 1 MONTH) AS before_, 2.5 AS x FROM e WHERE id = 1;")  # fmt: skip
+    ran = pool.run_program(mysql.program(script))
+    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", '[[1, "a", "2019-12-31", 2.5]]\n'), ran.runs[0].stderr
+    alone = pool.run_program(
+        mysql.program(
+            "SELECT c.name FROM customers c JOIN orders o ON o.cid = c.id WHERE o.at > DATE_SUB(NOW(), INTERVAL 6 MONTH);"
+        )
+    )
+    assert (alone.runs[0].status, alone.runs[0].stdout) == ("ok", "[]\n"), alone.runs[0].stderr
+    broken = pool.run_program(mysql.program("SELECT name FROM people WHER age > 1;"))
+    assert broken.runs[0].status == "error" and "1064" in broken.runs[0].stderr
+    asleep = pool.run_program(mysql.program("SELECT SLEEP(60);", time_limit=3))
+    assert asleep.runs[0].status == "timeout"
+    # SQL's tests (schema and rows) answered by SQL in either dialect, each run where it runs
+    schema = "CREATE TABLE people(name TEXT, age INT); INSERT INTO people VALUES ('ada', 36), ('bob', 17), ('cy', 52);"
+    record = GenerationRecord.model_validate({
+        "id": "q", "instruction": "Name the adults.", "preference": "instruction-following", "models": ["a", "b", "c"],
+        "tests": {"kind": "sql", "language": "sql", "code": schema,
+                  "cases": [{"input": "[]", "output": json.dumps([["ada"], ["cy"]])}]},
+        "responses": [{"model": "a", "response": fenced("sql", portable)},
+                      {"model": "b", "response": fenced("sql", dialect)},
+                      {"model": "c", "response": fenced("sql", dialect.replace(">=", "<"))}],
+    })  # fmt: skip
+    [done] = execute_responses([record], tmp_path / "executions.jsonl", workers=1, progress=False)
+    got = {e.model: (e.status, e.language) for e in done.executions}
+    assert got == {"a": ("passed", "sql"), "b": ("passed", "mysql"), "c": ("failed", "mysql")}
+    # tests for MySQL run a portable answer there too
+    for_mysql = record.tests.model_copy(update={"language": "mysql"})  # type: ignore[union-attr]
+    assert run_program_tests(mysql, portable, for_mysql, None, pool).status == "passed"

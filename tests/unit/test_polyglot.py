@@ -125,6 +125,15 @@ def test_bad_tests_in_a_language_are_one_line_naming_the_field(tests: dict, fiel
     assert caught.value.line == 1 and caught.value.field == field and "\n" not in str(caught.value)
 
 
+def test_schema_tests_may_be_for_sql_or_mysql(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.jsonl"
+    rows = [{"instruction": "x", "tests": {"language": name, "schema": "CREATE TABLE t(a INT);", "expected": [[1]]}}
+            for name in ("sql", "mysql")]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    loaded = [(r.tests.kind, r.tests.language) for r in load_instructions(path)]  # type: ignore[union-attr]
+    assert loaded == [("sql", "sql"), ("sql", "mysql")]
+
+
 @pytest.mark.parametrize(
     ("kind", "case", "message"),
     [("cases", {"input": '"3"', "output": "3"}, "a JSON list of arguments"),
@@ -168,3 +177,44 @@ def test_java_with_no_public_class_is_started_from_the_class_that_declares_main(
     assert list(java.prepare(code)) == ["Tree.java"]
     assert list(java.prepare("class A { void f() {} }")) == ["Main.java"]
     assert list(java.prepare("public class B { public static void main(String[] a) {} }")) == ["B.java"]
+
+
+@pytest.mark.parametrize(
+    ("code", "runs_in"),
+    [
+        ("SELECT name FROM t WHERE at > DATE_SUB(NOW(), INTERVAL 1 MONTH);", "mysql"),
+        ("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY);", "mysql"),
+        ("SELECT CONCAT(a, b) FROM t;", "mysql"),
+        ("SELECT a FROM t WHERE b > 1 ORDER BY a LIMIT 3;", "sql"),  # portable: SQLite runs it
+        ("CREATE TABLE IF NOT EXISTS t (a INT);", "sql"),
+        ("SELECT TOP 5 a FROM t WHERE d < GETDATE();", "sql"),  # SQL Server's: neither runs it, SQLite says so
+        ("DECLARE @n INT; SET @n = 1; SELECT CONCAT(a, @n) FROM t;", "sql"),
+    ],
+)
+def test_sql_in_mysqls_dialect_is_mysql_and_runs_its_tests(code: str, runs_in: str) -> None:
+    sql = languages.get("sql")
+    assert languages.dialect_of(sql, code).name == runs_in
+    [(language, _, _)] = languages.blocks(f"```sql\n{code}\n```")
+    assert language is not None and language.name == runs_in
+    # either dialect answers SQL's tests, and SQL answers MySQL's
+    assert languages.code_in(f"```sql\n{code}\n```", sql)[0] == f"{code}\n"
+    assert languages.code_in(f"```sql\n{code}\n```", languages.get("mysql"))[0] == f"{code}\n"
+    assert languages.code_in("```python\nprint(1)\n```", sql)[0] is None
+
+
+def test_the_mysql_runner_splits_statements_and_prints_json_values() -> None:
+    import datetime
+    import decimal
+
+    from codeuf.sandbox.languages import mysql_runner as runner
+
+    script = (
+        ".bail on\nCREATE TABLE p(n TEXT); INSERT INTO p VALUES ('a;b');\n-- note\nDELIMITER //\n"
+        "CREATE PROCEDURE x() BEGIN SELECT 1; END //\nDELIMITER ;\nCALL x();"
+    )
+    assert runner.statements(script) == ["CREATE TABLE p(n TEXT)", "INSERT INTO p VALUES ('a;b')",
+                                         "-- note\nCREATE PROCEDURE x() BEGIN SELECT 1; END", "CALL x()"]  # fmt: skip
+    assert runner.statements("-- nothing\n/* at all */") == []
+    values = [decimal.Decimal("3.00"), decimal.Decimal("2.5"), datetime.date(2020, 1, 31),
+              datetime.datetime(2020, 1, 31, 8, 0), b"x", None]  # fmt: skip
+    assert [runner.value(v) for v in values] == [3, 2.5, "2020-01-31", "2020-01-31 08:00:00", "x", None]

@@ -399,15 +399,15 @@ def _language_tests(value: dict[str, Any], entry_point: str | None, origin: str,
                 raise bad("each case is {input: text, output: text}", f"{field}.{index}")
         made = [CallCase(input=json.dumps(c["input"]), output=json.dumps(c["output"])) for c in cases]
         return CodeTests(kind="stdio", cases=made, origin=origin, language=language)
-    if language != "sql" or not isinstance(value["schema"], str):
-        raise bad("a schema is SQL text, for tests in sql", field)
+    if language not in ("sql", "mysql") or not isinstance(value["schema"], str):
+        raise bad("a schema is SQL text, for tests in sql or mysql", field)
     expected = value.get("expected")
     rows = [expected] if expected is not None else [c.get("output") if isinstance(c, dict) else None
                                                     for c in value.get("cases") or []]  # fmt: skip
     if not rows or not all(isinstance(r, list) and all(isinstance(row, list) for row in r) for r in rows):
         raise bad("expected rows: a list of lists (one per row)", "tests.expected")
     made = [CallCase(input="[]", output=json.dumps(r)) for r in rows]
-    return CodeTests(kind="sql", code=value["schema"], cases=made, origin=origin, language="sql")
+    return CodeTests(kind="sql", code=value["schema"], cases=made, origin=origin, language=language)
 
 
 def _case(case: dict[str, Any], where: str, number: int, index: int) -> CallCase:

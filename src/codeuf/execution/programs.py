@@ -11,13 +11,15 @@ from typing import Any
 
 from codeuf.data.schema import CodeTests, Execution
 from codeuf.execution.checks import MAX_JOB_SECONDS, STEP_SECONDS, _close
-from codeuf.sandbox.languages import Language, Untranslatable, report_lines
+from codeuf.sandbox.languages import Language, Untranslatable, dialect_of, report_lines
 from codeuf.sandbox.programs import ProgramResult, Run
 
 
 def run_program_tests(language: Language, code: str, tests: CodeTests, entry_point: str | None,
                       pool: Any) -> Execution:  # fmt: skip
-    """One response's code against its tests (the model name is filled in by the caller)."""
+    """One response's code against its tests (the model name is filled in by the caller), run in the dialect it
+    is written in (SQL in MySQL's runs in MariaDB: the execution says `mysql`)."""
+    language = dialect_of(language, code)
     try:
         verdicts, status, reason = program_verdicts(language, code, tests, entry_point, pool)
     except Untranslatable as exc:

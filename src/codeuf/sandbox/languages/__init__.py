@@ -24,6 +24,7 @@ from codeuf.sandbox.languages import (
     html,
     java,
     javascript,
+    mysql,
     perl,
     php,
     python,
@@ -47,6 +48,7 @@ BUILTIN: dict[str, Language] = {
     "ruby": ruby.LANGUAGE,
     "bash": bash.LANGUAGE,
     "sql": sql.LANGUAGE,
+    "mysql": mysql.LANGUAGE,
     "csharp": csharp.LANGUAGE,
     "perl": perl.LANGUAGE,
     "html": html.LANGUAGE,
@@ -99,12 +101,23 @@ def guess(code: str) -> Language | None:
     return REGISTRY[name]
 
 
+def dialect_of(language: Language, code: str) -> Language:
+    """The language that runs `code`: `language`, or the dialect it is written in (SQL in MySQL's: MySQL)."""
+    name = language.dialect(code) if language.dialect is not None else None
+    return REGISTRY[name] if name is not None and name in REGISTRY else language
+
+
+def same_family(one: Language, other: Language) -> bool:
+    """Whether code in `one` answers tests in `other`: the same language, or one a dialect of the other."""
+    return one is other or other.name == one.family or one.name == other.family
+
+
 def blocks(text: str) -> list[tuple[Language | None, str, str]]:
     """Each fenced block: (its language or None, its label, its code)."""
     found = []
     for label, code in _FENCE.findall(text):
         language = by_label(label) if label else guess(code)
-        found.append((language, label, code))
+        found.append((dialect_of(language, code) if language is not None else None, label, code))
     return found
 
 
@@ -115,10 +128,10 @@ def code_in(text: str, language: Language) -> tuple[str | None, str]:
     if not text.strip():
         return None, "empty response"
     found = blocks(text)
-    mine = [code for lang, _, code in found if lang is language]
+    mine = [code for lang, _, code in found if lang is not None and same_family(lang, language)]
     if mine:
         return max(mine, key=len), ""
-    if not found and guess(text) is language:
+    if not found and (guessed := guess(text)) is not None and same_family(dialect_of(guessed, text), language):
         return text, ""
     others = sorted({(lang.title if lang else label or "unlabelled") for lang, label, _ in found})
     if others:

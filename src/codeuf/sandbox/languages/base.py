@@ -86,6 +86,11 @@ class Language:
     """One test line in the language, with NAME for the function (what `codeuf tests` shows its writer)."""
     definition: str = r"^\s*(?:export\s+)?(?:pub\s+)?(?:async\s+)?(?:function|def|fn|func|sub)\s+([A-Za-z_]\w*)"
     """A line that defines a function, its name the first group (Java and C-family modules say their own)."""
+    dialect: Callable[[str], str | None] | None = None
+    """code -> the name of the language that runs it instead, when it is written in a dialect this language's
+    toolchain does not run (SQL in MySQL's dialect: `mysql`), else None."""
+    family: str = ""
+    """The language this one is a dialect of (`sql` for MySQL): each runs the other's tests."""
 
     # ---------------------------------------------------------------- the toolchain
 

@@ -24,7 +24,8 @@ def script(schema: str, code: str) -> str:
 
 
 def result_sets(stdout: str) -> list[list[list[Any]]]:
-    """Each result set sqlite3 printed in JSON mode, as rows of values in column order."""
+    """Each result set sqlite3 printed in JSON mode (rows as objects), or MySQL's runner (rows as lists), as rows
+    of values in column order."""
     sets, decoder, position, text = [], json.JSONDecoder(), 0, stdout.strip()
     while position < len(text):
         while position < len(text) and text[position].isspace():
@@ -33,7 +34,8 @@ def result_sets(stdout: str) -> list[list[list[Any]]]:
             break
         value, position = decoder.raw_decode(text, position)
         if isinstance(value, list):
-            sets.append([list(row.values()) if isinstance(row, dict) else [row] for row in value])
+            sets.append([list(row.values()) if isinstance(row, dict) else row if isinstance(row, list) else [row]
+                         for row in value])  # fmt: skip
     return sets
 
 
@@ -113,8 +115,26 @@ def _missing(error: str, aliases: dict[str, str], known: list[str]) -> tuple[str
     return None, None
 
 
+_MYSQL_ONLY = re.compile(
+    r"(?im)\bAUTO_INCREMENT\b|\bENGINE\s*=|\bDATE_(SUB|ADD)\s*\(|\b(NOW|CURDATE|CURTIME|UNIX_TIMESTAMP|RAND|"
+    r"LAST_INSERT_ID)\s*\(\s*\)|\bINTERVAL\s+'?-?\d+'?\s+(MICROSECOND|SECOND|MINUTE|HOUR|DAY|WEEK|MONTH|QUARTER|YEAR)\b|"
+    r"\b(YEAR|MONTH|DAYOFWEEK|DAYNAME|MONTHNAME|DATEDIFF|TIMESTAMPDIFF|DATE_FORMAT|STR_TO_DATE|CONCAT|CONCAT_WS|IF|"
+    r"FIND_IN_SET|LOCATE)\s*\(|\bREGEXP\b|^\s*DELIMITER\b|^\s*(SHOW|DESCRIBE)\s|\bON\s+DUPLICATE\s+KEY\b|"
+    r"\bENUM\s*\(|(DEFAULT\s+)?CHARSET\s*=|^\s*SET\s+@\w+|@\w+\s*:="
+)
+_OTHER_DIALECT = re.compile(
+    r"(?im)\bGETDATE\s*\(|\bDATEADD\s*\(|\bSELECT\s+TOP\b|^\s*DECLARE\s+@|\bNVARCHAR\b|::\w|\bSERIAL\b"
+)
+
+
+def dialect(code: str) -> str | None:
+    """ "mysql" when the code uses what MySQL has and SQLite does not (and nothing of SQL Server's or PostgreSQL's,
+    which neither runs): it runs in MariaDB (codeuf.sandbox.languages.mysql)."""
+    return "mysql" if _MYSQL_ONLY.search(code) and not _OTHER_DIALECT.search(code) else None
+
+
 LANGUAGE = Language(
-    name="sql", title="SQL", fences=("sql", "sqlite", "mysql", "postgresql", "postgres", "plsql", "tsql"),
+    name="sql", title="SQL", fences=("sql", "sqlite", "postgresql", "postgres", "plsql", "tsql"),
     tools=("sqlite3",), install="apt-get install sqlite3", source="main.sql",
     markers=(r"(?i)^\s*SELECT\b[\s\S]*\bFROM\b", r"(?i)^\s*CREATE\s+TABLE\b", r"(?i)^\s*INSERT\s+INTO\b",
              r"(?i)^\s*(UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b",
@@ -122,4 +142,5 @@ LANGUAGE = Language(
     # on stdin, in safe mode: no .shell, .system, ATTACH or writing files from the script
     run=lambda tools, source: [tools["sqlite3"], "-batch", "-bail", "-safe", ":memory:"],
     code_on_stdin=True, library=lambda code: None if (ddl := stub_schema(code)) is None else ddl + code,
+    dialect=dialect,
 )  # fmt: skip
