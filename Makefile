@@ -53,20 +53,26 @@ sandbox:
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
 # The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
-# Ruby, Mono's C#, MariaDB's server (for MySQL) and the others when missing and we are root; TypeScript's compiler (which also compiles JSX),
-# React, and jsdom (which runs HTML, CSS and browser JavaScript) from the npm registry into the virtual environment. A
-# language whose toolchain is missing is `not_executed`, with the command that installs it. Each pair is a
-# command (or, starting with /, a file pattern) and the package that provides it: PHP's mbstring and SQLite
-# modules are files, not commands.
+# Ruby, Mono's C#, R, MariaDB's server (for MySQL) and the others when missing and we are root; TypeScript's
+# compiler (which also compiles JSX), React, and jsdom (which runs HTML, CSS and browser JavaScript) from the npm
+# registry into the virtual environment. A language whose toolchain is missing is `not_executed`, with the
+# command that installs it. Each pair is a command (or, starting with /, a file pattern) and the package that
+# provides it: PHP's mbstring and SQLite modules are files, not commands. LEAN_PACKAGES come without the
+# packages Debian recommends with them (R's would bring a Fortran compiler and its manuals).
 TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs \
-	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3 /usr/sbin/mariadbd:mariadb-server-core
-toolchains: $(STAMP)
-	@missing=""; for pair in $(TOOL_PACKAGES); do what=$${pair%%:*}; \
+	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3
+LEAN_PACKAGES := /usr/sbin/mariadbd:mariadb-server-core Rscript:r-base-core
+define install_missing
+	@missing=""; for pair in $(1); do what=$${pair%%:*}; \
 		case $$what in /*) ls $$what >/dev/null 2>&1;; *) command -v $$what >/dev/null 2>&1;; esac || \
 		missing="$$missing $${pair#*:}"; done; \
 	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing >/dev/null) ; } || \
 		echo "could not install$$missing: tests of those languages will be skipped"
+endef
+toolchains: $(STAMP)
+	$(call install_missing,$(TOOL_PACKAGES),)
+	$(call install_missing,$(LEAN_PACKAGES),--no-install-recommends)
 	@[ -f $(VENV)/lib/codeuf-node/node_modules/typescript/package.json ] && \
 		[ -f $(VENV)/lib/codeuf-node/node_modules/jsdom/package.json ] && \
 		[ -f $(VENV)/lib/codeuf-node/node_modules/react-dom/package.json ] || ! command -v npm >/dev/null 2>&1 || \

@@ -49,6 +49,7 @@ HELLO = {
     "python": 'print("hi")',
     "csharp": 'class P { static void Main() { System.Console.WriteLine("hi"); } }',
     "perl": 'print "hi\\n";',
+    "r": 'cat("hi\\n")',
     "typescript": 'const greeting: string = "hi";\nconsole.log(greeting);',
     "sql": "SELECT 'hi';",
     "mysql": "SELECT 'hi';",

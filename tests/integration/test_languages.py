@@ -66,6 +66,8 @@ ADD = {
     "perl": ("use strict;\nsub add { my ($a, $b) = @_; return $a + $b; }", "sub add { my ($a, $b) = @_; return $a - $b; }",
              "sub add { my ($a, $b) = @_; return $a + ; }", "sub add { while (1) {} }",
              "is(add(1, 2), 3);\ndie 'wrong' unless add(2, 2) == 4;"),
+    "r": ("add <- function(a, b) a + b", "add <- function(a, b) a - b", "add <- function(a, b) { a + }",
+          "add <- function(a, b) repeat {}", "stopifnot(add(1, 2) == 3)\nexpect_equal(add(2, 2), 4)"),
     "html": ("<!DOCTYPE html>\n<html><body><h1>Sum</h1><script>function add(a, b) { return a + b; }</script></body></html>",
              "<html><body><h1>Sum</h1><script>function add(a, b) { return a - b; }</script></body></html>",
              "<html><body><h1>Sum</h1><script>function add(a, b) { return a + ; }</script></body></html>",
@@ -321,7 +323,7 @@ def test_hostile_compiled_programs_are_contained_and_the_host_is_unchanged(tmp_p
 
 
 @pytest.mark.parametrize("name", ["javascript", "java", "rust", "go", "php", "ruby", "bash", "csharp", "perl", "html",
-                                  "mysql"])  # fmt: skip
+                                  "mysql", "r"])  # fmt: skip
 def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_path: Path) -> None:
 
     language = available(name)
@@ -340,6 +342,7 @@ def test_hostile_scripts_cannot_write_outside_or_leave_processes(name: str, tmp_
         "html": f"<script>const p = assert.constructor('return process')(); const r = p.mainModule.require; r('child_process').spawn('sleep', ['100'], {{detached: true}}).unref(); r('fs').writeFileSync({json.dumps(str(target))}, 'x');</script>",
         # the server it talks to writes files only in the run's folder, and dies with the run
         "mysql": f"SELECT 'x' INTO OUTFILE '{target}';",
+        "r": f'system("setsid sleep 100 &"); writeLines("x", "{target}")',
     }[name]  # fmt: skip
     before = hostile_processes()
     with SandboxPool(1) as single:
@@ -851,6 +854,8 @@ def test_sql_in_mysqls_dialect_runs_in_mariadb_and_answers_sql_tests(pool: Sandb
     assert broken.runs[0].status == "error" and "1064" in broken.runs[0].stderr
     asleep = pool.run_program(mysql.program("SELECT SLEEP(60);", time_limit=3))
     assert asleep.runs[0].status == "timeout"
+    outside = pool.run_program(mysql.program("SELECT LOAD_FILE('/etc/hostname') IS NULL;"))  # files: its folder's only
+    assert (outside.runs[0].status, outside.runs[0].stdout) == ("ok", "[[1]]\n")
     # SQL's tests (schema and rows) answered by SQL in either dialect, each run where it runs
     schema = "CREATE TABLE people(name TEXT, age INT); INSERT INTO people VALUES ('ada', 36), ('bob', 17), ('cy', 52);"
     record = GenerationRecord.model_validate({

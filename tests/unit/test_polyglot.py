@@ -52,6 +52,8 @@ def test_an_unknown_language_of_builtin_tasks_is_one_line() -> None:
         ("```\ndef f(x):\n    return x\n\nprint(f(1))\n```", "python"),
         ("```\nfunction f(x: number): number {\n  const y = x;\n  return y;\n}\n```", "typescript"),
         ("```pl\nprint 1;\n```", "perl"),
+        ("```R\nx <- c(1, 2)\n```", "r"),
+        ('```\nsquare <- function(n) {\n  n * n\n}\ncat("Square:", square(4), "\\n")\n```', "r"),
         ('```\nuse strict;\nuse warnings;\nmy $x = 1;\nprint "$x\\n";\n```', "perl"),
     ],
 )

@@ -56,6 +56,8 @@ class Program:
     """The language's own address-space cap, where a runtime reserves more than it uses (None: the pool's)."""
     address_space_bytes: int | None = None
     """Where a runtime reserves far more than it writes: RLIMIT_AS alone (Limits.address_space_bytes)."""
+    open_files: int | None = None
+    """Where a runtime refuses to start under the pool's RLIMIT_NOFILE (R wants 167 or more)."""
     output_bytes: int = OUTPUT_BYTES
 
     def build_key(self) -> str:
@@ -126,7 +128,8 @@ def _with_program(limits: Limits, program: Program, threads: int) -> Limits:
     """The pool's limits with the program's own: its memory caps, and `threads` more in RLIMIT_NPROC."""
     return replace(limits, processes=limits.processes + threads,
                    memory_bytes=program.memory_bytes or limits.memory_bytes,
-                   address_space_bytes=program.address_space_bytes or limits.address_space_bytes)  # fmt: skip
+                   address_space_bytes=program.address_space_bytes or limits.address_space_bytes,
+                   open_files=max(program.open_files or 0, limits.open_files))  # fmt: skip
 
 
 def _cache_root() -> str:

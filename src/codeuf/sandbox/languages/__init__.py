@@ -28,6 +28,7 @@ from codeuf.sandbox.languages import (
     perl,
     php,
     python,
+    r,
     ruby,
     rust,
     sql,
@@ -53,6 +54,7 @@ BUILTIN: dict[str, Language] = {
     "perl": perl.LANGUAGE,
     "html": html.LANGUAGE,
     "css": css.LANGUAGE,
+    "r": r.LANGUAGE,
 }
 
 

@@ -67,6 +67,8 @@ class Language:
     memory_bytes: int | None = None
     address_space_bytes: int | None = None
     """RLIMIT_AS where the runtime reserves address space it never writes (see Limits.address_space_bytes)."""
+    open_files: int | None = None
+    """RLIMIT_NOFILE where the runtime needs more than the pool's (Program.open_files)."""
     env: dict[str, str] = field(default_factory=dict)
     prepare: Callable[[str], dict[str, str]] | None = None
     """code -> the files to write (default: the code in `source`)."""
@@ -135,7 +137,8 @@ class Language:
         return Program(files=files, run=self.run(tools, source), stdins=stdins if stdins is not None else [""],
                        build=self.build(tools, source) if self.build else None, artifacts=self.artifacts,
                        time_limit=time_limit, env=dict(self.env), threads=self.threads, forks=self.forks,
-                       memory_bytes=self.memory_bytes, address_space_bytes=self.address_space_bytes)  # fmt: skip
+                       memory_bytes=self.memory_bytes, address_space_bytes=self.address_space_bytes,
+                       open_files=self.open_files)  # fmt: skip
 
     def asserts(self, code: str, test_code: str) -> tuple[str, int]:
         """One program running each assertion line of `test_code` after `code`, and how many tests it holds."""
