@@ -561,6 +561,22 @@ def test_a_java_answer_with_several_public_classes_builds_under_the_one_holding_
     assert result.runs[0].status == "ok" and result.runs[0].stdout == "[1, 2]\n"
 
 
+def test_java_statements_and_methods_with_no_class_run_as_jshell_would_take_them(pool: SandboxPool) -> None:
+    java = available("java")
+    snippets = {
+        "int[][] grid = {{1, 2}, {3, 4}};\nint sum = 0;\nfor (int[] row : grid) {\n  for (int x : row) sum += x;\n}\n"
+        "System.out.println(sum);": "10\n",
+        "public static int twice(int a) { return 2 * a; }\n\npublic static void main(String[] args) {\n"
+        "  System.out.println(twice(21));\n}": "42\n",
+    }  # fmt: skip
+    for code, printed in snippets.items():
+        result = pool.run_program(java.program(code))
+        assert result.build == "built", result.build_log
+        assert (result.runs[0].status, result.runs[0].stdout) == ("ok", printed)
+    undefined = pool.run_program(java.program("Tree t = new Tree();\nt.insert(5);"))
+    assert undefined.build == "failed" and "cannot find symbol" in undefined.build_log
+
+
 def test_php_answers_call_the_extensions_debian_builds_as_modules(pool: SandboxPool) -> None:
     """`php -n` keeps the machine's php.ini out and, with it, every extension Debian builds as a module:
     `ctype_digit`, `mb_substr` and PDO were undefined. Those that reach nothing outside are loaded by name;

@@ -220,3 +220,24 @@ def test_the_mysql_runner_splits_statements_and_prints_json_values() -> None:
     values = [decimal.Decimal("3.00"), decimal.Decimal("2.5"), datetime.date(2020, 1, 31),
               datetime.datetime(2020, 1, 31, 8, 0), b"x", None]  # fmt: skip
     assert [runner.value(v) for v in values] == [3, 2.5, "2020-01-31", "2020-01-31 08:00:00", "x", None]
+
+
+def test_java_given_as_jshell_takes_it_becomes_one_program() -> None:
+    from codeuf.sandbox.languages import java
+
+    statements = (
+        'int x = 1; // a } in a comment\nif (x > 0) {\n  x++;\n} else {\n  x--;\n}\nSystem.out.println("}" + x);'
+    )
+    program = java.snippet(statements)
+    assert program is not None and "public class Main {" in program
+    assert program.index("public static void main") < program.index("int x = 1;") < program.index("} else {")
+    methods = "public static int twice(int a) { return 2 * a; }\nint half(int a) { return a / 2; }\nprivate int n = 3;"
+    code = f"import java.util.List;\n{methods}\nclass Box {{ int v; }}\nSystem.out.println(half(twice(n)));"
+    program = java.snippet(code)
+    assert program is not None
+    assert "import java.util.List;\n\nclass Box { int v; }\npublic class Main {" in program
+    assert "static int half(int a)" in program and "static private int n = 3;" in program
+    assert program.rindex("System.out.println(half(twice(n)));") > program.index("public static void main")
+    # a class, or a program of its own, is left to the existing rules
+    assert java.snippet("public class A { public static void main(String[] a) {} }") is None
+    assert java.snippet("class Solution { static int f() { return 1; } }") is None

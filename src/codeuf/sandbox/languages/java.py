@@ -145,6 +145,63 @@ def prepare(code: str) -> dict[str, str]:
     return {f"{_holder_of_main(code) or 'Main'}.java": code}
 
 
+_BLANKS = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_TYPE = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s*)*(?:(?:public|private|protected|static|final|abstract|sealed|strictfp)\s+)*"
+                   r"(?:class|interface|enum|record)\s+\w+")  # fmt: skip
+_MEMBER = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s*)*((?:(?:public|private|protected|static|final|synchronized|abstract)\s+)*)"
+                     r"(?:<[^>]*>\s*)?[\w.]+(?:<[^;{}()]*>)?(?:\[\])*\s+\w+\s*\([^;{}]*\)\s*(?:throws\s+[\w.,\s]+)?\{")  # fmt: skip
+_FIELD = re.compile(r"^\s*(?:(?:private|protected|public)\s+)(?:(?:static|final)\s+)*[\w.<>\[\], ]+\s+\w+\s*(=|;)")
+
+
+def _blank(code: str) -> str:
+    """The code with strings and comments blanked (same length), so that braces and semicolons in them do not count."""
+    return _BLANKS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
+
+
+def _segments(code: str) -> list[str]:
+    """The code's top-level pieces: each ends where its braces close, or at a `;` outside any brace."""
+    bare, pieces, depth, start = _blank(code), [], 0, 0
+    for index, char in enumerate(bare):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        if (
+            depth == 0
+            and char in ";}"
+            and not re.match(r"\s*(else\b|catch\b|finally\b|while\s*\(.*\)\s*;)", bare[index + 1 :])
+        ):
+            pieces.append(code[start : index + 1])
+            start = index + 1
+    rest = code[start:]
+    return [p for p in [*pieces, rest] if _blank(p).strip()]
+
+
+def snippet(code: str) -> str | None:
+    """Code given as JShell would take it (statements, methods and types with no class around them, as answers
+    often give Java) as one program: its types as they are, its methods and fields static members of a class
+    Main, and its statements the body of Main's `main`. None for code that is already a program or a class."""
+    if "class CodeufMain" in code or re.search(r"^\s*package\s", code, re.MULTILINE):
+        return None
+    imports = "".join(m.group(0).strip() + "\n" for m in _IMPORT.finditer(code))
+    types, members, statements = [], [], []
+    for piece in _segments(_IMPORT.sub("", code)):
+        bare = _blank(piece)
+        if _TYPE.match(bare):
+            types.append(piece)
+        elif _MEMBER.match(bare) or _FIELD.match(bare):
+            static = bool(re.match(r"\s*(\w+\s+)*static\s", bare))
+            members.append(piece if static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
+        else:
+            statements.append(piece)
+    has_main = any(re.search(r"\bstatic\s+void\s+main\s*\(", _blank(m)) for m in members)
+    if (not members and not statements) or (statements and has_main):
+        return None  # types alone (the existing rules), or statements beside a main of its own
+    body = "" if has_main else ("  public static void main(String[] args) throws Exception {\n"
+                                + "".join(statements) + "\n  }\n")  # fmt: skip
+    return f"import java.util.*;\n{imports}{''.join(types)}\npublic class Main {{\n{''.join(members)}\n{body}}}\n"
+
+
 def _holder_of_main(code: str) -> str | None:
     """The top-level type whose body declares `static void main`, found by brace depth (strings and comments
     removed first, so that a brace in them does not count)."""
@@ -184,6 +241,6 @@ LANGUAGE = Language(
     assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
     assert_example='assertEquals(expected, Solution.NAME(...));',
     definition=r"^\s*(?:(?:public|private|protected|static|final)\s+)+[\w<>\[\],\s]+?\s([A-Za-z_]\w*)\s*\(",
-    library=lambda code: None if re.search(r"\bstatic\s+void\s+main\s*\(", code) or "class CodeufMain" in code
-    else source(code, "  public static void main(String[] args) {}"),
+    library=lambda code: snippet(code) or (None if re.search(r"\bstatic\s+void\s+main\s*\(", code) or "class CodeufMain" in code
+                                            else source(code, "  public static void main(String[] args) {}")),
 )  # fmt: skip
