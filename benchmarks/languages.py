@@ -78,17 +78,18 @@ def coverage(limit: int | None, workers: int) -> None:
         return
     with gzip.open(DATA, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle][:limit]
-    first = []
-    for row in rows:
-        found = langs.blocks(row["output"])
-        first.append(found[0] if found else None)
+    # the code of each answer as codeuf reads it (languages.first_code, code_in's rule): its first fenced block,
+    # or, with no fence, the whole answer when it reads as one language
+    first = [langs.first_code(row["output"]) for row in rows]
+    fenced = [bool(langs.blocks(row["output"])) for row in rows]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
+    unfenced: Counter[str] = Counter()
     started = time.monotonic()
     with SandboxPool(workers) as pool:
 
         def one(item: tuple | None) -> tuple[str, str]:
             if item is None:
-                return "(no code block)", "none"
+                return "(no code)", "none"
             language, label, code = item
             if language is None:
                 return f"(unrecognised: {label or 'unlabelled'})", "unrecognised"
@@ -100,8 +101,10 @@ def coverage(limit: int | None, workers: int) -> None:
             return language.name, "ran" if result.runs and result.runs[0].status == "ok" else "run failed"
 
         with ThreadPoolExecutor(workers) as executor:
-            for name, outcome in executor.map(one, first):
+            for has_fence, (name, outcome) in zip(fenced, executor.map(one, first), strict=True):
                 counts[name][outcome] += 1
+                if not has_fence and outcome != "none":
+                    unfenced[outcome] += 1
     total = len(rows)
     print(
         f"## Coverage on {total} Evol-Instruct reference answers "
@@ -119,6 +122,11 @@ def coverage(limit: int | None, workers: int) -> None:
         print(f"| {name} | {n} | {n / total:.1%} | {recognised} | {built} | {ran} | {ran / total:.1%} |")
     print(f"\nRan to completion, all languages: {ran_all}/{total} = {ran_all / total:.1%} of the answers "
           f"(Python alone: {counts['python']['ran'] / total:.1%}).")  # fmt: skip
+    attempted = sum(unfenced.values())
+    print(
+        f"Of these, answers that are code with no fence: {unfenced['ran']} ran of {attempted} read as code. "
+        f"Fenced blocks alone: {ran_all - unfenced['ran']}/{total} = {(ran_all - unfenced['ran']) / total:.1%}."
+    )
 
 
 def speed(jobs: int, programs: dict[str, str], what: str, rounds: int = 5) -> None:

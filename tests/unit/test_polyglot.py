@@ -241,3 +241,14 @@ def test_java_given_as_jshell_takes_it_becomes_one_program() -> None:
     # a class, or a program of its own, is left to the existing rules
     assert java.snippet("public class A { public static void main(String[] a) {} }") is None
     assert java.snippet("class Solution { static int f() { return 1; } }") is None
+
+
+def test_an_answer_with_no_fence_is_its_code_when_it_reads_as_one_language() -> None:
+    python = "def f(x):\n    return x\n\nprint(f(1))\n"
+    assert languages.first_code(python) == (languages.get("python"), "", python)
+    fenced = f"Here:\n```js\nconsole.log(1)\n```\n{python}"
+    assert languages.first_code(fenced) == (languages.get("javascript"), "js", "console.log(1)\n")
+    assert languages.first_code("We choose x = 1 here, and the loop ends.") is None
+    query = "SELECT name FROM users\nWHERE joined > DATE_SUB(NOW(), INTERVAL 1 MONTH);"
+    assert languages.first_code(query)[0] is languages.get("mysql")  # type: ignore[index]
+    assert languages.code_in(query, languages.get("sql")) == (query, "")

@@ -4,7 +4,8 @@ another package adds one with an entry point in the group `codeuf.languages` (co
 
 `blocks` finds a response's fenced code blocks and the language of each: the fence label, or for an unlabelled
 block a careful guess (the language with the most markers, and at least two of them, and no tie). `code_in`
-picks the code a response gives in one language, or says why there is none.
+picks the code a response gives in one language, or says why there is none; an answer with no fence that reads
+as code is that code (`first_code`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,16 @@ def blocks(text: str) -> list[tuple[Language | None, str, str]]:
     return found
 
 
+def first_code(text: str) -> tuple[Language | None, str, str] | None:
+    """The code an answer gives first, as `code_in` reads answers: its first fenced block (language, label,
+    code), or, when it has no fence, the whole answer if it reads as one language (label ""); None for prose."""
+    found = blocks(text)
+    if found:
+        return found[0]
+    guessed = guess(text)
+    return (dialect_of(guessed, text), "", text) if guessed is not None else None
+
+
 def code_in(text: str, language: Language) -> tuple[str | None, str]:
     """(the code the response gives in `language`, "") or (None, why not): the longest block in it (a response
     with one block that holds a `main` and one that holds the function keeps the longer), or the whole text
@@ -164,8 +175,11 @@ __all__ = [
     "Untranslatable",
     "blocks",
     "code_in",
+    "dialect_of",
+    "first_code",
     "get",
     "guess",
     "report_lines",
+    "same_family",
     "toolchain_folders",
 ]
