@@ -175,8 +175,12 @@ def _direct(program: Program, folder: str) -> Callable[[], object]:
     argv = [arg.replace("{build}", folder) for arg in program.run]
     if program.stdins[0]:  # the program itself, for a language read on stdin (SQL)
         stdin = program.stdins[0].encode()
-        return lambda: subprocess.run(argv, cwd=folder, capture_output=True, input=stdin, env=env)
-    return lambda: subprocess.run(argv, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL, env=env)
+        run = lambda: subprocess.run(argv, cwd=folder, capture_output=True, input=stdin, env=env)  # noqa: E731
+    else:
+        run = lambda: subprocess.run(argv, cwd=folder, capture_output=True, stdin=subprocess.DEVNULL, env=env)  # noqa: E731
+    first = run()
+    assert first.returncode == 0, (argv, first.stderr[-500:])  # a direct arm that fails is no baseline
+    return run
 
 
 def main() -> None:
