@@ -204,12 +204,11 @@ def snippet(code: str) -> str | None:
 
 def _holder_of_main(code: str) -> str | None:
     """The top-level type whose body declares `static void main`, found by brace depth (strings and comments
-    removed first, so that a brace in them does not count)."""
-    main = re.search(r"\bstatic\s+void\s+main\s*\(", code)
+    blanked first, so that a brace in them does not count)."""
+    bare = _blank(code)
+    main = re.search(r"\bstatic\s+void\s+main\s*\(", bare)
     if main is None:
         return None
-    bare = re.sub(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', lambda m: " " * len(m.group(0)), code,
-                  flags=re.DOTALL)  # fmt: skip
     depth, holder = 0, None
     for match in re.finditer(r"[{}]|\b(?:class|enum|record|interface)\s+(\w+)", bare[: main.start()]):
         if match.group(0) == "{":
