@@ -615,8 +615,7 @@ def languages_command() -> None:
     for name, language in languages.REGISTRY.items():
         forms = ["asserts" if language.tests_program or name == "python" else "",
                  "cases" if language.calls_program or name == "python" else "",
-                 "stdio" if "sql" not in (name, language.family) else "",
-                 "schema+rows" if "sql" in (name, language.family) else ""]  # fmt: skip
+                 "schema+rows" if language.schema_tests else "stdio"]  # fmt: skip
         state = language.toolchain.missing or "ready: " + ", ".join(language.toolchain.paths.values() or ["python"])
         typer.echo(f"{name:<11} fences {','.join(language.fences):<40} tests {'/'.join(f for f in forms if f):<20} "
                    f"{state}")  # fmt: skip

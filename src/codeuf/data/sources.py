@@ -399,7 +399,7 @@ def _language_tests(value: dict[str, Any], entry_point: str | None, origin: str,
                 raise bad("each case is {input: text, output: text}", f"{field}.{index}")
         made = [CallCase(input=json.dumps(c["input"]), output=json.dumps(c["output"])) for c in cases]
         return CodeTests(kind="stdio", cases=made, origin=origin, language=language)
-    if language not in ("sql", "mysql") or not isinstance(value["schema"], str):
+    if not languages.get(language).schema_tests or not isinstance(value["schema"], str):
         raise bad("a schema is SQL text, for tests in sql or mysql", field)
     expected = value.get("expected")
     rows = [expected] if expected is not None else [c.get("output") if isinstance(c, dict) else None

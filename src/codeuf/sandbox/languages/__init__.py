@@ -144,7 +144,7 @@ def code_in(text: str, language: Language) -> tuple[str | None, str]:
     mine = [code for lang, _, code in found if lang is not None and same_family(lang, language)]
     if mine:
         return max(mine, key=len), ""
-    if not found and (guessed := guess(text)) is not None and same_family(dialect_of(guessed, text), language):
+    if not found and (guessed := guess(text)) is not None and same_family(guessed, language):
         return text, ""
     others = sorted({(lang.title if lang else label or "unlabelled") for lang, label, _ in found})
     if others:

@@ -94,6 +94,11 @@ class Language:
     family: str = ""
     """The language this one is a dialect of (`sql` for MySQL): each runs the other's tests."""
 
+    @property
+    def schema_tests(self) -> bool:
+        """Whether its tests are a schema with rows and the expected result (SQL, and its dialects)."""
+        return "sql" in (self.name, self.family)
+
     # ---------------------------------------------------------------- the toolchain
 
     @functools.cached_property

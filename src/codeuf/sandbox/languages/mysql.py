@@ -8,6 +8,7 @@ mysql_runner.py, written into the run's directory."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -27,8 +28,14 @@ def find_tool(tool: str) -> str | None:
     return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/local/sbin")
 
 
+@functools.cache
+def _runner() -> str:
+    """The runner's source, read once per process (each run gets it as a file)."""
+    return files("codeuf.sandbox.languages").joinpath(RUNNER).read_text(encoding="utf-8")
+
+
 def prepare(code: str) -> dict[str, str]:
-    return {"main.sql": code, RUNNER: files("codeuf.sandbox.languages").joinpath(RUNNER).read_text(encoding="utf-8")}
+    return {"main.sql": code, RUNNER: _runner()}
 
 
 LANGUAGE = Language(

@@ -9,6 +9,7 @@ alike."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 
@@ -23,6 +24,7 @@ expect_false <- function(object) if (!isFALSE(object)) stop("not FALSE")
 """
 
 
+@functools.cache
 def r_home() -> str | None:
     """R's home: $R_HOME, or the folder the `R` launcher on PATH belongs to (Debian's /usr/lib/R)."""
     launcher = shutil.which("R")
