@@ -729,6 +729,31 @@ def test_a_program_that_imports_no_way_to_start_a_thread_runs_unfiltered_and_sti
     assert filtered.exit_code == (-31 if x86 else 0), filtered
 
 
+CLOSES_C = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static void *nothing(void *arg) { return arg; }
+int main(void) {
+  /* a thread */
+  puts("before"); fflush(stdout); close(1); close(2);
+  for (;;) {}
+}"""
+
+
+def test_a_program_that_closes_its_output_and_goes_on_is_stopped_at_its_time_limit(pool: SandboxPool) -> None:
+    """A program that can start no process is awaited after its output closes (no wake-ups for its exit while
+    it writes); one that closes its output and goes on must still be seen to go on, and stopped at its time
+    limit, with what it wrote before: with or without the threads-only filter."""
+    c = available("c")
+    threaded = CLOSES_C.replace("/* a thread */", "pthread_t t; pthread_create(&t, 0, nothing, 0); pthread_join(t, 0);")
+    for code in (CLOSES_C, threaded):
+        started = time.monotonic()
+        run = pool.run_program(c.program(code, time_limit=1)).runs[0]
+        assert (run.status, run.stdout) == ("timeout", "before\n"), run
+        assert time.monotonic() - started < 10
+
+
 def test_what_a_run_writes_into_its_empty_standard_input_the_next_run_does_not_read() -> None:
     """A run can open its standard input again for writing (through /proc/self/fd/0). An empty standard input
     is /dev/null: a pipe kept for the next run would hand it what this one planted (it did, when tried)."""

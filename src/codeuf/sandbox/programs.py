@@ -110,13 +110,14 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
         # a build that can start no thread needs no allowance, and so no filter: RLIMIT_NPROC holds it alone
         threads_only, threads = False, 0
     limits = _with_program(limits, program, threads)
+    alone = _alone(limits, threads_only)
     for stdin in program.stdins:
         workdir = _run_dir()
         try:
             if not cached:
                 _write(workdir, program.files)
             runs.append(_spawn(argv, workdir, stdin, program.env, limits, program.time_limit, program.output_bytes,
-                               threads_only=threads_only))  # fmt: skip
+                               threads_only=threads_only, alone=alone))  # fmt: skip
         finally:
             _remove(workdir)
         if runs[-1].status in ("timeout", "flood"):
@@ -248,8 +249,9 @@ def _remove(workdir: str) -> None:
 
 
 def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limits: Limits, timeout: float,
-           cap: int, threads_only: bool = False) -> Run:  # fmt: skip
-    """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes."""
+           cap: int, threads_only: bool = False, alone: bool = False) -> Run:  # fmt: skip
+    """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes (`alone`: see
+    `_read`)."""
     from codeuf.sandbox.child import _drop_privileges, _set_limits
     from codeuf.sandbox.spawn import restrict_to_threads
 
@@ -278,7 +280,7 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
                 os._exit(127)
         os.close(out_w)
         os.close(err_w)
-        status, out, err = _read(pid, out_r, err_r, started + timeout, cap)
+        status, out, err = _read(pid, out_r, err_r, started + timeout, cap, alone)
     code = _reap(pid)
     if status == "ok" and code != 0:
         status = "error"
@@ -393,13 +395,25 @@ EXIT_GRACE = 0.05
 stops; the process group is killed either way."""
 
 
-def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int) -> tuple[str, bytes, bytes]:
+def _alone(limits: Limits, threads_only: bool) -> bool:
+    """Whether the child can start no process that could hold its output open after it exits: it runs
+    threads-only, or as `nobody` (inside namespaces) with no process allowed by RLIMIT_NPROC."""
+    from codeuf.sandbox import child
+    from codeuf.sandbox.spawn import threads_only as filtered
+
+    return (threads_only and filtered()) or (limits.processes == 0 and os.getuid() == child.NOBODY)
+
+
+def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int, alone: bool = False
+          ) -> tuple[str, bytes, bytes]:  # fmt: skip
     """The program's output until it exits (and its pipes close, or EXIT_GRACE passes), the deadline, or a
-    flood. The exit is seen through a pidfd, so that nothing polls."""
+    flood. The exit is seen through a pidfd, so that nothing polls. A child that is `alone` (no process of its
+    own can outlive it holding the pipes) closes them as it exits: its exit is awaited after they close, which
+    spares the wake-ups of a third descriptor in the loop."""
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     sizes = {out_r: 0, err_r: 0}
     pidfd = os.pidfd_open(pid)
-    watched = [out_r, err_r, pidfd]
+    watched = [out_r, err_r] if alone else [out_r, err_r, pidfd]
     status = "ok"
     try:
         while out_r in watched or err_r in watched:
@@ -430,7 +444,9 @@ def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int) -> tuple[
             status = "ok"  # it exited in time; what it left holding the output is killed with its group
         elif status == "ok" and pid not in _EXIT:  # the output is closed: the child exits, or goes on without it
             remaining = deadline - time.monotonic()
-            if remaining > 0 and select.select([pidfd], [], [], remaining)[0]:
+            if os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None or (
+                remaining > 0 and select.select([pidfd], [], [], remaining)[0]
+            ):
                 _EXIT[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
             else:
                 status = "timeout"
