@@ -575,6 +575,54 @@ def test_java_statements_and_methods_with_no_class_run_as_jshell_would_take_them
         assert (result.runs[0].status, result.runs[0].stdout) == ("ok", printed)
     undefined = pool.run_program(java.program("Tree t = new Tree();\nt.insert(5);"))
     assert undefined.build == "failed" and "cannot find symbol" in undefined.build_log
+    # a whole class that uses java.util with no import builds, as JShell takes it; the compiler's lines stay the code's
+    unimported = "public class Sorter {\n  public static void main(String[] a) {\n    int[] x = {3, 1, 2};\n" \
+                 "    Arrays.sort(x);\n    System.out.println(Arrays.toString(x));\n  }\n}\n"  # fmt: skip
+    result = pool.run_program(java.program(unimported))
+    assert (result.build, result.runs[0].stdout) == ("built", "[1, 2, 3]\n"), result
+    broken = pool.run_program(java.program(unimported.replace("Arrays.sort(x);", "Arrays.sort(x)")))
+    assert broken.build == "failed" and "Sorter.java:4: error" in broken.build_log, broken.build_log
+    # importing another package whole: left as it is (java.awt.List and java.util.List would be ambiguous)
+    awt = "import java.awt.*;\npublic class W {\n  public static void main(String[] a) { List l = new List(); }\n}\n"
+    assert java.files(awt) == {"W.java": awt}
+
+
+def test_csharp_statements_and_methods_with_no_class_run_as_a_script_would(pool: SandboxPool) -> None:
+    """Mono's compiler has C# 7, without top-level statements: statements and methods given alone become the
+    members and Main of a class Program (with the usings .NET's SDK implies), and methods alone answer tests
+    from a class Solution, as in Java."""
+    csharp = available("csharp")
+    snippets = {
+        "int[] a = {12, 7, 10};\nArray.Sort(a);\nConsole.WriteLine(string.Join(\",\", a));": "7,10,12\n",
+        "public decimal Total(decimal price, decimal tax)\n{\n    return price * (1 + tax);\n}\n": "",
+        "try\n{\n    int zero = 0;\n    Console.WriteLine(1 / zero);\n}\ncatch (DivideByZeroException)\n{\n"
+        "    Console.WriteLine(\"caught\");\n}\nstatic int Twice(int x) { return 2 * x; }\nConsole.WriteLine(Twice(4));": "caught\n8\n",
+    }  # fmt: skip
+    for code, printed in snippets.items():
+        result = pool.run_program(csharp.program(code))
+        assert result.build == "built", result.build_log
+        assert (result.runs[0].status, result.runs[0].stdout) == ("ok", printed)
+    method = "public bool IsSubstring(string s1, string s2)\n{\n    return s2.Contains(s1);\n}\n"
+    cases = CodeTests(kind="cases", language="csharp", cases=[{"input": '["ab", "cabd"]', "output": "true"},
+                                                              {"input": '["x", "ab"]', "output": "true"}])  # fmt: skip
+    verdict = run_program_tests(csharp, method, cases, "IsSubstring", pool)
+    assert (verdict.status, verdict.passed, verdict.total) == ("failed", 1, 2), verdict
+    undefined = pool.run_program(csharp.program("var t = new Tree();\nt.Insert(5);"))
+    assert undefined.build == "failed" and "Tree" in undefined.build_log
+
+
+def test_cpp_that_names_what_a_standard_header_declares_without_including_it_builds(pool: SandboxPool) -> None:
+    """libstdc++'s <iostream> brings in neither INT_MAX nor std::thread (others' do, and GCC's own error names the
+    header): the header is included before the code, which stays as written in answer.cpp, so that the
+    compiler's messages quote its lines."""
+    cpp = available("cpp")
+    code = "#include <iostream>\n#include <vector>\nint main() {\n  int best = INT_MIN;\n" \
+           "  for (int x : std::vector<int>{3, 9, 4}) best = x > best ? x : best;\n  std::cout << best << '\\n';\n}\n"  # fmt: skip
+    result = pool.run_program(cpp.program(code))
+    assert (result.build, result.runs[0].stdout) == ("built", "9\n"), result
+    broken = pool.run_program(cpp.program(code.replace("best << '\\n';", "best << '\\n'")))
+    assert broken.build == "failed" and "answer.cpp:6:" in broken.build_log, broken.build_log
+    assert cpp.files("#include <climits>\nint x = INT_MAX;\n") == {"main.cpp": "#include <climits>\nint x = INT_MAX;\n"}
 
 
 def test_php_answers_call_the_extensions_debian_builds_as_modules(pool: SandboxPool) -> None:

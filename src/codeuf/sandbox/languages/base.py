@@ -167,6 +167,35 @@ class Language:
 # ---------------------------------------------------------------- shared by the modules
 
 
+_BLANKS = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
+def blank(code: str) -> str:
+    """C-family code (C, C++, Java, C#) with its strings, characters and comments blanked (same length and
+    lines), so that braces, semicolons and names in them do not count."""
+    return _BLANKS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
+
+
+def segments(code: str) -> list[str]:
+    """C-family code's top-level pieces: each ends where its braces close, or at a `;` outside any brace (an
+    `else`, `catch`, `finally` or do-while's `while` goes on the piece before it)."""
+    bare, pieces, depth, start = blank(code), [], 0, 0
+    for index, char in enumerate(bare):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        if (
+            depth == 0
+            and char in ";}"
+            and not re.match(r"\s*(else\b|catch\b|finally\b|while\s*\(.*\)\s*;)", bare[index + 1 :])
+        ):
+            pieces.append(code[start : index + 1])
+            start = index + 1
+    rest = code[start:]
+    return [p for p in [*pieces, rest] if blank(p).strip()]
+
+
 NODE_PACKAGES = ("typescript", "jsdom")
 """Tools that are npm packages codeuf runs code with, not commands: found by `node_package`."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, arg_types, element, quoted, real
+from codeuf.sandbox.languages.base import MARK, Language, Untranslatable, arg_types, blank, element, quoted, real
 from codeuf.sandbox.languages.c import without_main
 
 JSON = r"""
@@ -114,9 +114,33 @@ def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
     return f"{JSON}\n{without_main(code)}\nint main() {{\n" + "\n".join(lines) + "\n    return 0;\n}\n"
 
 
+_HEADERS = {  # header: what names it, where an answer uses that without including it
+    "climits": r"\b(?:INT|UINT|LONG|ULONG|LLONG|ULLONG|SHRT|USHRT|CHAR|SCHAR|UCHAR)_(?:MIN|MAX)\b|\bCHAR_BIT\b",
+    "string": r"\bstd::(?:string|to_string|stoi|stol|stoll|stod)\b",
+    "thread": r"\bstd::(?:thread|this_thread)\b",
+}
+
+
+def prepare(code: str) -> dict[str, str]:
+    """main.cpp, with the standard headers libstdc++ does not include for free where the code names what they
+    declare and includes neither them nor their C forms (`INT_MAX` with no <climits>: other standard libraries
+    bring it in through <iostream>, and GCC's own error names the missing header). The code then stays as it
+    is in answer.cpp, which main.cpp includes after them, so that the compiler's messages quote its lines."""
+    bare = blank(code)
+    missing = [header for header, names in _HEADERS.items()
+               if re.search(names, bare) and not re.search(rf"#\s*include\s*<(?:{header}|{header}\.h|bits/stdc\+\+\.h)>", code)
+               and not (header == "climits" and "limits.h" in code)]  # fmt: skip
+    if not missing:
+        return {"main.cpp": code}
+    return {
+        "main.cpp": "".join(f"#include <{header}>\n" for header in missing) + '#include "answer.cpp"\n',
+        "answer.cpp": code,
+    }
+
+
 LANGUAGE = Language(
     name="cpp", title="C++", fences=("cpp", "c++", "cc", "cxx", "hpp"), tools=("g++",), install="apt-get install g++",
-    source="main.cpp",
+    source="main.cpp", prepare=prepare,
     markers=(r"^\s*#include\s*<(iostream|vector|string|algorithm|map|unordered_map|bits/stdc\+\+\.h)>", r"\bstd::",
              r"\bcout\s*<<", r"^\s*using\s+namespace\s+std\s*;", r"\btemplate\s*<"),
     build=lambda tools, source: [tools["g++"], "-std=gnu++17", "-O1", "-w", "-o", "main", source],

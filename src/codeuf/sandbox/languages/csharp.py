@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted, real
+from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, segments
 
 HARNESS = "\n// @@codeuf harness\n"
 """Where the code ends and codeuf's harness begins, in the one text a program is made from."""
@@ -106,9 +106,54 @@ _USINGS = ("System", "System.Collections", "System.Collections.Generic", "System
 _MAIN = re.compile(r"\bstatic\s+(?:async\s+)?(?:void|int|Task(?:<int>)?)\s+Main\s*\(")
 
 
+_USING = re.compile(r"^\s*using\s+(?:static\s+)?[\w.]+(?:\s*=\s*[\w.<>, ]+)?\s*;[ \t]*\n?", re.MULTILINE)
+_MODIFIERS = r"(?:(?:public|private|protected|internal|static|async|override|virtual|unsafe|readonly|const)\s+)*"
+_TYPE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:(?:public|private|protected|internal|static|sealed|abstract|partial|readonly)\s+)*"
+                   r"(?:class|struct|interface|enum|record|delegate)\s+\w+")  # fmt: skip
+_MEMBER = re.compile(
+    rf"^\s*(?:\[[^\]]*\]\s*)*{_MODIFIERS}[\w.]+(?:<[^;{{}}()]*>)?(?:\[,*\])*\??\s+\w+\s*(?:<[^>]*>)?\s*\([^;{{}}]*\)\s*\{{"
+)
+_FIELD = re.compile(
+    r"^\s*(?:(?:private|protected|public|internal)\s+)(?:(?:static|readonly|const)\s+)*[\w.<>\[\], ]+\s+\w+\s*(=|;)"
+)
+
+
+def snippet(code: str) -> str | None:
+    """Code given as C# scripts take it (statements and methods with no class around them, as answers often give
+    C#; top-level statements need C# 9, and Mono's compiler has C# 7) as one program: its types as they are, its
+    methods and fields static members of a class Program, its statements the body of Program's `Main`, and the
+    usings .NET's SDK implies. None for code that is already a program or a class."""
+    if HARNESS in code or re.search(r"^\s*namespace\s", blank(code), re.MULTILINE):
+        return None
+    usings = {m.group(0).strip() for m in _USING.finditer(code)} | {f"using {name};" for name in _USINGS}
+    types, members, statements = [], [], []
+    for piece in segments(_USING.sub("", code)):
+        bare = blank(piece)
+        if _TYPE.match(bare):
+            types.append(piece)
+        elif _MEMBER.match(bare) or _FIELD.match(bare):
+            static = bool(re.match(r"\s*(\w+\s+)*(static|const)\s", bare))
+            members.append(piece if static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
+        else:
+            statements.append(piece)
+    has_main = any(_MAIN.search(blank(m)) for m in members)
+    if (not members and not statements) or (statements and has_main):
+        return None  # types alone (the existing rules), or statements beside a Main of its own
+    main = "" if has_main else "  static void Main() {\n" + "".join(statements) + "\n  }\n"
+    return (
+        "".join(f"{u}\n" for u in sorted(usings))
+        + "".join(types)
+        + f"\nstatic class Program {{\n{''.join(members)}\n{main}}}\n"
+    )
+
+
 def harness(code: str, body: str) -> str:
     """The code, then codeuf's file: its usings (and every namespace the code declares), the runtime, and
-    CodeufMain holding `body`. `prepare` splits the two."""
+    CodeufMain holding `body`. `prepare` splits the two. Methods given alone go in a class Solution, as in Java,
+    with the usings .NET's SDK implies."""
+    if not re.search(r"\b(?:class|struct|record|interface|enum)\s+\w+", blank(code)):
+        usings = {m.group(0).strip() for m in _USING.finditer(code)} | {f"using {name};" for name in _USINGS}
+        code = "".join(f"{u}\n" for u in sorted(usings)) + f"class Solution {{\n{_USING.sub('', code)}\n}}"
     namespaces = sorted(set(re.findall(r"^\s*namespace\s+([\w.]+)", code, re.MULTILINE)))
     usings = "".join(f"using {name};\n" for name in [*_USINGS, *namespaces])
     return (f"{code}{HARNESS}{usings}\nstatic class CodeufMark {{ public const string Value = {quoted(MARK)}; }}\n"
@@ -162,6 +207,6 @@ LANGUAGE = Language(
     assert_line=r"^\s*Assert\.(AreEqual|AreNotEqual|IsTrue|IsFalse)\s*\(",
     assert_example="Assert.AreEqual(expected, Solution.NAME(...));",
     definition=r"^\s*(?:(?:public|private|protected|internal|static|async|override|virtual)\s+)+[\w<>\[\],\s]+?\s([A-Za-z_]\w*)\s*\(",
-    library=lambda code: None if _MAIN.search(code) or HARNESS in code
-    else harness(code, "  static void Main() {}"),
+    library=lambda code: snippet(code) or (None if _MAIN.search(code) or HARNESS in code
+                                            else harness(code, "  static void Main() {}")),
 )  # fmt: skip

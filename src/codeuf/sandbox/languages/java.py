@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, boxed_literal, quoted, real
+from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, segments
 
 RUNTIME = r"""
   static String j(Object o) {
@@ -127,7 +127,22 @@ _TOP_PUBLIC = re.compile(r"^public\s+(?=(?:(?:final|abstract|sealed)\s+)*(?:clas
                          re.MULTILINE)  # fmt: skip
 
 
+def with_java_util(code: str) -> str:
+    """The code with `import java.util.*;` (JShell's first default import), where it imports no package whole:
+    answers often use `Arrays` or `List` with no import, as JShell lets them. Its own types and single-type
+    imports take precedence over it, so code that builds without it builds the same with it; code importing
+    another package whole is left as it is (a name in both would be ambiguous). Put on the line of the package
+    declaration, or the first line, so that the compiler's line numbers stay the code's."""
+    if re.search(r"^\s*import\s+(?:static\s+)?[\w.]+\.\*\s*;", code, re.MULTILINE):
+        return code
+    package = re.search(r"^\s*package\s+[\w.]+\s*;", blank(code), re.MULTILINE)
+    if package:
+        return f"{code[: package.end()]} import java.util.*;{code[package.end() :]}"
+    return f"import java.util.*; {code}"
+
+
 def prepare(code: str) -> dict[str, str]:
+    code = with_java_util(code)
     if "public class CodeufMain" in code:
         return {"CodeufMain.java": code}
     tops = list(_TOP_PUBLIC.finditer(code))
@@ -145,36 +160,11 @@ def prepare(code: str) -> dict[str, str]:
     return {f"{_holder_of_main(code) or 'Main'}.java": code}
 
 
-_BLANKS = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', re.DOTALL)
 _TYPE = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s*)*(?:(?:public|private|protected|static|final|abstract|sealed|strictfp)\s+)*"
                    r"(?:class|interface|enum|record)\s+\w+")  # fmt: skip
 _MEMBER = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s*)*((?:(?:public|private|protected|static|final|synchronized|abstract)\s+)*)"
                      r"(?:<[^>]*>\s*)?[\w.]+(?:<[^;{}()]*>)?(?:\[\])*\s+\w+\s*\([^;{}]*\)\s*(?:throws\s+[\w.,\s]+)?\{")  # fmt: skip
 _FIELD = re.compile(r"^\s*(?:(?:private|protected|public)\s+)(?:(?:static|final)\s+)*[\w.<>\[\], ]+\s+\w+\s*(=|;)")
-
-
-def _blank(code: str) -> str:
-    """The code with strings and comments blanked (same length), so that braces and semicolons in them do not count."""
-    return _BLANKS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
-
-
-def _segments(code: str) -> list[str]:
-    """The code's top-level pieces: each ends where its braces close, or at a `;` outside any brace."""
-    bare, pieces, depth, start = _blank(code), [], 0, 0
-    for index, char in enumerate(bare):
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        if (
-            depth == 0
-            and char in ";}"
-            and not re.match(r"\s*(else\b|catch\b|finally\b|while\s*\(.*\)\s*;)", bare[index + 1 :])
-        ):
-            pieces.append(code[start : index + 1])
-            start = index + 1
-    rest = code[start:]
-    return [p for p in [*pieces, rest] if _blank(p).strip()]
 
 
 def snippet(code: str) -> str | None:
@@ -185,8 +175,8 @@ def snippet(code: str) -> str | None:
         return None
     imports = "".join(m.group(0).strip() + "\n" for m in _IMPORT.finditer(code))
     types, members, statements = [], [], []
-    for piece in _segments(_IMPORT.sub("", code)):
-        bare = _blank(piece)
+    for piece in segments(_IMPORT.sub("", code)):
+        bare = blank(piece)
         if _TYPE.match(bare):
             types.append(piece)
         elif _MEMBER.match(bare) or _FIELD.match(bare):
@@ -194,7 +184,7 @@ def snippet(code: str) -> str | None:
             members.append(piece if static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
         else:
             statements.append(piece)
-    has_main = any(re.search(r"\bstatic\s+void\s+main\s*\(", _blank(m)) for m in members)
+    has_main = any(re.search(r"\bstatic\s+void\s+main\s*\(", blank(m)) for m in members)
     if (not members and not statements) or (statements and has_main):
         return None  # types alone (the existing rules), or statements beside a main of its own
     body = "" if has_main else ("  public static void main(String[] args) throws Exception {\n"
@@ -205,7 +195,7 @@ def snippet(code: str) -> str | None:
 def _holder_of_main(code: str) -> str | None:
     """The top-level type whose body declares `static void main`, found by brace depth (strings and comments
     blanked first, so that a brace in them does not count)."""
-    bare = _blank(code)
+    bare = blank(code)
     main = re.search(r"\bstatic\s+void\s+main\s*\(", bare)
     if main is None:
         return None
