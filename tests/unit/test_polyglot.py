@@ -67,6 +67,22 @@ def test_prose_and_a_lone_marker_are_no_language() -> None:
     assert languages.blocks("```\nfoo bar\n```")[0][0] is None
 
 
+def test_a_fenced_block_reads_as_a_language_by_one_marker_only_where_that_is_careful() -> None:
+    """One marker, no other language's: a fenced block's language where the marker is a statement (Python that
+    parses, SQL, Java, ...); the same text with no fence, pseudo-code and a program's printed output are none."""
+    one = {"numbers = [2, 4]\nprint(list(map(lambda n: n * 2, numbers)))": "python",
+           "SELECT SUM(DISTINCT price) AS total\nFROM items;": "sql",
+           "public int twice(int a) {\n    return 2 * a;\n}": "java"}  # fmt: skip
+    for code, name in one.items():
+        assert languages.guess(code) is None
+        [(language, _, _)] = languages.blocks(f"```\n{code}\n```")
+        assert language is not None and language.name == name
+    for text in ("function find(list, target):\n    left = 0\n    print(list[left])",  # pseudo-code
+                 "Tax for car1: $4000.0\nTax for car2: $9000.0",  # output, one Bash marker
+                 "factorial(5) => 5 * 4 * 3 * 2 * 1 = 120"):  # fmt: skip
+        assert languages.blocks(f"```\n{text}\n```")[0][0] is None, text
+
+
 def test_call_cases_need_one_type_per_argument_in_typed_languages() -> None:
     assert arg_types([[[1, 2], "a"], [[], "b"]]) == ["list[int]", "str"]
     assert arg_types([[1], [2.5]]) == ["float"]

@@ -88,10 +88,15 @@ def by_label(label: str) -> Language | None:
     return next((language for language in REGISTRY.values() if language.labelled(label)), None)
 
 
-def guess(code: str) -> Language | None:
-    """The language of an unlabelled block: the most markers, at least two, and no tie; else None."""
+def guess(code: str, fenced: bool = False) -> Language | None:
+    """The language of an unlabelled block: the most markers, at least two, and no tie; else None. In a fenced
+    block (its author marked it as code), one marker is enough where no other language has any and the language
+    is one whose markers are statements (`ONE_MARKER`; a program's printed output reads as Bash, JavaScript or
+    HTML by one marker), and Python must then parse (pseudo-code reads as Python by one marker too)."""
     scores = sorted(((language.guess(code), name) for name, language in REGISTRY.items()), reverse=True)
     (best, name), (second, _) = scores[0], scores[1]
+    if fenced and best == 1 and second == 0:
+        return REGISTRY[name] if name in ONE_MARKER and (name != "python" or _parses(code)) else None
     if best < 2 or best == second:
         # TypeScript is JavaScript with types: its markers on top of JavaScript's decide
         if best >= 2 and {name, _} == {"typescript", "javascript"}:
@@ -102,6 +107,20 @@ def guess(code: str) -> Language | None:
     if name == "c" and REGISTRY["cpp"].guess(code) >= 1:
         return REGISTRY["cpp"]
     return REGISTRY[name]
+
+
+ONE_MARKER = frozenset({"python", "sql", "java", "csharp", "c", "cpp", "go", "rust"})
+"""Languages a fenced, unlabelled block may be read as by one marker (see `guess`)."""
+
+
+def _parses(code: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def dialect_of(language: Language, code: str) -> Language:
@@ -119,7 +138,7 @@ def blocks(text: str) -> list[tuple[Language | None, str, str]]:
     """Each fenced block: (its language or None, its label, its code)."""
     found = []
     for label, code in _FENCE.findall(text):
-        language = by_label(label) if label else guess(code)
+        language = by_label(label) if label else guess(code, fenced=True)
         found.append((dialect_of(language, code) if language is not None else None, label, code))
     return found
 
