@@ -53,15 +53,18 @@ sandbox:
 		echo "bubblewrap could not be installed: the sandbox runs with its inner guards only"
 
 # The toolchains of the languages codeuf runs besides Python (codeuf languages lists them): Debian's Go, PHP,
-# Ruby, Mono's C#, R, MariaDB's server (for MySQL) and the others when missing and we are root; TypeScript's
-# compiler (which also compiles JSX), React, and jsdom (which runs HTML, CSS and browser JavaScript) from the npm
-# registry into the virtual environment. A language whose toolchain is missing is `not_executed`, with the
+# Ruby, Mono's C#, R, MariaDB's server (for MySQL) and the others when missing and we are root, and the JSON
+# library C++ answers include most (nlohmann/json, headers only); from the npm registry into the virtual
+# environment: TypeScript's compiler (which also compiles JSX), React and styled-components, jsdom (which runs
+# HTML, CSS and browser JavaScript) and mingo (MongoDB's query language, for MongoDB shell scripts). A language whose toolchain is missing is `not_executed`, with the
 # command that installs it. Each pair is a command (or, starting with /, a file pattern) and the package that
 # provides it: PHP's mbstring and SQLite modules are files, not commands. LEAN_PACKAGES come without the
 # packages Debian recommends with them (R's would bring a Fortran compiler and its manuals).
 TOOL_PACKAGES := go:golang-go php:php-cli ruby:ruby sqlite3:sqlite3 node:nodejs javac:default-jdk-headless g++:g++ mcs:mono-mcs \
-	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3
+	/usr/lib/php/*/mbstring.so:php-mbstring /usr/lib/php/*/pdo_sqlite.so:php-sqlite3 \
+	/usr/include/nlohmann/json.hpp:nlohmann-json3-dev
 LEAN_PACKAGES := /usr/sbin/mariadbd:mariadb-server-core Rscript:r-base-core
+NODE_MODULES := typescript@5 jsdom@26 react@18 react-dom@18 styled-components@6 mingo@7
 define install_missing
 	@missing=""; for pair in $(1); do what=$${pair%%:*}; \
 		case $$what in /*) ls $$what >/dev/null 2>&1;; *) command -v $$what >/dev/null 2>&1;; esac || \
@@ -73,12 +76,10 @@ endef
 toolchains: $(STAMP)
 	$(call install_missing,$(TOOL_PACKAGES),)
 	$(call install_missing,$(LEAN_PACKAGES),--no-install-recommends)
-	@[ -f $(VENV)/lib/codeuf-node/node_modules/typescript/package.json ] && \
-		[ -f $(VENV)/lib/codeuf-node/node_modules/jsdom/package.json ] && \
-		[ -f $(VENV)/lib/codeuf-node/node_modules/react-dom/package.json ] || ! command -v npm >/dev/null 2>&1 || \
-		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node \
-			typescript@5 jsdom@26 react@18 react-dom@18 >/dev/null || \
-		echo "typescript, jsdom and react could not be installed: TypeScript, JSX, HTML and CSS tests will be skipped"
+	@for package in $(NODE_MODULES); do [ -f $(VENV)/lib/codeuf-node/node_modules/$${package%@*}/package.json ] || \
+		missing=1; done; [ -z "$$missing" ] || ! command -v npm >/dev/null 2>&1 || \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/lib/codeuf-node $(NODE_MODULES) >/dev/null || \
+		echo "$(NODE_MODULES) could not be installed: TypeScript, JSX, HTML, CSS and MongoDB tests will be skipped"
 
 # The docs site into site/, strict: a broken link or anchor fails (tests/integration/test_docs_site.py too).
 docs: $(STAMP)

@@ -68,6 +68,10 @@ ADD = {
              "is(add(1, 2), 3);\ndie 'wrong' unless add(2, 2) == 4;"),
     "r": ("add <- function(a, b) a + b", "add <- function(a, b) a - b", "add <- function(a, b) { a + }",
           "add <- function(a, b) repeat {}", "stopifnot(add(1, 2) == 3)\nexpect_equal(add(2, 2), 4)"),
+    "mongodb": ("function add(a, b) { return db.sums.countDocuments({ n: { $gt: 0 } }) + a + b; }",
+                "function add(a, b) { return db.sums.countDocuments({ n: { $gt: 0 } }) + a - b; }",
+                "function add(a, b) { return a + ; }", "function add(a, b) { while (true) {} }",
+                "assert.strictEqual(add(1, 2), 3);\nassert.strictEqual(add(2, 2), 4);"),
     "html": ("<!DOCTYPE html>\n<html><body><h1>Sum</h1><script>function add(a, b) { return a + b; }</script></body></html>",
              "<html><body><h1>Sum</h1><script>function add(a, b) { return a - b; }</script></body></html>",
              "<html><body><h1>Sum</h1><script>function add(a, b) { return a + ; }</script></body></html>",
@@ -623,6 +627,36 @@ def test_cpp_that_names_what_a_standard_header_declares_without_including_it_bui
     broken = pool.run_program(cpp.program(code.replace("best << '\\n';", "best << '\\n'")))
     assert broken.build == "failed" and "answer.cpp:6:" in broken.build_log, broken.build_log
     assert cpp.files("#include <climits>\nint x = INT_MAX;\n") == {"main.cpp": "#include <climits>\nint x = INT_MAX;\n"}
+
+
+MONGO_SHELL = """use shop
+db.items.insertMany([{ name: "pen", price: 2 }, { name: "lamp", price: 30 }, { name: "desk", price: 120 }]);
+db.items.updateOne({ name: "pen" }, { $inc: { price: 1 } });
+db.items.deleteOne({ name: "desk" });
+print(JSON.stringify(db.items.find({ price: { $gte: 3 } }, { _id: 0, name: 1 }).sort({ price: -1 }).toArray()));
+print(db.items.countDocuments({}), db.getName());
+print(JSON.stringify(db.items.aggregate([{ $group: { _id: null, total: { $sum: "$price" } } }]).toArray()));
+"""
+
+
+def test_mongodb_shell_scripts_run_against_collections_in_memory(pool: SandboxPool) -> None:
+    """A shell script's writes, queries and aggregations run (mingo evaluates MongoDB's operators); a query with
+    an operator MongoDB does not have fails, even from a cursor nobody reads; JavaScript that only talks to the
+    shell's `db` is MongoDB's dialect, and JavaScript that makes its own `db` is not."""
+    mongo = available("mongodb")
+    run = pool.run_program(mongo.program(MONGO_SHELL)).runs[0]
+    assert (run.status, run.stdout) == (
+        "ok",
+        '[{"name":"lamp"},{"name":"pen"}]\n2 shop\n[{"_id":null,"total":33}]\n',
+    ), run
+    for wrong in ("db.users.find({ age: { $greaterThan: 30 } })", "db.users.aggregate([{ $groupBy: { _id: 1 } }])"):
+        failed = pool.run_program(mongo.program(wrong)).runs[0]
+        assert failed.status == "error" and "Error" in failed.stderr, failed
+    [(labelled, _, _)] = langs.blocks("```javascript\ndb.users.find({ age: { $gt: 30 } }).sort({ age: -1 })\n```")
+    [(unlabelled, _, _)] = langs.blocks("```\ndb.users.find({ name: { $ne: 'John' }, age: { $gte: 30 } })\n```")
+    assert labelled is mongo and unlabelled is mongo
+    driver = "const { MongoClient } = require('mongodb');\nconst db = client.db('x');\ndb.users.find({});"
+    assert langs.blocks(f"```js\n{driver}\n```")[0][0] is langs.get("javascript")
 
 
 def test_php_answers_call_the_extensions_debian_builds_as_modules(pool: SandboxPool) -> None:

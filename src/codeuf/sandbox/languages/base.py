@@ -196,7 +196,7 @@ def segments(code: str) -> list[str]:
     return [p for p in [*pieces, rest] if blank(p).strip()]
 
 
-NODE_PACKAGES = ("typescript", "jsdom")
+NODE_PACKAGES = ("typescript", "jsdom", "mingo")
 """Tools that are npm packages codeuf runs code with, not commands: found by `node_package`."""
 
 

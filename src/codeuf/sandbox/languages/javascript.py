@@ -103,6 +103,18 @@ def literal_args(args: list[Any]) -> str:
     return ", ".join(json.dumps(a) for a in args)
 
 
+SHELL_CALL = r"^\s*db\.\w+\.(find|findOne|aggregate|insertOne|insertMany|insert|updateOne|updateMany|update|replaceOne|deleteOne|deleteMany|remove|countDocuments|count|distinct|createIndex)\s*\("
+"""A line of MongoDB's shell language: a call on a collection of the shell's `db`."""
+_OWN_DB = re.compile(r"\b(const|let|var)\s+db\b|\bdb\s*=[^=]|\brequire\s*\(|^\s*import\s|\bMongoClient\b|\bfunction\s+db\b",
+                     re.MULTILINE)  # fmt: skip
+
+
+def dialect(code: str) -> str | None:
+    """ "mongodb" for JavaScript that only talks to MongoDB's shell: it calls `db.<collection>.<method>(` at the
+    start of a line and never makes a `db` of its own (a driver's client, a `require`, an `import`)."""
+    return "mongodb" if re.search(SHELL_CALL, code, re.MULTILINE) and not _OWN_DB.search(code) else None
+
+
 LANGUAGE = Language(
     name="javascript", title="JavaScript", fences=("javascript", "js", "jsx", "node", "mjs", "cjs"),
     tools=("node",), install="apt-get install nodejs", source="main.js", prepare=files,
@@ -111,5 +123,5 @@ LANGUAGE = Language(
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],
     threads=32, address_space_bytes=1 << 40, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|console\.assert\b)",
-    assert_example='assert.strictEqual(NAME(...), ...);',
+    assert_example='assert.strictEqual(NAME(...), ...);', dialect=dialect,
 )  # fmt: skip
