@@ -53,6 +53,7 @@ HELLO = {
     "typescript": 'const greeting: string = "hi";\nconsole.log(greeting);',
     "sql": "SELECT 'hi';",
     "mysql": "SELECT 'hi';",
+    "mongodb": 'db.greetings.insertOne({ text: "hi" });\nprint(db.greetings.findOne({}, { _id: 0 }).text);',
     "html": "<!DOCTYPE html><html><body><p>hi</p><script>console.log(document.querySelector('p').textContent)</script>"
     "</body></html>",
     "css": "p { color: red; }",
