@@ -196,6 +196,29 @@ def segments(code: str) -> list[str]:
     return [p for p in [*pieces, rest] if blank(p).strip()]
 
 
+def snippet_parts(code: str, kind: re.Pattern[str], members: tuple[re.Pattern[str], ...], main: re.Pattern[str],
+                  static: str = "static") -> tuple[list[str], list[str], list[str], bool] | None:  # fmt: skip
+    """C-family code given as a script takes it (Java's JShell, C# scripts: statements, methods and fields with no
+    class around them) split into (its types, its methods and fields made `static`, its statements, whether a
+    member is its `main`); None where there is nothing to wrap (types alone) or statements stand beside a `main`
+    of the code's own. `kind` matches a type's declaration, `members` a method's or a field's, `main` the entry
+    point among the members; `static` is the modifiers that already make a member static."""
+    types, found, statements = [], [], []
+    for piece in segments(code):
+        bare = blank(piece)
+        if kind.match(bare):
+            types.append(piece)
+        elif any(pattern.match(bare) for pattern in members):
+            is_static = re.match(rf"\s*(\w+\s+)*({static})\s", bare)
+            found.append(piece if is_static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
+        else:
+            statements.append(piece)
+    has_main = any(main.search(blank(m)) for m in found)
+    if (not found and not statements) or (statements and has_main):
+        return None
+    return types, found, statements, has_main
+
+
 NODE_PACKAGES = ("typescript", "jsdom", "mingo")
 """Tools that are npm packages codeuf runs code with, not commands: found by `node_package`."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, segments
+from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, snippet_parts
 
 HARNESS = "\n// @@codeuf harness\n"
 """Where the code ends and codeuf's harness begins, in the one text a program is made from."""
@@ -125,26 +125,18 @@ def snippet(code: str) -> str | None:
     usings .NET's SDK implies. None for code that is already a program or a class."""
     if HARNESS in code or re.search(r"^\s*namespace\s", blank(code), re.MULTILINE):
         return None
-    usings = {m.group(0).strip() for m in _USING.finditer(code)} | {f"using {name};" for name in _USINGS}
-    types, members, statements = [], [], []
-    for piece in segments(_USING.sub("", code)):
-        bare = blank(piece)
-        if _TYPE.match(bare):
-            types.append(piece)
-        elif _MEMBER.match(bare) or _FIELD.match(bare):
-            static = bool(re.match(r"\s*(\w+\s+)*(static|const)\s", bare))
-            members.append(piece if static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
-        else:
-            statements.append(piece)
-    has_main = any(_MAIN.search(blank(m)) for m in members)
-    if (not members and not statements) or (statements and has_main):
+    parts = snippet_parts(_USING.sub("", code), _TYPE, (_MEMBER, _FIELD), _MAIN, static="static|const")
+    if parts is None:
         return None  # types alone (the existing rules), or statements beside a Main of its own
+    types, members, statements, has_main = parts
     main = "" if has_main else "  static void Main() {\n" + "".join(statements) + "\n  }\n"
-    return (
-        "".join(f"{u}\n" for u in sorted(usings))
-        + "".join(types)
-        + f"\nstatic class Program {{\n{''.join(members)}\n{main}}}\n"
-    )
+    return _usings(code) + "".join(types) + f"\nstatic class Program {{\n{''.join(members)}\n{main}}}\n"
+
+
+def _usings(code: str) -> str:
+    """The code's usings and those .NET's SDK implies, one line each."""
+    found = {m.group(0).strip() for m in _USING.finditer(code)} | {f"using {name};" for name in _USINGS}
+    return "".join(f"{line}\n" for line in sorted(found))
 
 
 def harness(code: str, body: str) -> str:
@@ -152,8 +144,7 @@ def harness(code: str, body: str) -> str:
     CodeufMain holding `body`. `prepare` splits the two. Methods given alone go in a class Solution, as in Java,
     with the usings .NET's SDK implies."""
     if not re.search(r"\b(?:class|struct|record|interface|enum)\s+\w+", blank(code)):
-        usings = {m.group(0).strip() for m in _USING.finditer(code)} | {f"using {name};" for name in _USINGS}
-        code = "".join(f"{u}\n" for u in sorted(usings)) + f"class Solution {{\n{_USING.sub('', code)}\n}}"
+        code = _usings(code) + f"class Solution {{\n{_USING.sub('', code)}\n}}"
     namespaces = sorted(set(re.findall(r"^\s*namespace\s+([\w.]+)", code, re.MULTILINE)))
     usings = "".join(f"using {name};\n" for name in [*_USINGS, *namespaces])
     return (f"{code}{HARNESS}{usings}\nstatic class CodeufMark {{ public const string Value = {quoted(MARK)}; }}\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, segments
+from codeuf.sandbox.languages.base import MARK, Language, blank, boxed_literal, quoted, real, snippet_parts
 
 RUNTIME = r"""
   static String j(Object o) {
@@ -174,22 +174,16 @@ def snippet(code: str) -> str | None:
     if "class CodeufMain" in code or re.search(r"^\s*package\s", code, re.MULTILINE):
         return None
     imports = "".join(m.group(0).strip() + "\n" for m in _IMPORT.finditer(code))
-    types, members, statements = [], [], []
-    for piece in segments(_IMPORT.sub("", code)):
-        bare = blank(piece)
-        if _TYPE.match(bare):
-            types.append(piece)
-        elif _MEMBER.match(bare) or _FIELD.match(bare):
-            static = bool(re.match(r"\s*(\w+\s+)*static\s", bare))
-            members.append(piece if static else re.sub(r"^(\s*)", r"\1static ", piece, count=1))
-        else:
-            statements.append(piece)
-    has_main = any(re.search(r"\bstatic\s+void\s+main\s*\(", blank(m)) for m in members)
-    if (not members and not statements) or (statements and has_main):
+    parts = snippet_parts(_IMPORT.sub("", code), _TYPE, (_MEMBER, _FIELD), _JAVA_MAIN)
+    if parts is None:
         return None  # types alone (the existing rules), or statements beside a main of its own
+    types, members, statements, has_main = parts
     body = "" if has_main else ("  public static void main(String[] args) throws Exception {\n"
-                                + "".join(statements) + "\n  }\n")  # fmt: skip
+                                      + "".join(statements) + "\n  }\n")  # fmt: skip
     return f"import java.util.*;\n{imports}{''.join(types)}\npublic class Main {{\n{''.join(members)}\n{body}}}\n"
+
+
+_JAVA_MAIN = re.compile(r"\bstatic\s+void\s+main\s*\(")
 
 
 def _holder_of_main(code: str) -> str | None:
