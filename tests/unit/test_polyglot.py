@@ -175,6 +175,12 @@ def test_sql_that_creates_no_table_gets_empty_tables_with_the_columns_it_names()
     assert stub_schema(joined) == (
         'CREATE TABLE "employees" ("name", "pay", "dept_id");\nCREATE TABLE "departments" ("title", "id");\n'
     )
+    # an unqualified column belongs to a table of the query it stands in: a subquery's to the subquery's table
+    nested = ("SELECT DISTINCT name FROM customers WHERE customer_id IN (\n  SELECT customer_id FROM orders\n"
+              "  GROUP BY customer_id HAVING COUNT(order_id) > 10\n);")  # fmt: skip
+    assert stub_schema(nested) == (
+        'CREATE TABLE "customers" ("name", "customer_id");\nCREATE TABLE "orders" ("order_id", "customer_id");\n'
+    )
     writes = "UPDATE users SET age = age + 1 WHERE id = 4;\nINSERT INTO logs (msg, at) VALUES ('x', 1);"
     assert stub_schema(writes) == 'CREATE TABLE "users" ("age", "id");\nCREATE TABLE "logs" ("msg", "at");\n'
     # SQL that is not SQLite's, code that gives its own schema, and code that names no table get none

@@ -122,8 +122,9 @@ def stubs(cursor: object, script: list[str]) -> None:
         if match := _MISSING_TABLE.search(message):
             table, column = match.group(1), None
         elif (match := _MISSING_COLUMN.search(message)) and tables:
-            owner = aliases.get((match.group(1) or "").lower()) if match.group(1) else next(iter(tables))
-            table, column = owner, match.group(2)
+            column = match.group(2)  # unqualified: the first table made that does not have it yet
+            table = (aliases.get(match.group(1).lower()) if match.group(1)
+                     else next((t for t, columns in tables.items() if column not in columns), None))  # fmt: skip
         else:
             return  # an error that no missing name explains: the run reports it
         if table is None or (table in tables and (column is None or column in tables[table])):

@@ -93,7 +93,7 @@ def stub_schema(code: str, rounds: int = 80) -> str | None:
             return ddl or None
         finally:
             db.close()
-        table, column = _missing(error, aliases, [t for t, _ in named if t in tables])
+        table, column = _missing(error, aliases, {t: tables[t] for t, _ in named if t in tables}, code)
         if table is None or (table in tables and (column is None or column in tables[table])):
             return None
         tables.setdefault(table, [])
@@ -102,8 +102,10 @@ def stub_schema(code: str, rounds: int = 80) -> str | None:
     return None
 
 
-def _missing(error: str, aliases: dict[str, str], known: list[str]) -> tuple[str | None, str | None]:
-    """(table, column or None) that an error says is missing; (None, None) for any other error."""
+def _missing(error: str, aliases: dict[str, str], known: dict[str, list[str]],
+             code: str = "") -> tuple[str | None, str | None]:  # fmt: skip
+    """(table, column or None) that an error says is missing; (None, None) for any other error. An unqualified
+    column goes to a table of the query it stands in that lacks it (`_owner`)."""
     if match := _MISSING_TABLE.search(error):
         return match.group(1), None
     if match := _NO_COLUMN_NAMED.search(error):
@@ -111,8 +113,34 @@ def _missing(error: str, aliases: dict[str, str], known: list[str]) -> tuple[str
     if match := _MISSING_COLUMN.search(error):
         if match.group(2):  # alias.column
             return aliases.get(match.group(1).lower()), match.group(2)
-        return (known[0] if known else None), match.group(1)  # unqualified: the first table the code names
+        return _owner(code, match.group(1), known), match.group(1)
     return None, None
+
+
+def _owner(code: str, column: str, known: dict[str, list[str]]) -> str | None:
+    """The table an unqualified column belongs to: for each place the code names it, the tables of the query it
+    stands in (the innermost parenthesised SELECT around it, its own subqueries left out), the first that lacks
+    it; else the first table the code names that lacks it."""
+    bare = re.sub(r"'(?:''|[^'])*'", lambda m: " " * len(m.group(0)), code)
+    spans, opened = [], []
+    for index, char in enumerate(bare):
+        if char == "(":
+            opened.append(index)
+        elif char == ")" and opened:
+            start = opened.pop()
+            if re.match(r"\(\s*SELECT\b", bare[start:], re.IGNORECASE):
+                spans.append((start, index + 1))
+    for place in re.finditer(rf"(?<![\w.]){re.escape(column)}\b", bare):
+        around = [(a, b) for a, b in spans if a < place.start() < b]
+        start, end = max(around) if around else (0, len(bare))
+        scope = list(bare[start:end])
+        for a, b in spans:  # its own subqueries, blanked
+            if start < a and b <= end:
+                scope[a - start : b - start] = " " * (b - a)
+        for table, _ in _NAMED.findall("".join(scope)):
+            if table in known and column not in known[table]:
+                return table
+    return next((table for table, columns in known.items() if column not in columns), None)
 
 
 _MYSQL_ONLY = re.compile(
