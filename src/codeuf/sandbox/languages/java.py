@@ -123,6 +123,8 @@ def calls_program(code: str, entry_point: str, inputs: list[list[Any]]) -> str:
     return source(code, "  public static void main(String[] args) {\n" + "\n".join(lines) + "\n  }")
 
 
+_MAIN = re.compile(r"\bstatic\s+void\s+main\s*\(")
+"""Where a class declares Java's entry point."""
 _TOP_PUBLIC = re.compile(r"^public\s+(?=(?:(?:final|abstract|sealed)\s+)*(?:class|interface|enum|record)\s+(\w+))",
                          re.MULTILINE)  # fmt: skip
 
@@ -147,7 +149,7 @@ def prepare(code: str) -> dict[str, str]:
         return {"CodeufMain.java": code}
     tops = list(_TOP_PUBLIC.finditer(code))
     if len(tops) > 1:  # one public type per file: the one holding main stays public, and names the file
-        main = re.search(r"\bstatic\s+void\s+main\s*\(", code)
+        main = _MAIN.search(code)
         keep = ([t for t in tops if main and t.start() < main.start()] or tops)[-1 if main else 0]
         for top in reversed(tops):
             if top is not keep:
@@ -174,7 +176,7 @@ def snippet(code: str) -> str | None:
     if "class CodeufMain" in code or re.search(r"^\s*package\s", code, re.MULTILINE):
         return None
     imports = "".join(m.group(0).strip() + "\n" for m in _IMPORT.finditer(code))
-    parts = snippet_parts(_IMPORT.sub("", code), _TYPE, (_MEMBER, _FIELD), _JAVA_MAIN)
+    parts = snippet_parts(_IMPORT.sub("", code), _TYPE, (_MEMBER, _FIELD), _MAIN)
     if parts is None:
         return None  # types alone (the existing rules), or statements beside a main of its own
     types, members, statements, has_main = parts
@@ -183,14 +185,11 @@ def snippet(code: str) -> str | None:
     return f"import java.util.*;\n{imports}{''.join(types)}\npublic class Main {{\n{''.join(members)}\n{body}}}\n"
 
 
-_JAVA_MAIN = re.compile(r"\bstatic\s+void\s+main\s*\(")
-
-
 def _holder_of_main(code: str) -> str | None:
     """The top-level type whose body declares `static void main`, found by brace depth (strings and comments
     blanked first, so that a brace in them does not count)."""
     bare = blank(code)
-    main = re.search(r"\bstatic\s+void\s+main\s*\(", bare)
+    main = _MAIN.search(bare)
     if main is None:
         return None
     depth, holder = 0, None
@@ -224,6 +223,6 @@ LANGUAGE = Language(
     assert_line=r"^\s*(assert\b|assertEquals\s*\(|assertTrue\s*\(|assertFalse\s*\()",
     assert_example='assertEquals(expected, Solution.NAME(...));',
     definition=r"^\s*(?:(?:public|private|protected|static|final)\s+)+[\w<>\[\],\s]+?\s([A-Za-z_]\w*)\s*\(",
-    library=lambda code: snippet(code) or (None if re.search(r"\bstatic\s+void\s+main\s*\(", code) or "class CodeufMain" in code
+    library=lambda code: snippet(code) or (None if _MAIN.search(code) or "class CodeufMain" in code
                                             else source(code, "  public static void main(String[] args) {}")),
 )  # fmt: skip
