@@ -294,3 +294,40 @@ def test_a_program_started_through_prlimit_does_not_inherit_ignored_signals(monk
     assert result.runs and result.runs[0].status == "ok", result
     ignored = int(result.runs[0].stdout, 16) & ~(0b11 << 31)  # glibc's own two, as above
     assert ignored & (1 << (signal.SIGQUIT - 1)) == 0, result.runs[0].stdout
+
+
+CPUS = (
+    'for pid in $$ $PPID; do while read -r key value; do [ "$key" = Cpus_allowed_list: ] && echo "$value"; '
+    "done < /proc/$pid/status; done; exit 0"
+)
+"""The CPUs the shell may run on, then its parent's (the worker's), with builtins alone (a job may not fork)."""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU here: a worker has nowhere else to be")
+@pytest.mark.parametrize("launcher", ["helper", "prlimit"])
+def test_a_worker_keeps_to_one_cpu_and_what_it_starts_gets_every_cpu(
+    launcher: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker keeps to one CPU, and the thread waiting for it waits there (then goes back): its hand-overs
+    stay on one CPU. A program, started by the spawn helper or by prlimit, and a Python child get every CPU."""
+    from codeuf.sandbox.programs import Program
+
+    if launcher == "prlimit":
+        monkeypatch.setenv("CODEUF_SANDBOX_SPAWN", "prlimit")
+    every = sorted(os.sched_getaffinity(0))
+    listed = next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("Cpus_allowed_list:"))  # fmt: skip
+    before = os.sched_getaffinity(0)
+    with SandboxPool(1) as single:
+        shell = single.run_program(Program(files={}, run=["/bin/sh", "-c", CPUS]))
+        python = single.run(Job("import os\ndef f(x):\n    return sorted(os.sched_getaffinity(0))\n", "f", [(0,)],
+                                [5.0], wall_timeout=10.0, collect=True))  # fmt: skip
+    assert os.sched_getaffinity(0) == before  # the waiting thread is back where it was
+    assert shell.runs and shell.runs[0].status == "ok", shell
+    program, worker = shell.runs[0].stdout.split()
+    assert program == listed
+    assert worker.isdigit() and int(worker) in every
+    assert python.status == "pass" and python.outputs == [every], python
+    with SandboxPool(1, pin=False) as unpinned:
+        shell = unpinned.run_program(Program(files={}, run=["/bin/sh", "-c", CPUS]))
+    assert shell.runs[0].stdout.split() == [listed, listed], shell

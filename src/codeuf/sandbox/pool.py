@@ -9,6 +9,7 @@ import tempfile
 import threading
 from typing import Any
 
+from codeuf.sandbox import cpus
 from codeuf.sandbox.jobs import _SRC, Job, JobResult, Limits, _recv, _send
 from codeuf.sandbox.programs import Program, ProgramResult, Run
 
@@ -16,16 +17,25 @@ _DIED = "the sandbox worker died (the job killed it, or it crashed)"
 
 
 class SandboxPool:
-    """N workers, each running one job at a time; jobs from many threads are spread over them."""
+    """N workers, each running one job at a time; jobs from many threads are spread over them.
 
-    def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
+    With `pin` (the default), worker i keeps to the i-th CPU this process may use (round robin), and a thread
+    waits for a job's result on its worker's CPU; the programs get every CPU back (codeuf.sandbox.cpus)."""
+
+    def __init__(self, workers: int | None = None, limits: Limits | None = None, pin: bool = True) -> None:
         self.size = workers or max(1, os.cpu_count() or 1)
         self.limits = limits or Limits()
         self._idle: list[subprocess.Popen[bytes]] = []
         self._lock = threading.Condition()
         self._started = 0
+        self._cpus = cpus.available() if pin else []
+        if self._cpus:  # other codeuf processes (Ray's actors, say) start their round robin elsewhere
+            turn = os.getpid() % len(self._cpus)
+            self._cpus = self._cpus[turn:] + self._cpus[:turn]
+        self._on_cpu = dict.fromkeys(self._cpus, 0)  # live (or starting) workers on each CPU
+        self._cpu_of: dict[subprocess.Popen[bytes], int] = {}
 
-    def _start_worker(self) -> subprocess.Popen[bytes]:
+    def _start_worker(self, cpu: int | None = None) -> subprocess.Popen[bytes]:
         from codeuf.secrets import clean_environment
 
         env = clean_environment()
@@ -34,8 +44,11 @@ class SandboxPool:
         from codeuf.sandbox.isolation import isolation, launch, python_executable
 
         env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        env.pop(cpus.ENV, None)
+        if cpu is not None:
+            env[cpus.ENV] = str(cpu)
         plan = launch([python_executable(), "-m", "codeuf.sandbox"], isolation())
-        return subprocess.Popen(
+        worker = subprocess.Popen(
             plan.argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -43,6 +56,9 @@ class SandboxPool:
             env=env,
             cwd=tempfile.gettempdir(),
         )
+        if cpu is not None:
+            self._cpu_of[worker] = cpu
+        return worker
 
     def _acquire(self) -> subprocess.Popen[bytes]:
         with self._lock:
@@ -51,14 +67,20 @@ class SandboxPool:
             if self._idle:
                 return self._idle.pop()
             self._started += 1
-        return self._start_worker()
+            cpu = min(self._cpus, key=self._on_cpu.__getitem__) if self._cpus else None  # the least taken
+            if cpu is not None:
+                self._on_cpu[cpu] += 1
+        return self._start_worker(cpu)
 
-    def _release(self, worker: subprocess.Popen[bytes] | None) -> None:
+    def _release(self, worker: subprocess.Popen[bytes]) -> None:
         with self._lock:
-            if worker is not None and worker.poll() is None:
+            if worker.poll() is None:
                 self._idle.append(worker)
             else:
                 self._started -= 1
+                cpu = self._cpu_of.pop(worker, None)
+                if cpu is not None:
+                    self._on_cpu[cpu] -= 1
             self._lock.notify()
 
     def run(self, job: Job) -> JobResult:
@@ -74,12 +96,13 @@ class SandboxPool:
         worker = self._acquire()
         try:
             assert worker.stdin is not None and worker.stdout is not None
-            _send(worker.stdin, (job, self.limits))
-            result = _recv(worker.stdout)
+            with cpus.waiting_on(self._cpu_of.get(worker)):
+                _send(worker.stdin, (job, self.limits))
+                result = _recv(worker.stdout)
         except Exception:  # a dead or confused worker: replace it, never hang on it
             worker.kill()
             worker.wait()
-            self._release(None)
+            self._release(worker)
             return None
         self._release(worker)
         return result

@@ -253,6 +253,7 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
     """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes (`alone`: see
     `_read`)."""
     from codeuf.sandbox.child import _drop_privileges, _set_limits
+    from codeuf.sandbox.cpus import free
     from codeuf.sandbox.spawn import restrict_to_threads
 
     with _feed(stdin.encode()) as feed:
@@ -262,9 +263,11 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
         launch = _launcher()
         fds = (feed, out_w, err_w)
-        pid = launch(argv, workdir, fds, {**base, **env}, limits, timeout, threads_only) if launch else 0
-        if not launch and (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
+        if launch:
+            pid = launch(argv, workdir, fds, {**base, **env}, limits, timeout, threads_only)
+        elif (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
             try:
+                free()
                 os.setsid()
                 os.chdir(workdir)
                 for fd, target in ((feed, 0), (out_w, 1), (err_w, 2)):
@@ -371,8 +374,10 @@ def _spawn_prlimit(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, 
 
     names = {getattr(resource, name): flag for name, flag in _PRLIMIT_NAMES.items()}
     flags = [f"--{names[kind]}={value}" for kind, value in rlimits]
-    process = subprocess.Popen([prlimit, *flags, "--", *argv], stdin=fds[0], stdout=fds[1], stderr=fds[2],
-                               cwd=workdir, env=env, start_new_session=True, close_fds=True)  # fmt: skip
+    from codeuf.sandbox.cpus import taskset_argv
+
+    process = subprocess.Popen([prlimit, *flags, "--", *taskset_argv(), *argv], stdin=fds[0], stdout=fds[1],
+                               stderr=fds[2], cwd=workdir, env=env, start_new_session=True, close_fds=True)  # fmt: skip
     process.returncode = 0  # reaped by _read / _reap here, never by Popen
     return process.pid
 

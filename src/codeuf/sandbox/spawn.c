@@ -11,6 +11,10 @@
    process that calls the kernel through another ABI (x86's int 0x80, x32), where those numbers mean other
    calls. RLIMIT_NPROC counts threads too, so the cap on threads stays.
 
+   A worker may keep to one CPU (codeuf/sandbox/cpus.py): `codeuf_child_cpus` gives the CPUs its programs run
+   on instead, set in the child before execve. The child starts on the worker's CPU, where a short program
+   then runs; a longer one is spread by the kernel as it would be run directly.
+
    The worker calls it through ctypes with the GIL held, so no other Python thread runs while the child
    shares the worker's memory. */
 #define _GNU_SOURCE
@@ -89,6 +93,20 @@ int codeuf_threads_only_works(void) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+static cpu_set_t child_cpus;
+static int child_cpus_set = 0;
+
+/* The CPUs a child runs on from now on (`count` CPU numbers), instead of the worker's own. */
+int codeuf_child_cpus(const int *cpus, int count) {
+    CPU_ZERO(&child_cpus);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return -1;
+        CPU_SET(cpus[i], &child_cpus);
+    }
+    child_cpus_set = count > 0;
+    return 0;
+}
+
 int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int in_fd, int out_fd,
                  int err_fd, const int *kinds, const unsigned long long *values, int count, int threads) {
     sigset_t all, old;
@@ -108,6 +126,7 @@ int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const
         if (closed != 0) {
             for (int fd = 3; fd < 4096; fd++) close(fd);
         }
+        if (child_cpus_set) sched_setaffinity(0, sizeof child_cpus, &child_cpus); /* where it fails, it stays */
         for (int i = 0; i < count; i++) {
             struct rlimit limit = {(rlim_t)values[i], (rlim_t)values[i]};
             if (setrlimit(kinds[i], &limit) != 0) _exit(126);

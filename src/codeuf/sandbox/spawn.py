@@ -24,7 +24,7 @@ from importlib.resources import files
 
 Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], list[tuple[int, int]], bool], int]
 
-_SPAWNER: list[tuple[Spawn | None, Callable[[], int] | None]] = []
+_SPAWNER: list[tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]], None] | None]] = []
 
 
 def spawner() -> Spawn | None:
@@ -47,10 +47,19 @@ def restrict_to_threads() -> bool:
     return install is not None and install() == 0
 
 
-def _load() -> tuple[Spawn | None, Callable[[], int] | None]:
+def children_on(cpus: list[int]) -> bool:
+    """Have the helper start programs on these CPUs (codeuf.sandbox.cpus): False where it is not built."""
+    spawner()
+    if _SPAWNER[0][2] is None:
+        return False
+    _SPAWNER[0][2](cpus)
+    return True
+
+
+def _load() -> tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]], None] | None]:
     compiler = shutil.which("cc", path="/usr/bin:/bin") or shutil.which("gcc", path="/usr/bin:/bin")
     if compiler is None or os.environ.get("CODEUF_SANDBOX_SPAWN") == "prlimit":
-        return None, None
+        return None, None, None
     folder = tempfile.mkdtemp(prefix="codeuf-spawn-")
     try:
         source = os.path.join(folder, "spawn.c")
@@ -60,13 +69,13 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None]:
         built = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", library, source], capture_output=True,
                                timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": folder})  # fmt: skip
         if built.returncode != 0:
-            return None, None
+            return None, None, None
         # PyDLL keeps the GIL through the call: no Python thread runs while the vfork child shares memory.
         # The file goes once it is loaded, so nothing run later can reach it by its path.
         loaded = ctypes.PyDLL(library, use_errno=True)
         function = loaded.codeuf_spawn
     except (OSError, subprocess.SubprocessError):
-        return None, None
+        return None, None, None
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
@@ -78,6 +87,11 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None]:
     supported = bool(loaded.codeuf_threads_only_works())
     install = loaded.codeuf_threads_only
     install.restype, install.argtypes = ctypes.c_int, []
+    child_cpus = loaded.codeuf_child_cpus
+    child_cpus.restype, child_cpus.argtypes = ctypes.c_int, [ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+
+    def children_on(cpus: list[int]) -> None:
+        child_cpus((ctypes.c_int * len(cpus))(*cpus), len(cpus))
 
     def spawn(argv: list[str], cwd: str, fds: tuple[int, int, int], env: dict[str, str],
               limits: list[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
@@ -95,7 +109,7 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None]:
             raise OSError(error, os.strerror(error))
         return pid
 
-    return spawn, install if supported else None
+    return spawn, install if supported else None, children_on
 
 
 def _strings(items: list[bytes]) -> ctypes.Array[ctypes.c_char_p]:

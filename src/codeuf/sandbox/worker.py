@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from codeuf.sandbox import child
+from codeuf.sandbox import child, cpus
 from codeuf.sandbox.child import _child_main, _enter_empty_network_namespace, _nobody_can_run_python
 from codeuf.sandbox.jobs import Job, JobResult, Limits, Unpicklable, _recv, _send
 
@@ -57,6 +57,7 @@ def run_job(job: Job, limits: Limits) -> JobResult:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_fd)
+        cpus.free()  # on every CPU, not the one the worker keeps to
         _child_main(job, write_fd, workdir, limits)
     os.close(write_fd)
     details: list[bool] = []
@@ -151,6 +152,7 @@ def _worker_loop() -> None:
 
     become_subreaper()  # inside namespaces: what a job leaves comes back to the worker, to be swept
     spawner()  # the helper, loaded before any fork: Python children install its threads-only filter too
+    cpus.keep_worker()  # on the CPU the pool gave it, where the thread waiting for it waits too
 
     while True:
         try:
