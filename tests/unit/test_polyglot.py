@@ -51,6 +51,10 @@ def test_an_unknown_language_of_builtin_tasks_is_one_line() -> None:
         ("```\nSELECT name FROM t;\nCREATE TABLE t (a INT);\n```", "sql"),
         ("```\ndef f(x):\n    return x\n\nprint(f(1))\n```", "python"),
         ("```\nfunction f(x: number): number {\n  const y = x;\n  return y;\n}\n```", "typescript"),
+        (
+            "```\nfunction isA(c) {\n  if (typeof c !== 'string') return false;\n  return c === 'a';\n}\n```",
+            "javascript",
+        ),
         ("```pl\nprint 1;\n```", "perl"),
         ("```R\nx <- c(1, 2)\n```", "r"),
         ('```\nsquare <- function(n) {\n  n * n\n}\ncat("Square:", square(4), "\\n")\n```', "r"),

@@ -119,7 +119,7 @@ LANGUAGE = Language(
     name="javascript", title="JavaScript", fences=("javascript", "js", "jsx", "node", "mjs", "cjs"),
     tools=("node",), install="apt-get install nodejs", source="main.js", prepare=files,
     markers=(r"\bconsole\.log\(", r"\bfunction\s+\w+\s*\([^)]*\)\s*\{", r"\b(const|let)\s+\w+\s*=",
-             r"=>\s*[{(\w]", r"\brequire\(['\"]", r"\bmodule\.exports\b"),
+             r"=>\s*[{(\w]", r"\brequire\(['\"]", r"\bmodule\.exports\b", r"\btypeof\s+[\w.]+\s*[!=]=="),
     run=lambda tools, source: [tools["node"], "--max-old-space-size=512", "--stack-size=4000", source],
     threads=32, address_space_bytes=1 << 40, tests_program=tests_program, calls_program=calls_program,
     assert_line=r"^\s*(assert\b|console\.assert\b)",
