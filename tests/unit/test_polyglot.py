@@ -172,7 +172,7 @@ def test_a_case_that_does_not_fit_its_kind_is_refused(kind: str, case: dict, mes
         CodeTests(kind=kind, cases=[case], language="c" if kind == "stdio" else "python")  # type: ignore[arg-type]
 
 
-def test_sql_that_creates_no_table_gets_empty_tables_with_the_columns_it_names() -> None:
+def test_sql_gets_empty_tables_with_the_columns_it_names_for_the_tables_it_does_not_create() -> None:
     from codeuf.sandbox.languages.sql import stub_schema
 
     joined = "SELECT e.name, d.title FROM employees e JOIN departments AS d ON e.dept_id = d.id WHERE e.pay > 9;"
@@ -189,8 +189,18 @@ def test_sql_that_creates_no_table_gets_empty_tables_with_the_columns_it_names()
     assert stub_schema(writes) == 'CREATE TABLE "users" ("age", "id");\nCREATE TABLE "logs" ("msg", "at");\n'
     # SQL that is not SQLite's, code that gives its own schema, and code that names no table get none
     assert stub_schema("SELECT * FROM t WHERE d > DATE_SUB(NOW(), INTERVAL 6 MONTH);") is None
-    assert stub_schema("CREATE TABLE a (x);\nSELECT y FROM b;") is None
     assert stub_schema("SELECT 1;") is None
+    # code that creates some tables gets the others it names: its own are made in the probe, and no stub for them
+    made = ("-- counted before\nCREATE TEMPORARY TABLE seen (item_id INT);\nINSERT INTO seen VALUES (1);\n"
+            "CREATE VIEW recent AS SELECT item_id FROM items WHERE at > 5;\n"
+            "SELECT COUNT(DISTINCT item_id) FROM recent WHERE item_id NOT IN (SELECT item_id FROM seen);")  # fmt: skip
+    assert stub_schema(made) == 'CREATE TABLE "items" ("item_id", "at");\n'
+    assert stub_schema("CREATE TABLE a (x);\nSELECT y FROM b;") == 'CREATE TABLE "b" ("y");\n'
+    assert stub_schema("CREATE TABLE a (x);\nSELECT x FROM a;") is None  # needs none
+    assert stub_schema("SELECT y FROM b;\nCREATE TABLE b (y);") is None  # used before the code creates it
+    # a table made from a query is compiled, never run (its query could loop in codeuf's process)
+    endless = "CREATE TABLE t AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c;"
+    assert stub_schema(endless + "\nSELECT * FROM u;") == 'CREATE TABLE "u" (_);\n'
     # compiled, never run: ATTACH is denied, so nothing outside is opened, and no schema is made up for it
     assert stub_schema("ATTACH '/etc/passwd' AS p;\nSELECT * FROM p.x;") is None
     program = languages.get("sql").program("SELECT name FROM people;")

@@ -4,9 +4,10 @@ run first) and the expected result set of each case (`output`: a JSON list of ro
 statements run after the schema, and the rows of the last SELECT are compared with the expected ones, in order
 when the query says ORDER BY, as a multiset otherwise.
 
-SQL that creates no table at all (a query given alone, as answers often give it) runs against empty tables with
-the columns it names (`stub_schema`), as a C function alone is linked with an empty `main`: that checks it is
-SQLite's SQL, its names agree with each other and its functions exist, not what it returns."""
+SQL that names tables it never creates (a query given alone, as answers often give it, or beside a table of its
+own) runs against empty tables with the columns it names (`stub_schema`), as a C function alone is linked with
+an empty `main`: that checks it is SQLite's SQL, its names agree with each other and its functions exist, not
+what it returns."""
 
 from __future__ import annotations
 
@@ -65,14 +66,27 @@ def _compile_only(action: int, *_: object) -> int:
     return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA) else 0
 
 
+_CREATES = re.compile(
+    r"(?i)\bCREATE\s+(?:TEMP\w*\s+|VIRTUAL\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"\[]?([\w$]+)"
+)
+"""A table or view the code creates, by name."""
+_DECLARES = re.compile(
+    r"(?is)\s*CREATE\s+(?:(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[^\s(]+\s*\(|(?:TEMP\w*\s+)?(?:VIEW|TRIGGER)\b|"
+    r"(?:UNIQUE\s+)?INDEX\b)"
+)
+"""A statement the probe makes for real: it declares names and runs no query (a table by its columns, not
+`AS SELECT`; a view, a trigger, an index), and a later statement may need what it declares."""
+
+
 def stub_schema(code: str, rounds: int = 80) -> str | None:
-    """CREATE TABLE statements for the tables and columns `code` names, when it creates no table itself; None
-    when it creates one, names none, or SQLite cannot compile it for another reason (a MySQL-only keyword or
-    function: then the run fails as it should). Found by compiling each statement (EXPLAIN: compiled, never
-    run, in codeuf's process, ATTACH and PRAGMA denied) against the tables found so far, and adding what
-    SQLite says is missing, until it compiles."""
-    if re.search(r"(?i)\bCREATE\s+(TEMP\w*\s+|VIRTUAL\s+)?TABLE\b", code):
-        return None
+    """CREATE TABLE statements for the tables (and their columns) that `code` names but never creates; None
+    when it needs none, names a table it creates only later, or SQLite cannot compile it for another reason (a
+    MySQL-only keyword or function: then the run fails as it should). Found by compiling each statement
+    (EXPLAIN: compiled, never run, in codeuf's process, ATTACH and PRAGMA denied) against the tables found so
+    far, and adding what SQLite says is missing, until it compiles. The code's own CREATE TABLE, VIEW, INDEX and
+    TRIGGER statements are made for real in the probe (its empty in-memory database), so that later statements
+    compile against them; a CREATE TABLE ... AS SELECT is compiled only, since it would run its query."""
+    created = {name.lower() for name in _CREATES.findall(code)}
     named = _NAMED.findall(code)
     aliases = {alias.lower(): table for table, alias in named if alias} | {t.lower(): t for t, _ in named}
     tables: dict[str, list[str]] = {}
@@ -86,7 +100,8 @@ def stub_schema(code: str, rounds: int = 80) -> str | None:
             db.executescript(ddl)
             db.set_authorizer(_compile_only)
             for statement in statements(code):
-                db.execute("EXPLAIN " + statement)
+                bare = re.sub(r"^(?:\s*(?:--[^\n]*|/\*.*?\*/))*", "", statement, flags=re.DOTALL)  # leading comments
+                db.execute(bare if _DECLARES.match(bare) else "EXPLAIN " + statement)
         except sqlite3.Error as exc:
             error = str(exc)
         else:
@@ -94,7 +109,9 @@ def stub_schema(code: str, rounds: int = 80) -> str | None:
         finally:
             db.close()
         table, column = _missing(error, aliases, {t: tables[t] for t, _ in named if t in tables}, code)
-        if table is None or (table in tables and (column is None or column in tables[table])):
+        if table is None or table.lower() in created:
+            return None  # another error, or a table the code makes only after it uses it: the run reports it
+        if table in tables and (column is None or column in tables[table]):
             return None
         tables.setdefault(table, [])
         if column is not None:
