@@ -948,6 +948,31 @@ def test_python_answers_use_the_libraries_the_pool_imports_most(pool: SandboxPoo
     assert (result.runs[0].status, result.runs[0].stdout) == ("ok", "2 1.0 Europe/Paris 3\n"), result.runs[0].stderr
 
 
+def test_mysql_scripts_keep_their_procedures_and_may_reference_the_users_own_tables(pool: SandboxPool) -> None:
+    """A stored procedure is kept (the server's `mysql.proc`, from its own install script) and called; a foreign
+    key to a table the script never creates (the user's, as a query alone names its tables) is formed, and
+    inserting a row it does not find still fails; a key to a table the script creates only later fails, as in
+    MySQL."""
+    mysql = available("mysql")
+    procedure = ("CREATE TABLE p (id INT PRIMARY KEY, qty INT);\nINSERT INTO p VALUES (1, 5);\nDELIMITER //\n"
+                 "CREATE PROCEDURE set_qty(IN pid INT, IN q INT)\nBEGIN\n  UPDATE p SET qty = q WHERE id = pid;\nEND //\n"
+                 "DELIMITER ;\nCALL set_qty(1, 7);\nSELECT qty FROM p;")  # fmt: skip
+    ran = pool.run_program(mysql.program(procedure))
+    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[7]]\n"), ran.runs[0].stderr
+    theirs = ("CREATE TABLE employees (id INT PRIMARY KEY AUTO_INCREMENT, department VARCHAR(50) NOT NULL,\n"
+              "  FOREIGN KEY (department) REFERENCES departments(id)\n);\nSELECT COUNT(*) FROM employees;")  # fmt: skip
+    ran = pool.run_program(mysql.program(theirs))
+    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
+    orphan = pool.run_program(mysql.program(theirs + "\nINSERT INTO employees (department) VALUES ('x');"))
+    assert orphan.runs[0].status == "error" and "1452" in orphan.runs[0].stderr, orphan.runs[0].stderr
+    later = pool.run_program(
+        mysql.program(
+            theirs.replace("SELECT COUNT(*) FROM employees;", "CREATE TABLE departments (id VARCHAR(50) PRIMARY KEY);")
+        )
+    )
+    assert later.runs[0].status == "error" and "150" in later.runs[0].stderr, later.runs[0].stderr
+
+
 def test_sql_in_mysqls_dialect_runs_in_mariadb_and_answers_sql_tests(pool: SandboxPool, tmp_path: Path) -> None:
     from codeuf.data.schema import GenerationRecord
     from codeuf.stages.execute import execute_responses

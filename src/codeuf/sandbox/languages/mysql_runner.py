@@ -9,7 +9,9 @@ result set after the line `.mode json` (the form of codeuf's SQL tests: the sche
 no such line, every result set, is printed as one JSON list of rows. The first error ends the run (exit 1), as
 sqlite3 -bail does. A script that creates no table (a query given alone) first gets empty tables with the
 columns it names: each statement is prepared (compiled and resolved, never run) and what the server says is
-missing is added, as codeuf's SQLite stubs do."""
+missing is added, as codeuf's SQLite stubs do. A script that creates tables gets those its foreign keys
+reference and it never creates (`referenced_tables`); one that creates a stored procedure or function gets the
+system table they are kept in (`routines_table`)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ _NAMED = re.compile(
     re.IGNORECASE,
 )
 _MISSING_TABLE = re.compile(r"Table '[\w$]+\.([\w$]+)' doesn't exist")
+_CREATED = re.compile(r"(?i)\bCREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([\w$]+)`?")
+_FOREIGN_KEY = re.compile(r"(?i)\bFOREIGN\s+KEY\s*(?:`?\w+`?\s*)?\(([^)]*)\)\s*REFERENCES\s+`?([\w$]+)`?\s*\(([^)]*)\)")
+_TYPE = r"(\w+(?:\s*\([^)]*\))?(?:\s+UNSIGNED)?)"
+"""A column's type in its definition (`INT`, `VARCHAR(50)`, `DECIMAL(10, 2)`, `INT UNSIGNED`)."""
+_ROUTINE = re.compile(r"(?i)\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:PROCEDURE|FUNCTION)\b")
 _MISSING_COLUMN = re.compile(r"Unknown column '(?:([\w$]+)\.)?([\w$]+)'")
 
 
@@ -137,6 +144,52 @@ def stubs(cursor: object, script: list[str]) -> None:
             tables[table].append(column)
 
 
+def routines_table(mariadbd: str, cursor: object) -> None:
+    """`mysql.proc`, where stored procedures and functions live: a server started on an empty folder has no
+    system tables, so the statement that makes it is taken from the server's own install script."""
+    share = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(mariadbd))), "share")
+    for folder in ("mariadb", "mysql"):
+        path = os.path.join(share, folder, "mysql_system_tables.sql")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                found = re.search(r"CREATE TABLE IF NOT EXISTS proc \(.*?;\n", handle.read(), re.DOTALL)
+            if found:
+                made = found.group(0).replace("IF NOT EXISTS proc", "IF NOT EXISTS mysql.proc", 1)
+                cursor.execute("CREATE DATABASE IF NOT EXISTS mysql")  # type: ignore[attr-defined]
+                cursor.execute(made)  # type: ignore[attr-defined]
+            return
+
+
+def referenced_tables(cursor: object, script: list[str]) -> None:
+    """Tables that the script's foreign keys reference and that it never creates (the user's own, as a query
+    alone names them): each made with the referenced columns, typed as the columns that reference them, and
+    an index on them, so that the key can be formed. A table the script creates later is not made: creating
+    it in that order fails in MySQL, and the run says so."""
+    text = "\n".join(script)
+    created = {name.lower() for name in _CREATED.findall(text)}
+    wanted: dict[str, dict[str, str]] = {}
+    keys: dict[str, list[list[str]]] = {}
+    for statement in script:
+        bare = re.sub(r"^(?:\s*(?:--[^\n]*|#[^\n]*|/\*.*?\*/))*", "", statement, flags=re.DOTALL)  # leading comments
+        if not re.match(r"(?i)\s*CREATE\s+(?:TEMPORARY\s+)?TABLE\b", bare):
+            continue
+        for own, parent, columns in _FOREIGN_KEY.findall(statement):
+            own_columns = [c.strip(" `") for c in own.split(",")]
+            parent_columns = [c.strip(" `") for c in columns.split(",")]
+            if parent.lower() in created or len(own_columns) != len(parent_columns):
+                continue
+            types = [re.search(rf"(?im)(?:^|[(,])\s*`?{re.escape(c)}`?\s+{_TYPE}", statement) for c in own_columns]
+            if not all(types):
+                continue
+            for column, found in zip(parent_columns, types, strict=True):
+                wanted.setdefault(parent, {}).setdefault(column, found.group(1))  # type: ignore[union-attr]
+            keys.setdefault(parent, []).append(parent_columns)
+    for parent, columns in wanted.items():
+        definitions = [f"`{c}` {t}" for c, t in columns.items()]
+        definitions += [f"KEY ({', '.join(f'`{c}`' for c in key)})" for key in keys[parent]]
+        cursor.execute(f"CREATE TABLE `{parent}` ({', '.join(definitions)})")  # type: ignore[attr-defined]
+
+
 def main() -> int:
     import pymysql
 
@@ -153,8 +206,12 @@ def main() -> int:
         cursor.execute("CREATE DATABASE main")
         cursor.execute("USE main")
         script = statements(code)
+        if _ROUTINE.search(schema + code):
+            routines_table(mariadbd, cursor)
         if not schema and not re.search(r"(?i)\bCREATE\s+(TEMPORARY\s+)?TABLE\b", code):
             stubs(cursor, script)
+        elif not schema:
+            referenced_tables(cursor, script)
         for printed, part in ((False, statements(schema)), (True, script)):
             for statement in part:
                 try:
