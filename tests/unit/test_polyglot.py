@@ -215,6 +215,10 @@ def test_java_with_no_public_class_is_started_from_the_class_that_declares_main(
     assert list(java.prepare(code)) == ["Tree.java"]
     assert list(java.prepare("class A { void f() {} }")) == ["Main.java"]
     assert list(java.prepare("public class B { public static void main(String[] a) {} }")) == ["B.java"]
+    # two public types, the first on line one: the one holding main names the file and stays public alone
+    two = "public class E extends Exception { }\n\npublic class F {\n  public static void main(String[] a) {}\n}\n"
+    [(name, text)] = java.prepare(two).items()
+    assert name == "F.java" and text.count("public class") == 1 and "public class F" in text
 
 
 @pytest.mark.parametrize(

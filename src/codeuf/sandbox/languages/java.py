@@ -144,9 +144,14 @@ def with_java_util(code: str) -> str:
 
 
 def prepare(code: str) -> dict[str, str]:
-    code = with_java_util(code)
+    name, code = _file_of(code)
+    return {name: with_java_util(code)}  # the import after: it goes on the first line, before a public type
+
+
+def _file_of(code: str) -> tuple[str, str]:
+    """The file the code goes in, named after its public type, and the code with one public type."""
     if "public class CodeufMain" in code:
-        return {"CodeufMain.java": code}
+        return "CodeufMain.java", code
     tops = list(_TOP_PUBLIC.finditer(code))
     if len(tops) > 1:  # one public type per file: the one holding main stays public, and names the file
         main = _MAIN.search(code)
@@ -154,12 +159,12 @@ def prepare(code: str) -> dict[str, str]:
         for top in reversed(tops):
             if top is not keep:
                 code = code[: top.start()] + code[top.end() :]
-        return {f"{keep.group(1)}.java": code}
+        return f"{keep.group(1)}.java", code
     named = re.search(r"^\s*public\s+(?:(?:final|abstract)\s+)*class\s+(\w+)", code, re.MULTILINE)
     if named:
-        return {f"{named.group(1)}.java": code}
+        return f"{named.group(1)}.java", code
     # no public class: the file may have any name, and the JVM starts the class that declares main
-    return {f"{_holder_of_main(code) or 'Main'}.java": code}
+    return f"{_holder_of_main(code) or 'Main'}.java", code
 
 
 _TYPE = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s*)*(?:(?:public|private|protected|static|final|abstract|sealed|strictfp)\s+)*"
