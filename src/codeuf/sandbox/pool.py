@@ -29,6 +29,8 @@ class SandboxPool:
         self._lock = threading.Condition()
         self._started = 0
         self._cpus = cpus.available() if pin else []
+        if len(self._cpus) < 2:
+            self._cpus = []  # one CPU: nowhere else to be
         if self._cpus:  # other codeuf processes (Ray's actors, say) start their round robin elsewhere
             turn = os.getpid() % len(self._cpus)
             self._cpus = self._cpus[turn:] + self._cpus[:turn]
@@ -70,7 +72,15 @@ class SandboxPool:
             cpu = min(self._cpus, key=self._on_cpu.__getitem__) if self._cpus else None  # the least taken
             if cpu is not None:
                 self._on_cpu[cpu] += 1
-        return self._start_worker(cpu)
+        try:
+            return self._start_worker(cpu)
+        except BaseException:  # no worker: its place (and its CPU) is free again
+            with self._lock:
+                self._started -= 1
+                if cpu is not None:
+                    self._on_cpu[cpu] -= 1
+                self._lock.notify()
+            raise
 
     def _release(self, worker: subprocess.Popen[bytes]) -> None:
         with self._lock:

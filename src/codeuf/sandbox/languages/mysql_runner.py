@@ -183,7 +183,8 @@ def referenced_tables(cursor: object, script: list[str]) -> None:
                 continue
             for column, found in zip(parent_columns, types, strict=True):
                 wanted.setdefault(parent, {}).setdefault(column, found.group(1))  # type: ignore[union-attr]
-            keys.setdefault(parent, []).append(parent_columns)
+            if parent_columns not in keys.setdefault(parent, []):
+                keys[parent].append(parent_columns)
     for parent, columns in wanted.items():
         definitions = [f"`{c}` {t}" for c, t in columns.items()]
         definitions += [f"KEY ({', '.join(f'`{c}`' for c in key)})" for key in keys[parent]]
