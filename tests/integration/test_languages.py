@@ -951,8 +951,8 @@ def test_python_answers_use_the_libraries_the_pool_imports_most(pool: SandboxPoo
 def test_mysql_scripts_keep_their_procedures_and_may_reference_the_users_own_tables(pool: SandboxPool) -> None:
     """A stored procedure is kept (the server's `mysql.proc`, from its own install script) and called; a foreign
     key to a table the script never creates (the user's, as a query alone names its tables) is formed, and
-    inserting a row it does not find still fails; a key to a table the script creates only later fails, as in
-    MySQL."""
+    inserting a row it does not find still fails; a table the script reads and never creates gets a stub with
+    the columns it names; a key to a table the script creates only later fails, as in MySQL."""
     mysql = available("mysql")
     procedure = ("CREATE TABLE p (id INT PRIMARY KEY, qty INT);\nINSERT INTO p VALUES (1, 5);\nDELIMITER //\n"
                  "CREATE PROCEDURE set_qty(IN pid INT, IN q INT)\nBEGIN\n  UPDATE p SET qty = q WHERE id = pid;\nEND //\n"
@@ -962,6 +962,12 @@ def test_mysql_scripts_keep_their_procedures_and_may_reference_the_users_own_tab
     theirs = ("CREATE TABLE employees (id INT PRIMARY KEY AUTO_INCREMENT, department VARCHAR(50) NOT NULL,\n"
               "  FOREIGN KEY (department) REFERENCES departments(id)\n);\nSELECT COUNT(*) FROM employees;")  # fmt: skip
     ran = pool.run_program(mysql.program(theirs))
+    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
+    # a script that creates a table and reads the user's (never created, and its key's parent): both get stubs
+    copied = ("CREATE TABLE admins (id INT, name VARCHAR(20), FOREIGN KEY (id) REFERENCES users(id));\n"
+              "INSERT INTO admins (id, name) SELECT u.id, u.name FROM users u WHERE u.role = 'admin';\n"
+              "SELECT COUNT(*) FROM admins;")  # fmt: skip
+    ran = pool.run_program(mysql.program(copied))
     assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
     orphan = pool.run_program(mysql.program(theirs + "\nINSERT INTO employees (department) VALUES ('x');"))
     assert orphan.runs[0].status == "error" and "1452" in orphan.runs[0].stderr, orphan.runs[0].stderr

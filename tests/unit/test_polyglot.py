@@ -257,6 +257,9 @@ def test_the_mysql_runner_splits_statements_and_prints_json_values() -> None:
     assert runner.statements(script) == ["CREATE TABLE p(n TEXT)", "INSERT INTO p VALUES ('a;b')",
                                          "-- note\nCREATE PROCEDURE x() BEGIN SELECT 1; END", "CALL x()"]  # fmt: skip
     assert runner.statements("-- nothing\n/* at all */") == []
+    # a statement that runs others is never run again after a stub is made (what ran before would run twice)
+    assert runner._RUNS_MORE.match("-- the update\nCALL set_qty(1, 7)") and runner._RUNS_MORE.match("EXECUTE s")
+    assert not runner._RUNS_MORE.match("INSERT INTO called (x) SELECT x FROM t")
     values = [decimal.Decimal("3.00"), decimal.Decimal("2.5"), datetime.date(2020, 1, 31),
               datetime.datetime(2020, 1, 31, 8, 0), b"x", None]  # fmt: skip
     assert [runner.value(v) for v in values] == [3, 2.5, "2020-01-31", "2020-01-31 08:00:00", "x", None]

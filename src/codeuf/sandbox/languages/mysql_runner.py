@@ -10,8 +10,10 @@ no such line, every result set, is printed as one JSON list of rows. The first e
 sqlite3 -bail does. A script that creates no table (a query given alone) first gets empty tables with the
 columns it names: each statement is prepared (compiled and resolved, never run) and what the server says is
 missing is added, as codeuf's SQLite stubs do. A script that creates tables gets those its foreign keys
-reference and it never creates (`referenced_tables`); one that creates a stored procedure or function gets the
-system table they are kept in (`routines_table`)."""
+reference and it never creates (`referenced_tables`), and, as its statements run, the other tables it names
+and never creates, with the columns it names on them: a statement that names what is missing fails before it
+runs, and runs again once it is there. One that creates a stored procedure or function gets the system table
+they are kept in (`routines_table`)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ _CREATED = re.compile(r"(?i)\bCREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s
 _FOREIGN_KEY = re.compile(r"(?i)\bFOREIGN\s+KEY\s*(?:`?\w+`?\s*)?\(([^)]*)\)\s*REFERENCES\s+`?([\w$]+)`?\s*\(([^)]*)\)")
 _TYPE = r"(\w+(?:\s*\([^)]*\))?(?:\s+UNSIGNED)?)"
 """A column's type in its definition (`INT`, `VARCHAR(50)`, `DECIMAL(10, 2)`, `INT UNSIGNED`)."""
+_RUNS_MORE = re.compile(r"(?is)(?:\s*(?:--[^\n]*|#[^\n]*|/\*.*?\*/))*\s*(?:CALL|EXECUTE)\b")
+"""A statement that runs others (a procedure, a prepared statement): one of them may fail after another ran, so
+it is never run again."""
 _ROUTINE = re.compile(r"(?i)\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:PROCEDURE|FUNCTION)\b")
 _MISSING_COLUMN = re.compile(r"Unknown column '(?:([\w$]+)\.)?([\w$]+)'")
 
@@ -110,38 +115,59 @@ def start(mariadbd: str, here: str) -> tuple[subprocess.Popen[bytes], str]:
     return server, socket
 
 
+class Stubs:
+    """Empty tables for the tables a script names and never creates, with the columns it names on them."""
+
+    def __init__(self, cursor: object, script: list[str], created: set[str] | None = None) -> None:
+        named = _NAMED.findall("\n".join(script))
+        self.aliases = {alias.lower(): table for table, alias in named if alias} | {t.lower(): t for t, _ in named}
+        self.cursor, self.created = cursor, created or set()
+        self.tables: dict[str, list[str]] = {}
+
+    def add(self, message: str, statement: str) -> bool:
+        """Make what an error of `statement` says is missing; False where no missing name explains it, or the
+        table is one the script creates (later: the run reports it)."""
+        if match := _MISSING_TABLE.search(message):
+            table, column = match.group(1), None
+        elif (match := _MISSING_COLUMN.search(message)) and self.tables:
+            column = match.group(2)
+            if match.group(1):
+                table = self.aliases.get(match.group(1).lower())
+            else:  # unqualified: a table of this statement that lacks it, else the first made that does
+                lacking = [t for t, columns in self.tables.items() if column not in columns]
+                here = {t.lower() for t, _ in _NAMED.findall(statement)}
+                table = next((t for t in lacking if t.lower() in here), lacking[0] if lacking else None)
+        else:
+            return False
+        if table is None or table.lower() in self.created:
+            return False
+        if table in self.tables and (column is None or column in self.tables[table]):
+            return False
+        if table not in self.tables:
+            self.cursor.execute(f"CREATE TABLE `{table}` (`_` TEXT)")  # type: ignore[attr-defined]
+            self.tables[table] = []
+        if column is not None:
+            self.cursor.execute(f"ALTER TABLE `{table}` ADD COLUMN `{column}` TEXT")  # type: ignore[attr-defined]
+            self.tables[table].append(column)
+        return True
+
+
 def stubs(cursor: object, script: list[str]) -> None:
     """Empty tables with the columns the statements name, found by preparing them (see the module's doc)."""
     import pymysql
 
-    named = _NAMED.findall("\n".join(script))
-    aliases = {alias.lower(): table for table, alias in named if alias} | {t.lower(): t for t, _ in named}
-    tables: dict[str, list[str]] = {}
+    made = Stubs(cursor, script)
     for _ in range(STUB_ROUNDS):
         for statement in script:
             try:
                 cursor.execute("PREPARE codeuf_stub FROM %s", (statement,))  # type: ignore[attr-defined]
             except pymysql.MySQLError as error:
-                message = str(error.args[-1])
+                message, failed = str(error.args[-1]), statement
                 break
         else:
             return
-        if match := _MISSING_TABLE.search(message):
-            table, column = match.group(1), None
-        elif (match := _MISSING_COLUMN.search(message)) and tables:
-            column = match.group(2)  # unqualified: the first table made that does not have it yet
-            table = (aliases.get(match.group(1).lower()) if match.group(1)
-                     else next((t for t, columns in tables.items() if column not in columns), None))  # fmt: skip
-        else:
+        if not made.add(message, failed):
             return  # an error that no missing name explains: the run reports it
-        if table is None or (table in tables and (column is None or column in tables[table])):
-            return
-        if table not in tables:
-            cursor.execute(f"CREATE TABLE `{table}` (`_` TEXT)")  # type: ignore[attr-defined]
-            tables[table] = []
-        if column is not None:
-            cursor.execute(f"ALTER TABLE `{table}` ADD COLUMN `{column}` TEXT")  # type: ignore[attr-defined]
-            tables[table].append(column)
 
 
 def routines_table(mariadbd: str, cursor: object) -> None:
@@ -160,13 +186,12 @@ def routines_table(mariadbd: str, cursor: object) -> None:
             return
 
 
-def referenced_tables(cursor: object, script: list[str]) -> None:
+def referenced_tables(cursor: object, script: list[str], made: Stubs) -> None:
     """Tables that the script's foreign keys reference and that it never creates (the user's own, as a query
     alone names them): each made with the referenced columns, typed as the columns that reference them, and
     an index on them, so that the key can be formed. A table the script creates later is not made: creating
     it in that order fails in MySQL, and the run says so."""
-    text = "\n".join(script)
-    created = {name.lower() for name in _CREATED.findall(text)}
+    created = made.created
     wanted: dict[str, dict[str, str]] = {}
     keys: dict[str, list[list[str]]] = {}
     for statement in script:
@@ -189,6 +214,7 @@ def referenced_tables(cursor: object, script: list[str]) -> None:
         definitions = [f"`{c}` {t}" for c, t in columns.items()]
         definitions += [f"KEY ({', '.join(f'`{c}`' for c in key)})" for key in keys[parent]]
         cursor.execute(f"CREATE TABLE `{parent}` ({', '.join(definitions)})")  # type: ignore[attr-defined]
+        made.tables[parent] = list(columns)  # a stub like the others: a later statement may name more columns
 
 
 def main() -> int:
@@ -209,16 +235,29 @@ def main() -> int:
         script = statements(code)
         if _ROUTINE.search(schema + code):
             routines_table(mariadbd, cursor)
+        lazy = None
         if not schema and not re.search(r"(?i)\bCREATE\s+(TEMPORARY\s+)?TABLE\b", code):
             stubs(cursor, script)
-        elif not schema:
-            referenced_tables(cursor, script)
+        elif not schema:  # its own tables first, as it makes them: the others it names as a statement needs them
+            lazy = Stubs(cursor, script, {name.lower() for name in _CREATED.findall(code)})
+            referenced_tables(cursor, script, lazy)
         for printed, part in ((False, statements(schema)), (True, script)):
             for statement in part:
-                try:
-                    cursor.execute(statement)
-                except pymysql.MySQLError as error:
-                    print(f"ERROR {error.args[0]}: {error.args[-1]}", file=sys.stderr)
+                for _ in range(STUB_ROUNDS):
+                    try:
+                        cursor.execute(statement)  # a statement that names what is missing fails before it runs
+                        break
+                    except pymysql.MySQLError as error:
+                        if not (
+                            printed
+                            and lazy
+                            and not _RUNS_MORE.match(statement)
+                            and lazy.add(str(error.args[-1]), statement)
+                        ):
+                            print(f"ERROR {error.args[0]}: {error.args[-1]}", file=sys.stderr)
+                            return 1
+                else:
+                    print(f"ERROR: still missing names after {STUB_ROUNDS} stubs: {statement[:200]}", file=sys.stderr)
                     return 1
                 if printed and cursor.description is not None:
                     rows = [[value(item) for item in row] for row in cursor.fetchall()]
