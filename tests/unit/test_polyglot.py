@@ -76,14 +76,17 @@ def test_a_fenced_block_reads_as_a_language_by_one_marker_only_where_that_is_car
     parses, SQL, Java, ...); the same text with no fence, pseudo-code and a program's printed output are none."""
     one = {"numbers = [2, 4]\nprint(list(map(lambda n: n * 2, numbers)))": "python",
            "SELECT SUM(DISTINCT price) AS total\nFROM items;": "sql",
-           "public int twice(int a) {\n    return 2 * a;\n}": "java"}  # fmt: skip
+           "public int twice(int a) {\n    return 2 * a;\n}": "java",
+           "fn twice(a: u32) -> u32 {\n    2 * a\n}": "rust"}  # fmt: skip
     for code, name in one.items():
         assert languages.guess(code) is None
         [(language, _, _)] = languages.blocks(f"```\n{code}\n```")
         assert language is not None and language.name == name
     for text in ("function find(list, target):\n    left = 0\n    print(list[left])",  # pseudo-code
                  "Tax for car1: $4000.0\nTax for car2: $9000.0",  # output, one Bash marker
-                 "factorial(5) => 5 * 4 * 3 * 2 * 1 = 120"):  # fmt: skip
+                 "factorial(5) => 5 * 4 * 3 * 2 * 1 = 120",
+                 "total := 0\nfor each x in items do\n    total := total + x",  # pseudo-code, Go's `:=` alone
+                 "let n be the length of s\nreturn reverse of s"):  # pseudo-code, Rust's `let` alone  # fmt: skip
         assert languages.blocks(f"```\n{text}\n```")[0][0] is None, text
 
 

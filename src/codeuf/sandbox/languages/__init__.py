@@ -98,7 +98,8 @@ def guess(code: str, fenced: bool = False) -> Language | None:
     scores = sorted(((language.guess(code), name) for name, language in REGISTRY.items()), reverse=True)
     (best, name), (second, _) = scores[0], scores[1]
     if fenced and best == 1 and second == 0:
-        return REGISTRY[name] if name in ONE_MARKER and (name != "python" or _parses(code)) else None
+        careful = name in ONE_MARKER and all(re.search(alone, code, re.MULTILINE) for alone in ONE_MARKER[name])
+        return REGISTRY[name] if careful and (name != "python" or _parses(code)) else None
     if best < 2 or best == second:
         # TypeScript is JavaScript with types: its markers on top of JavaScript's decide
         if best >= 2 and {name, _} == {"typescript", "javascript"}:
@@ -111,8 +112,12 @@ def guess(code: str, fenced: bool = False) -> Language | None:
     return REGISTRY[name]
 
 
-ONE_MARKER = frozenset({"python", "sql", "java", "csharp", "c", "cpp", "go", "rust"})
-"""Languages a fenced, unlabelled block may be read as by one marker (see `guess`)."""
+ONE_MARKER: dict[str, tuple[str, ...]] = {
+    "python": (), "sql": (), "java": (), "csharp": (), "c": (), "cpp": (),
+    "go": (r"^\s*package\s+main\b|\bfmt\.Print",), "rust": (r"\bprintln!\(|\bfn\s+\w+\s*\(",),
+}  # fmt: skip
+"""Languages a fenced, unlabelled block may be read as by one marker (see `guess`), and what that marker must
+then be where a language has markers pseudo-code uses too (Go's `:=`, Rust's `let x`): a statement of its own."""
 
 
 def _parses(code: str) -> bool:
