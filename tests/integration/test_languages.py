@@ -969,6 +969,11 @@ def test_mysql_scripts_keep_their_procedures_and_may_reference_the_users_own_tab
               "SELECT COUNT(*) FROM admins;")  # fmt: skip
     ran = pool.run_program(mysql.program(copied))
     assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
+    # ... but a CALL that fails on a missing table is not run again (the row it inserted first would be twice)
+    twice = ("CREATE TABLE log (n INT);\nDELIMITER //\nCREATE PROCEDURE note()\nBEGIN\n  INSERT INTO log VALUES (1);\n"
+             "  SELECT COUNT(*) FROM elsewhere;\nEND //\nDELIMITER ;\nCALL note();\nSELECT COUNT(*) FROM log;")  # fmt: skip
+    once = pool.run_program(mysql.program(twice))
+    assert once.runs[0].status == "error" and "elsewhere" in once.runs[0].stderr, once.runs[0]
     orphan = pool.run_program(mysql.program(theirs + "\nINSERT INTO employees (department) VALUES ('x');"))
     assert orphan.runs[0].status == "error" and "1452" in orphan.runs[0].stderr, orphan.runs[0].stderr
     later = pool.run_program(
