@@ -21,6 +21,17 @@ from codeuf.sandbox.jobs import _SRC, Job, Limits, _send
 def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
     """A child's limits as (RLIMIT_*, value), for a child of the current user, each at most the current hard
     limit: set here in Python (`_set_limits`), or between vfork and exec by the spawn helper or `prlimit`."""
+    uid = os.getuid()
+    if uid in (0, NOBODY):  # nothing else in them changes from one child to the next
+        return _rlimits(limits, wall_timeout, uid, 0)
+    running = len([p for p in os.listdir("/proc") if p.isdigit()])
+    return _rlimits(limits, wall_timeout, uid, running)
+
+
+@functools.lru_cache(maxsize=64)
+def _rlimits(limits: Limits, wall_timeout: float, uid: int, running: int) -> list[tuple[int, int]]:
+    """`rlimits` for a user, with `running` processes (counted where the user is neither root nor
+    nobody). A cached list: callers never change it."""
     import resource
 
     wanted = [(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes),
@@ -28,10 +39,9 @@ def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
               (resource.RLIMIT_CPU, limits.cpu_seconds or int(wall_timeout) + 1),
               (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
               (resource.RLIMIT_CORE, 0)]  # fmt: skip
-    if os.getuid() == NOBODY:  # nobody's processes are the sandbox's alone
+    if uid == NOBODY:  # nobody's processes are the sandbox's alone
         wanted.append((resource.RLIMIT_NPROC, 1 + limits.processes))
-    elif os.getuid() != 0:
-        running = len([p for p in os.listdir("/proc") if p.isdigit()])
+    elif uid != 0:
         wanted.append((resource.RLIMIT_NPROC, running + limits.processes))
     capped, pid = [], os.getpid()
     for kind, value in wanted:

@@ -82,9 +82,10 @@ class SandboxPool:
                 self._lock.notify()
             raise
 
-    def _release(self, worker: subprocess.Popen[bytes]) -> None:
+    def _release(self, worker: subprocess.Popen[bytes], answered: bool = False) -> None:
+        """Back to the idle workers, unless it died (one that just answered is alive)."""
         with self._lock:
-            if worker.poll() is None:
+            if answered or worker.poll() is None:
                 self._idle.append(worker)
             else:
                 self._started -= 1
@@ -114,7 +115,7 @@ class SandboxPool:
             worker.wait()
             self._release(worker)
             return None
-        self._release(worker)
+        self._release(worker, answered=True)
         return result
 
     def close(self) -> None:

@@ -22,8 +22,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from codeuf.sandbox import child
 from codeuf.sandbox.jobs import Limits
+
+if TYPE_CHECKING:
+    from codeuf.sandbox.spawn import Read
 
 OUTPUT_BYTES = 1024 * 1024
 """What a run may print before it is killed as a flood."""
@@ -127,10 +132,16 @@ def run_program(program: Program, limits: Limits) -> ProgramResult:
 
 def _with_program(limits: Limits, program: Program, threads: int) -> Limits:
     """The pool's limits with the program's own: its memory caps, and `threads` more in RLIMIT_NPROC."""
-    return replace(limits, processes=limits.processes + threads,
-                   memory_bytes=program.memory_bytes or limits.memory_bytes,
-                   address_space_bytes=program.address_space_bytes or limits.address_space_bytes,
-                   open_files=max(program.open_files or 0, limits.open_files))  # fmt: skip
+    return _limits_with(limits, program.memory_bytes, program.address_space_bytes, program.open_files, threads)
+
+
+@functools.lru_cache(maxsize=64)
+def _limits_with(limits: Limits, memory: int | None, address_space: int | None, open_files: int | None,
+                 threads: int) -> Limits:  # fmt: skip
+    """Made once per pool's limits and language (a worker runs many programs of a few languages)."""
+    return replace(limits, processes=limits.processes + threads, memory_bytes=memory or limits.memory_bytes,
+                   address_space_bytes=address_space or limits.address_space_bytes,
+                   open_files=max(open_files or 0, limits.open_files))  # fmt: skip
 
 
 def _cache_root() -> str:
@@ -252,35 +263,13 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
            cap: int, threads_only: bool = False, alone: bool = False) -> Run:  # fmt: skip
     """Run argv as a sandbox child in `workdir`; its output read here, at most `cap` bytes (`alone`: see
     `_read`)."""
-    from codeuf.sandbox.child import _drop_privileges, _set_limits
-    from codeuf.sandbox.cpus import free
-    from codeuf.sandbox.spawn import restrict_to_threads
-
     with _feed(stdin.encode()) as feed:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
-        launch = _launcher()
-        fds = (feed, out_w, err_w)
-        if launch:
-            pid = launch(argv, workdir, fds, {**base, **env}, limits, timeout, threads_only)
-        elif (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
-            try:
-                free()
-                os.setsid()
-                os.chdir(workdir)
-                for fd, target in ((feed, 0), (out_w, 1), (err_w, 2)):
-                    os.dup2(fd, target)
-                os.closerange(3, 4096)
-                _chown_tree(workdir)
-                _drop_privileges(workdir)
-                _set_limits(limits, timeout)
-                if threads_only:  # the helper's filter, loaded by the worker before it forked
-                    restrict_to_threads()
-                os.execve(argv[0], argv, {**base, **env})
-            finally:
-                os._exit(127)
+        launch = _launcher() or _fork
+        pid = launch(argv, workdir, (feed, out_w, err_w), {**base, **env}, limits, timeout, threads_only)
         os.close(out_w)
         os.close(err_w)
         status, out, err = _read(pid, out_r, err_r, started + timeout, cap, alone)
@@ -289,6 +278,32 @@ def _spawn(argv: list[str], workdir: str, stdin: str, env: dict[str, str], limit
         status = "error"
     return Run(status, code, out.decode("utf-8", "replace"), err[-2000:].decode("utf-8", "replace"),
                time.monotonic() - started)  # fmt: skip
+
+
+def _fork(argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str], limits: Limits,
+          timeout: float, threads_only: bool) -> int:  # fmt: skip
+    """The pid of argv started the slow way: the worker forks, and the child drops to `nobody` (as root),
+    sets its limits and filter in Python, then execs."""
+    from codeuf.sandbox.cpus import free
+    from codeuf.sandbox.spawn import restrict_to_threads
+
+    if (pid := os.fork()) == 0:  # pragma: no cover - runs in the child
+        try:
+            free()
+            os.setsid()
+            os.chdir(workdir)
+            for fd, target in zip(fds, (0, 1, 2), strict=True):
+                os.dup2(fd, target)
+            os.closerange(3, 4096)
+            _chown_tree(workdir)
+            child._drop_privileges(workdir)
+            child._set_limits(limits, timeout)
+            if threads_only:  # the helper's filter, loaded by the worker before it forked
+                restrict_to_threads()
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    return pid
 
 
 PIPE_BYTES = 65536
@@ -337,15 +352,12 @@ def _launcher() -> Launch | None:
     else util-linux's `prlimit` (a second exec). Either spares forking the Python worker, which costs more
     than a short program's whole run. None: the child is forked and does it all in Python (as root, to drop
     to `nobody` first)."""
-    from codeuf.sandbox import child
-
     return _launcher_for(os.getuid(), child._CAN_DROP)
 
 
 @functools.cache
 def _launcher_for(uid: int, can_drop: bool) -> Launch | None:
     """Found once per worker (and user): a short run costs less than a millisecond."""
-    from codeuf.sandbox import child
     from codeuf.sandbox.spawn import spawner
 
     if uid == 0 and can_drop:
@@ -386,8 +398,6 @@ def _chown_tree(workdir: str) -> None:
     """As root, before dropping to `nobody`: the child may read and write what the worker wrote for it."""
     if os.getuid() != 0:
         return
-    from codeuf.sandbox import child
-
     if child._CAN_DROP:
         for folder, names, files in os.walk(workdir):
             for name in [*names, *files]:
@@ -403,10 +413,14 @@ stops; the process group is killed either way."""
 def _alone(limits: Limits, threads_only: bool) -> bool:
     """Whether the child can start no process that could hold its output open after it exits: it runs
     threads-only, or as `nobody` (inside namespaces) with no process allowed by RLIMIT_NPROC."""
-    from codeuf.sandbox import child
-    from codeuf.sandbox.spawn import threads_only as filtered
+    return (threads_only and _filtered()) or (limits.processes == 0 and os.getuid() == child.NOBODY)
 
-    return (threads_only and filtered()) or (limits.processes == 0 and os.getuid() == child.NOBODY)
+
+@functools.cache
+def _filtered() -> bool:
+    from codeuf.sandbox.spawn import threads_only
+
+    return threads_only()
 
 
 def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int, alone: bool = False
@@ -414,7 +428,26 @@ def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int, alone: bo
     """The program's output until it exits (and its pipes close, or EXIT_GRACE passes), the deadline, or a
     flood. The exit is seen through a pidfd, so that nothing polls. A child that is `alone` (no process of its
     own can outlive it holding the pipes) closes them as it exits: its exit is awaited after they close, which
-    spares the wake-ups of a third descriptor in the loop."""
+    spares the wake-ups of a third descriptor in the loop.
+
+    The spawn helper's reader (`codeuf_read`) does it in C, where it is built: a short program's run then
+    costs the worker no interpreter work between its start and its end. `_read_here` is the same loop in
+    Python, for where no helper is built; tests hold the two to the same cases."""
+    native = _native_reader()
+    if native is None:
+        return _read_here(pid, out_r, err_r, deadline, cap, alone)
+    try:
+        status, out, err, code = native(pid, out_r, err_r, deadline, EXIT_GRACE, cap, alone)
+    finally:
+        os.close(out_r)
+        os.close(err_r)
+    if code is not None:
+        _EXIT[pid] = code
+    return status, out, err
+
+
+def _read_here(pid: int, out_r: int, err_r: int, deadline: float, cap: int, alone: bool = False
+               ) -> tuple[str, bytes, bytes]:  # fmt: skip
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     sizes = {out_r: 0, err_r: 0}
     pidfd = os.pidfd_open(pid)
@@ -460,6 +493,13 @@ def _read(pid: int, out_r: int, err_r: int, deadline: float, cap: int, alone: bo
         os.close(err_r)
         os.close(pidfd)
     return status, b"".join(chunks[out_r])[:cap], b"".join(chunks[err_r])
+
+
+@functools.cache
+def _native_reader() -> Read | None:
+    from codeuf.sandbox.spawn import reader
+
+    return reader()
 
 
 _EXIT: dict[int, int | None] = {}

@@ -16,19 +16,25 @@
    then runs; a longer one is spread by the kernel as it would be run directly.
 
    The worker calls it through ctypes with the GIL held, so no other Python thread runs while the child
-   shares the worker's memory. */
+   shares the worker's memory.
+
+   `codeuf_read` then reads the program's output until it ends: the loop programs.py runs in Python where no
+   helper is built, here in one call, without the interpreter's work on each wake-up. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -140,4 +146,88 @@ int codeuf_spawn(const char *path, char *const argv[], char *const envp[], const
     }
     pthread_sigmask(SIG_SETMASK, &old, 0);
     return pid;
+}
+
+static double seconds_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* poll() for at most `seconds` (none: at once) */
+static int poll_for(struct pollfd *fds, int count, double seconds) {
+    if (seconds < 0) seconds = 0;
+    struct timespec wait = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    return ppoll(fds, (nfds_t)count, &wait, 0);
+}
+
+static void reap(int pid, int *exited, int *code) {
+    int status = 0;
+    if (waitpid(pid, &status, 0) == pid) {
+        *exited = 1;
+        *code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    }
+}
+
+/* What codeuf/sandbox/programs.py's `_read` does, in one call (see it for the rules): a program's output until
+   it exits and its pipes close (or `grace` seconds after it exits), the deadline (CLOCK_MONOTONIC seconds, as
+   Python's time.monotonic) or a flood (more than `cap` bytes on out_fd, read into `out`, cap + 1 bytes long).
+   The last bytes of err_fd go to `err` (err_size long; at least the last half is kept). Returns 0 (ok),
+   1 (timeout), 2 (flood) or -1 (no pidfd: errno says why); *exited and *code say whether the program was
+   reaped, and its exit code (negative: the signal that killed it). */
+int codeuf_read(int pid, int out_fd, int err_fd, double deadline, double grace, int alone, char *out, long cap,
+                long *out_len, char *err, long err_size, long *err_len, int *exited, int *code) {
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) return -1;
+    struct pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {alone ? -1 : pidfd, POLLIN, 0}};
+    long n = 0, e = 0;
+    int status = 0;
+    *exited = 0;
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        double remaining = deadline - seconds_now();
+        if (remaining <= 0) {
+            status = 1;
+            break;
+        }
+        if (poll_for(fds, 3, remaining) < 0) {
+            if (errno == EINTR) continue;
+            status = 1;
+            break;
+        }
+        if (fds[2].fd >= 0 && fds[2].revents) {
+            reap(pid, exited, code);
+            fds[2].fd = -1;
+            double after = seconds_now() + grace;
+            if (after < deadline) deadline = after;
+        }
+        if (fds[0].fd >= 0 && fds[0].revents) {
+            ssize_t got = read(out_fd, out + n, (size_t)(cap + 1 - n));
+            if (got > 0) n += got;
+            else if (got == 0 || errno != EINTR) fds[0].fd = -1;
+        }
+        if (fds[1].fd >= 0 && fds[1].revents) {
+            if (e == err_size) { /* keep the end of the error output only */
+                memmove(err, err + err_size - err_size / 2, (size_t)(err_size / 2));
+                e = err_size / 2;
+            }
+            ssize_t got = read(err_fd, err + e, (size_t)(err_size - e));
+            if (got > 0) e += got;
+            else if (got == 0 || errno != EINTR) fds[1].fd = -1;
+        }
+        if (n > cap) {
+            status = 2;
+            break;
+        }
+    }
+    if (status == 1 && *exited) {
+        status = 0; /* it exited in time; what it left holding the output is killed with its group */
+    } else if (status == 0 && !*exited) { /* the output is closed: the child exits, or goes on without it */
+        struct pollfd exit_fd = {pidfd, POLLIN, 0};
+        if (poll_for(&exit_fd, 1, deadline - seconds_now()) > 0) reap(pid, exited, code);
+        else status = 1;
+    }
+    close(pidfd);
+    *out_len = n > cap ? cap : n;
+    *err_len = e;
+    return status;
 }

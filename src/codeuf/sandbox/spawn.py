@@ -15,51 +15,76 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
 Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], list[tuple[int, int]], bool], int]
+ERROR_BYTES = 8192
+"""What the reader keeps of a program's error output: its end, at least the last half of this."""
+Read = Callable[[int, int, int, float, float, int, bool], tuple[str, bytes, bytes, int | None]]
+"""(pid, out fd, err fd, deadline, grace, cap, alone) -> (status, output, end of the error output, exit code or
+None where the program was not reaped): programs.py's `_read` in C."""
 
-_SPAWNER: list[tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]], None] | None]] = []
+
+@dataclass(frozen=True)
+class _Helper:
+    spawn: Spawn | None = None
+    install: Callable[[], int] | None = None
+    """The threads-only filter, where the kernel takes it."""
+    children_on: Callable[[list[int]], None] | None = None
+    read: Read | None = None
+
+
+_HELPER: list[_Helper] = []
 
 
 def spawner() -> Spawn | None:
     """The helper, built on first use in this process; None where it cannot be built."""
-    if not _SPAWNER:
-        _SPAWNER.append(_load())
-    return _SPAWNER[0][0]
+    if not _HELPER:
+        _HELPER.append(_load())
+    return _HELPER[0].spawn
 
 
 def threads_only() -> bool:
     """Whether the helper starts programs threads-only when asked (seccomp works here)."""
     spawner()
-    return _SPAWNER[0][1] is not None
+    return _HELPER[0].install is not None
 
 
 def restrict_to_threads() -> bool:
     """Install the threads-only filter in this process (a worker's Python child, before it runs code): True
     when it is in place. Never builds the helper: a worker loads it before forking (`spawner()`)."""
-    install = _SPAWNER[0][1] if _SPAWNER else None
+    install = _HELPER[0].install if _HELPER else None
     return install is not None and install() == 0
 
 
 def children_on(cpus: list[int]) -> bool:
     """Have the helper start programs on these CPUs (codeuf.sandbox.cpus): False where it is not built."""
     spawner()
-    if _SPAWNER[0][2] is None:
+    if _HELPER[0].children_on is None:
         return False
-    _SPAWNER[0][2](cpus)
+    _HELPER[0].children_on(cpus)
     return True
 
 
-def _load() -> tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]], None] | None]:
+def reader() -> Read | None:
+    """The helper's output reader (`codeuf_read`); None where the helper is not built."""
+    spawner()
+    return _HELPER[0].read
+
+
+def _load() -> _Helper:
     compiler = shutil.which("cc", path="/usr/bin:/bin") or shutil.which("gcc", path="/usr/bin:/bin")
     if compiler is None or os.environ.get("CODEUF_SANDBOX_SPAWN") == "prlimit":
-        return None, None, None
+        return _Helper()
     folder = tempfile.mkdtemp(prefix="codeuf-spawn-")
     try:
         source = os.path.join(folder, "spawn.c")
@@ -69,13 +94,19 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]
         built = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", library, source], capture_output=True,
                                timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": folder})  # fmt: skip
         if built.returncode != 0:
-            return None, None, None
+            return _Helper()
         # PyDLL keeps the GIL through the call: no Python thread runs while the vfork child shares memory.
         # The file goes once it is loaded, so nothing run later can reach it by its path.
         loaded = ctypes.PyDLL(library, use_errno=True)
         function = loaded.codeuf_spawn
+        # The reader waits with the GIL released (a CFUNCTYPE), as Python's own select would.
+        long_p, int_p = ctypes.POINTER(ctypes.c_long), ctypes.POINTER(ctypes.c_int)
+        read_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_double,
+                                     ctypes.c_double, ctypes.c_int, ctypes.c_char_p, ctypes.c_long, long_p,
+                                     ctypes.c_char_p, ctypes.c_long, long_p, int_p, int_p, use_errno=True)  # fmt: skip
+        native_read = read_type(("codeuf_read", loaded))
     except (OSError, subprocess.SubprocessError):
-        return None, None, None
+        return _Helper()
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
@@ -100,8 +131,7 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]
         supported."""
         args = _strings([os.fsencode(a) for a in argv])
         environ = _strings([os.fsencode(f"{k}={v}") for k, v in env.items()])
-        kinds = (ctypes.c_int * len(limits))(*(kind for kind, _ in limits))
-        values = (ctypes.c_ulonglong * len(limits))(*(value for _, value in limits))
+        kinds, values = _limit_arrays(tuple(limits))
         pid = function(args[0], args, environ, os.fsencode(cwd), *fds, kinds, values, len(limits),
                        int(threads_only and supported))  # fmt: skip
         if pid < 0:
@@ -109,7 +139,33 @@ def _load() -> tuple[Spawn | None, Callable[[], int] | None, Callable[[list[int]
             raise OSError(error, os.strerror(error))
         return pid
 
-    return spawn, install if supported else None, children_on
+    buffers = threading.local()
+    statuses = ("ok", "timeout", "flood")
+
+    def read(pid: int, out_fd: int, err_fd: int, deadline: float, grace: float, cap: int, alone: bool
+             ) -> tuple[str, bytes, bytes, int | None]:  # fmt: skip
+        out = getattr(buffers, "out", None)
+        if out is None or len(out) < cap + 1:  # one per thread, as large as the largest cap yet
+            out = buffers.out = ctypes.create_string_buffer(cap + 1)
+            buffers.err = ctypes.create_string_buffer(ERROR_BYTES)
+        lengths, exited = (ctypes.c_long(), ctypes.c_long()), (ctypes.c_int(), ctypes.c_int())
+        status = native_read(pid, out_fd, err_fd, deadline, grace, int(alone), out, cap, ctypes.byref(lengths[0]),
+                             buffers.err, ERROR_BYTES, ctypes.byref(lengths[1]), ctypes.byref(exited[0]),
+                             ctypes.byref(exited[1]))  # fmt: skip
+        if status < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        output, errors = ctypes.string_at(out, lengths[0].value), ctypes.string_at(buffers.err, lengths[1].value)
+        return statuses[status], output, errors, exited[1].value if exited[0].value else None
+
+    return _Helper(spawn, install if supported else None, children_on, read)
+
+
+@functools.lru_cache(maxsize=64)
+def _limit_arrays(limits: tuple[tuple[int, int], ...]) -> tuple[ctypes.Array[Any], ctypes.Array[Any]]:
+    """The helper's arrays of RLIMIT_* kinds and values, made once per set of limits (it only reads them)."""
+    return ((ctypes.c_int * len(limits))(*(kind for kind, _ in limits)),
+            (ctypes.c_ulonglong * len(limits))(*(value for _, value in limits)))  # fmt: skip
 
 
 def _strings(items: list[bytes]) -> ctypes.Array[ctypes.c_char_p]:
