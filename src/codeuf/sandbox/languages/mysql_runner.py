@@ -41,7 +41,10 @@ _CREATED = re.compile(r"(?i)\bCREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s
 _FOREIGN_KEY = re.compile(r"(?i)\bFOREIGN\s+KEY\s*(?:`?\w+`?\s*)?\(([^)]*)\)\s*REFERENCES\s+`?([\w$]+)`?\s*\(([^)]*)\)")
 _TYPE = r"(\w+(?:\s*\([^)]*\))?(?:\s+UNSIGNED)?)"
 """A column's type in its definition (`INT`, `VARCHAR(50)`, `DECIMAL(10, 2)`, `INT UNSIGNED`)."""
-_RUNS_MORE = re.compile(r"(?is)(?:\s*(?:--[^\n]*|#[^\n]*|/\*.*?\*/))*\s*(?:CALL|EXECUTE)\b")
+_COMMENT = re.compile(r"--[^\n]*|#[^\n]*|/\*.*?\*/", re.DOTALL)
+"""A MySQL comment (`-- `, `#`, `/* */`)."""
+_LEADING_COMMENTS = re.compile(rf"(?:\s*(?:{_COMMENT.pattern}))*", re.DOTALL)
+_RUNS_MORE = re.compile(r"(?i)\s*(?:CALL|EXECUTE)\b")
 """A statement that runs others (a procedure, a prepared statement): one of them may fail after another ran, so
 it is never run again."""
 _ROUTINE = re.compile(r"(?i)\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:PROCEDURE|FUNCTION)\b")
@@ -74,7 +77,13 @@ def statements(code: str) -> list[str]:
 
 
 def _has_sql(statement: str) -> bool:
-    return bool(re.sub(r"--[^\n]*|#[^\n]*|/\*.*?\*/", "", statement, flags=re.DOTALL).strip())
+    return bool(_COMMENT.sub("", statement).strip())
+
+
+def _after_comments(statement: str) -> str:
+    """The statement from its first word on, past the comments that lead it."""
+    match = _LEADING_COMMENTS.match(statement)  # it always matches, if only the empty string
+    return statement[match.end() :] if match else statement
 
 
 def value(item: object) -> object:
@@ -195,8 +204,7 @@ def referenced_tables(cursor: object, script: list[str], made: Stubs) -> None:
     wanted: dict[str, dict[str, str]] = {}
     keys: dict[str, list[list[str]]] = {}
     for statement in script:
-        bare = re.sub(r"^(?:\s*(?:--[^\n]*|#[^\n]*|/\*.*?\*/))*", "", statement, flags=re.DOTALL)  # leading comments
-        if not re.match(r"(?i)\s*CREATE\s+(?:TEMPORARY\s+)?TABLE\b", bare):
+        if not re.match(r"(?i)\s*CREATE\s+(?:TEMPORARY\s+)?TABLE\b", _after_comments(statement)):
             continue
         for own, parent, columns in _FOREIGN_KEY.findall(statement):
             own_columns = [c.strip(" `") for c in own.split(",")]
@@ -251,7 +259,7 @@ def main() -> int:
                         if not (
                             printed
                             and lazy
-                            and not _RUNS_MORE.match(statement)
+                            and not _RUNS_MORE.match(_after_comments(statement))
                             and lazy.add(str(error.args[-1]), statement)
                         ):
                             print(f"ERROR {error.args[0]}: {error.args[-1]}", file=sys.stderr)
