@@ -261,8 +261,9 @@ def test_the_mysql_runner_splits_statements_and_prints_json_values() -> None:
                                          "-- note\nCREATE PROCEDURE x() BEGIN SELECT 1; END", "CALL x()"]  # fmt: skip
     assert runner.statements("-- nothing\n/* at all */") == []
     # a statement that runs others is never run again after a stub is made (what ran before would run twice)
-    assert runner._RUNS_MORE.match("-- the update\nCALL set_qty(1, 7)") and runner._RUNS_MORE.match("EXECUTE s")
-    assert not runner._RUNS_MORE.match("INSERT INTO called (x) SELECT x FROM t")
+    assert runner._runs_more("-- the update\nCALL set_qty(1, 7)") and runner._runs_more("EXECUTE s")
+    assert not runner._runs_more("INSERT INTO called (x) SELECT x FROM t")
+    assert not runner._runs_more("/* CALL p() */ SELECT 1") and runner._runs_more("/* a */ -- b\n # c\n call p()")
     values = [decimal.Decimal("3.00"), decimal.Decimal("2.5"), datetime.date(2020, 1, 31),
               datetime.datetime(2020, 1, 31, 8, 0), b"x", None]  # fmt: skip
     assert [runner.value(v) for v in values] == [3, 2.5, "2020-01-31", "2020-01-31 08:00:00", "x", None]

@@ -44,9 +44,6 @@ _TYPE = r"(\w+(?:\s*\([^)]*\))?(?:\s+UNSIGNED)?)"
 _COMMENT = re.compile(r"--[^\n]*|#[^\n]*|/\*.*?\*/", re.DOTALL)
 """A MySQL comment (`-- `, `#`, `/* */`)."""
 _LEADING_COMMENTS = re.compile(rf"(?:\s*(?:{_COMMENT.pattern}))*", re.DOTALL)
-_RUNS_MORE = re.compile(r"(?i)\s*(?:CALL|EXECUTE)\b")
-"""A statement that runs others (a procedure, a prepared statement): one of them may fail after another ran, so
-it is never run again."""
 _ROUTINE = re.compile(r"(?i)\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:PROCEDURE|FUNCTION)\b")
 _MISSING_COLUMN = re.compile(r"Unknown column '(?:([\w$]+)\.)?([\w$]+)'")
 
@@ -84,6 +81,12 @@ def _after_comments(statement: str) -> str:
     """The statement from its first word on, past the comments that lead it."""
     match = _LEADING_COMMENTS.match(statement)  # it always matches, if only the empty string
     return statement[match.end() :] if match else statement
+
+
+def _runs_more(statement: str) -> bool:
+    """Whether the statement runs others (a procedure, a prepared statement): one of them may fail after another
+    ran, so it is never run again."""
+    return bool(re.match(r"(?i)\s*(?:CALL|EXECUTE)\b", _after_comments(statement)))
 
 
 def value(item: object) -> object:
@@ -257,10 +260,7 @@ def main() -> int:
                         break
                     except pymysql.MySQLError as error:
                         if not (
-                            printed
-                            and lazy
-                            and not _RUNS_MORE.match(_after_comments(statement))
-                            and lazy.add(str(error.args[-1]), statement)
+                            printed and lazy and not _runs_more(statement) and lazy.add(str(error.args[-1]), statement)
                         ):
                             print(f"ERROR {error.args[0]}: {error.args[-1]}", file=sys.stderr)
                             return 1
