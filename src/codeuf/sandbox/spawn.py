@@ -9,7 +9,10 @@ bookkeeping. Where no C compiler is found, or it fails, `spawner()` is None and 
 
 The helper also starts a program threads-only (a seccomp filter: threads, no process; see spawn.c) where the
 kernel allows it (`threads_only()`, probed once): what lets a program have threads without also letting it fork
-processes, each with a memory cap of its own, that could outlive it where no pid namespace holds them."""
+processes, each with a memory cap of its own, that could outlive it where no pid namespace holds them.
+
+And it reads a program's output to its end (`reader()`): programs.py's read loop in one C call, so that the
+worker runs no Python between a short program's start and its end."""
 
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ None where the program was not reaped): programs.py's `_read` in C."""
 
 @dataclass(frozen=True)
 class _Helper:
+    """What the built helper offers this process (nothing, where it is not built)."""
+
     spawn: Spawn | None = None
     install: Callable[[], int] | None = None
     """The threads-only filter, where the kernel takes it."""
@@ -144,6 +149,7 @@ def _load() -> _Helper:
 
     def read(pid: int, out_fd: int, err_fd: int, deadline: float, grace: float, cap: int, alone: bool
              ) -> tuple[str, bytes, bytes, int | None]:  # fmt: skip
+        """See `Read`. The output lands in a buffer kept by each thread, then is copied out."""
         out = getattr(buffers, "out", None)
         if out is None or len(out) < cap + 1:  # one per thread, as large as the largest cap yet
             out = buffers.out = ctypes.create_string_buffer(cap + 1)
