@@ -18,7 +18,7 @@ from typing import Any
 from codeuf.sandbox.jobs import _SRC, Job, Limits, _send
 
 
-def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
+def rlimits(limits: Limits, wall_timeout: float) -> tuple[tuple[int, int], ...]:
     """A child's limits as (RLIMIT_*, value), for a child of the current user, each at most the current hard
     limit: set here in Python (`_set_limits`), or between vfork and exec by the spawn helper or `prlimit`."""
     uid = os.getuid()
@@ -29,9 +29,9 @@ def rlimits(limits: Limits, wall_timeout: float) -> list[tuple[int, int]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _rlimits(limits: Limits, wall_timeout: float, uid: int, running: int) -> list[tuple[int, int]]:
+def _rlimits(limits: Limits, wall_timeout: float, uid: int, running: int) -> tuple[tuple[int, int], ...]:
     """`rlimits` for a user, with `running` processes (counted where the user is neither root nor
-    nobody). A cached list: callers never change it."""
+    nobody); a tuple, since the answer is cached and shared."""
     import resource
 
     wanted = [(resource.RLIMIT_AS, limits.address_space_bytes or limits.memory_bytes),
@@ -47,7 +47,7 @@ def _rlimits(limits: Limits, wall_timeout: float, uid: int, running: int) -> lis
     for kind, value in wanted:
         hard = _hard_limit(kind, pid)
         capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
-    return capped
+    return tuple(capped)
 
 
 @functools.cache

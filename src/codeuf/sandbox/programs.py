@@ -20,7 +20,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -378,7 +378,7 @@ _PRLIMIT_NAMES = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu",
 
 
 def _spawn_prlimit(prlimit: str, argv: list[str], workdir: str, fds: tuple[int, int, int], env: dict[str, str],
-                   rlimits: list[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
+                   rlimits: Sequence[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
     """The pid of argv, started in its own session through prlimit (which installs no filter: `threads_only`
     cannot hold here, and the RLIMIT_NPROC allowance is processes too, as it was before the helper)."""
     import resource

@@ -24,12 +24,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], list[tuple[int, int]], bool], int]
+Spawn = Callable[[list[str], str, tuple[int, int, int], dict[str, str], Sequence[tuple[int, int]], bool], int]
 ERROR_BYTES = 8192
 """What the reader keeps of a program's error output: its end, at least the last half of this."""
 Read = Callable[[int, int, int, float, float, int, bool], tuple[str, bytes, bytes, int | None]]
@@ -130,7 +130,7 @@ def _load() -> _Helper:
         child_cpus((ctypes.c_int * len(cpus))(*cpus), len(cpus))
 
     def spawn(argv: list[str], cwd: str, fds: tuple[int, int, int], env: dict[str, str],
-              limits: list[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
+              limits: Sequence[tuple[int, int]], threads_only: bool = False) -> int:  # fmt: skip
         """The pid of argv (argv[0] a full path), in its own session, in cwd, with fds as its standard streams
         and each (RLIMIT_*, value) as both its soft and hard limit; threads only (no process) if asked, where
         supported."""
