@@ -22,6 +22,7 @@ from codeuf.data.schema import CodeTests, Execution
 from codeuf.execution.programs import run_program_tests
 from codeuf.sandbox import Limits, SandboxPool
 from codeuf.sandbox import languages as langs
+from codeuf.sandbox.programs import Run
 
 pytestmark = pytest.mark.integration
 
@@ -954,34 +955,36 @@ def test_mysql_scripts_keep_their_procedures_and_may_reference_the_users_own_tab
     inserting a row it does not find still fails; a table the script reads and never creates gets a stub with
     the columns it names; a key to a table the script creates only later fails, as in MySQL."""
     mysql = available("mysql")
+
+    def run(script: str) -> Run:
+        return pool.run_program(mysql.program(script)).runs[0]
+
     procedure = ("CREATE TABLE p (id INT PRIMARY KEY, qty INT);\nINSERT INTO p VALUES (1, 5);\nDELIMITER //\n"
                  "CREATE PROCEDURE set_qty(IN pid INT, IN q INT)\nBEGIN\n  UPDATE p SET qty = q WHERE id = pid;\nEND //\n"
                  "DELIMITER ;\nCALL set_qty(1, 7);\nSELECT qty FROM p;")  # fmt: skip
-    ran = pool.run_program(mysql.program(procedure))
-    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[7]]\n"), ran.runs[0].stderr
+    ran = run(procedure)
+    assert (ran.status, ran.stdout) == ("ok", "[[7]]\n"), ran.stderr
     theirs = ("CREATE TABLE employees (id INT PRIMARY KEY AUTO_INCREMENT, department VARCHAR(50) NOT NULL,\n"
               "  FOREIGN KEY (department) REFERENCES departments(id)\n);\nSELECT COUNT(*) FROM employees;")  # fmt: skip
-    ran = pool.run_program(mysql.program(theirs))
-    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
+    ran = run(theirs)
+    assert (ran.status, ran.stdout) == ("ok", "[[0]]\n"), ran.stderr
     # a script that creates a table and reads the user's (never created, and its key's parent): both get stubs
     copied = ("CREATE TABLE admins (id INT, name VARCHAR(20), FOREIGN KEY (id) REFERENCES users(id));\n"
               "INSERT INTO admins (id, name) SELECT u.id, u.name FROM users u WHERE u.role = 'admin';\n"
               "SELECT COUNT(*) FROM admins;")  # fmt: skip
-    ran = pool.run_program(mysql.program(copied))
-    assert (ran.runs[0].status, ran.runs[0].stdout) == ("ok", "[[0]]\n"), ran.runs[0].stderr
+    ran = run(copied)
+    assert (ran.status, ran.stdout) == ("ok", "[[0]]\n"), ran.stderr
     # ... but a CALL that fails on a missing table is not run again (the row it inserted first would be twice)
     twice = ("CREATE TABLE log (n INT);\nDELIMITER //\nCREATE PROCEDURE note()\nBEGIN\n  INSERT INTO log VALUES (1);\n"
              "  SELECT COUNT(*) FROM elsewhere;\nEND //\nDELIMITER ;\nCALL note();\nSELECT COUNT(*) FROM log;")  # fmt: skip
-    once = pool.run_program(mysql.program(twice))
-    assert once.runs[0].status == "error" and "elsewhere" in once.runs[0].stderr, once.runs[0]
-    orphan = pool.run_program(mysql.program(theirs + "\nINSERT INTO employees (department) VALUES ('x');"))
-    assert orphan.runs[0].status == "error" and "1452" in orphan.runs[0].stderr, orphan.runs[0].stderr
-    later = pool.run_program(
-        mysql.program(
-            theirs.replace("SELECT COUNT(*) FROM employees;", "CREATE TABLE departments (id VARCHAR(50) PRIMARY KEY);")
-        )
+    once = run(twice)
+    assert once.status == "error" and "elsewhere" in once.stderr, once
+    orphan = run(theirs + "\nINSERT INTO employees (department) VALUES ('x');")
+    assert orphan.status == "error" and "1452" in orphan.stderr, orphan.stderr
+    later = run(
+        theirs.replace("SELECT COUNT(*) FROM employees;", "CREATE TABLE departments (id VARCHAR(50) PRIMARY KEY);")
     )
-    assert later.runs[0].status == "error" and "150" in later.runs[0].stderr, later.runs[0].stderr
+    assert later.status == "error" and "150" in later.stderr, later.stderr
 
 
 def test_sql_in_mysqls_dialect_runs_in_mariadb_and_answers_sql_tests(pool: SandboxPool, tmp_path: Path) -> None:
